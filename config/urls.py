@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from orgs import views as org_views
+
+admin.site.site_header = "创先争优活动管理系统"
+admin.site.site_title = "创先争优"
+
+urlpatterns = [
+    path("", org_views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz/", org_views.healthz, name="healthz"),
+    path("orgs/", include("orgs.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,205 @@
+"""Who may see and do what, in one place.
+
+A role is a guardian object permission (`role_<role>`) on an Organization row and reaches the
+organisation's whole subtree through the MPTT range (tree_id, lft, rght). A user's grants are read
+in one query and kept on the user object for the request, so every check below costs at most that
+query plus the fetch of the object it is about, whatever the depth of the tree.
+
+Objects outside the user's view scope are 404 (their existence is not revealed); an object the user
+may see but not act on is 403.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from orgs.models import Member, Organization, OrganizationUserObjectPermission, Role
+
+
+class Action(enum.Enum):
+    VIEW = "view"  # read the organisation (and, for leading roles, its whole subtree)
+    EDIT = "edit"  # edit the organisation's own records: its roster, its own pledges
+    SUPERVISE = "supervise"  # vet, review and sign for a direct child
+    MANAGE = "manage"  # change the structure of the subtree: create, edit and move organisations
+    EXPORT = "export"  # export the subtree's data
+    CONFIGURE = "configure"  # set the campaign calendar for the subtree
+
+
+LEADING = frozenset({Role.SECRETARY, Role.DEPUTY})
+READING = frozenset({Role.SECRETARY, Role.DEPUTY, Role.OFFICE})
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: Role
+    org_id: int
+    tree_id: int
+    lft: int
+    rght: int
+
+    def covers(self, org: Organization) -> bool:
+        return self.tree_id == org.tree_id and self.lft <= org.lft and org.rght <= self.rght
+
+
+def grants_for(user) -> tuple[Grant, ...]:
+    """The user's role grants, read once per user object (one query)."""
+    if not getattr(user, "is_authenticated", False):
+        return ()
+    cached = getattr(user, "_org_grants", None)
+    if cached is None:
+        prefix = "role_"
+        rows = (
+            OrganizationUserObjectPermission.objects.filter(
+                user_id=user.pk,
+                permission__codename__startswith=prefix,
+                content_object__is_active=True,
+            )
+            .values_list(
+                "permission__codename",
+                "content_object_id",
+                "content_object__tree_id",
+                "content_object__lft",
+                "content_object__rght",
+            )
+            .order_by("content_object__tree_id", "content_object__lft")
+        )
+        cached = tuple(
+            Grant(Role(codename[len(prefix) :]), org_id, tree_id, lft, rght)
+            for codename, org_id, tree_id, lft, rght in rows
+            if codename[len(prefix) :] in Role.values
+        )
+        user._org_grants = cached
+    return cached
+
+
+def forget_grants(user) -> None:
+    """Drop the grants cached on a user object (after a grant or revoke)."""
+    if hasattr(user, "_org_grants"):
+        del user._org_grants
+
+
+def can(user, action: Action, org: Organization) -> bool:
+    """Whether `user` may do `action` on `org`. No query beyond the cached grants."""
+    grants = grants_for(user)
+    if action is Action.VIEW:
+        return any(
+            (g.role in READING and g.covers(org)) or (g.role == Role.MEMBER and g.org_id == org.pk)
+            for g in grants
+        )
+    if action is Action.EDIT:
+        return any(g.role in LEADING and g.org_id == org.pk for g in grants)
+    if action is Action.SUPERVISE:
+        return org.parent_id is not None and any(
+            g.role in LEADING and g.org_id == org.parent_id for g in grants
+        )
+    if action is Action.MANAGE:
+        return any(g.role in LEADING and g.covers(org) for g in grants)
+    if action is Action.EXPORT:
+        return any(g.role in READING and g.covers(org) for g in grants)
+    if action is Action.CONFIGURE:
+        return any(g.role == Role.OFFICE and g.covers(org) for g in grants)
+    raise ValueError(action)
+
+
+def _range_q(grants, prefix: str = "") -> Q:
+    q = Q(pk__in=[])
+    for g in grants:
+        q |= Q(
+            **{
+                f"{prefix}tree_id": g.tree_id,
+                f"{prefix}lft__gte": g.lft,
+                f"{prefix}rght__lte": g.rght,
+            }
+        )
+    return q
+
+
+def _subtree_grants(user, roles=READING) -> list[Grant]:
+    """Grants of the given roles, dropping those already inside another one's range."""
+    kept: list[Grant] = []
+    for g in grants_for(user):  # ordered by tree and lft: an enclosing grant comes first
+        inside_kept = any(k.tree_id == g.tree_id and k.lft <= g.lft <= k.rght for k in kept)
+        if g.role in roles and not inside_kept:
+            kept.append(g)
+    return kept
+
+
+def orgs_visible_to(user) -> QuerySet[Organization]:
+    """Every organisation the user may see: MPTT ranges of reading roles, plus member-role orgs."""
+    grants = grants_for(user)
+    q = _range_q(_subtree_grants(user))
+    own = [g.org_id for g in grants if g.role == Role.MEMBER]
+    if own:
+        q |= Q(pk__in=own)
+    return Organization.objects.filter(q)
+
+
+def orgs_for(user, action: Action) -> QuerySet[Organization]:
+    """Organisations on which the user may do `action` (for choosers and lists)."""
+    if action is Action.VIEW:
+        return orgs_visible_to(user)
+    if action in (Action.MANAGE, Action.EXPORT, Action.CONFIGURE):
+        roles = {
+            Action.MANAGE: LEADING,
+            Action.EXPORT: READING,
+            Action.CONFIGURE: frozenset({Role.OFFICE}),
+        }[action]
+        return Organization.objects.filter(_range_q(_subtree_grants(user, roles)))
+    leading = [g.org_id for g in grants_for(user) if g.role in LEADING]
+    if action is Action.EDIT:
+        return Organization.objects.filter(pk__in=leading)
+    if action is Action.SUPERVISE:
+        return Organization.objects.filter(parent_id__in=leading)
+    raise ValueError(action)
+
+
+def members_visible_to(user) -> QuerySet[Member]:
+    """Every member the user may see: members of visible subtrees, and the user's own record.
+
+    A member-role grant shows the organisation but, of its roster, only the user's own record.
+    """
+    q = _range_q(_subtree_grants(user), prefix="org__")
+    if getattr(user, "is_authenticated", False):
+        q |= Q(user_id=user.pk)
+    return Member.objects.filter(q)
+
+
+def roles_of(user) -> list[tuple[Role, int]]:
+    return [(g.role, g.org_id) for g in grants_for(user)]
+
+
+def get_org_or_404(user, pk, action: Action = Action.VIEW) -> Organization:
+    """The organisation `pk` if the user may see it (else 404) and do `action` on it (else 403)."""
+    org = Organization.objects.select_related("parent", "secretary").filter(pk=pk).first()
+    if org is None or not can(user, Action.VIEW, org):
+        raise Http404("没有找到该党组织。")
+    if action is not Action.VIEW and not can(user, action, org):
+        raise PermissionDenied("您没有权限进行此操作。")
+    return org
+
+
+def can_on_member(user, action: Action, member: Member) -> bool:
+    if action is Action.VIEW:
+        return member.user_id == user.pk or any(
+            g.role in READING and g.covers(member.org) for g in grants_for(user)
+        )
+    return can(user, action, member.org)
+
+
+def get_member_or_404(user, pk, action: Action = Action.VIEW) -> Member:
+    """The member `pk` if visible to the user (else 404) and `action` is allowed (else 403).
+
+    Acting on a member means acting on the member's organisation: a branch secretary edits the
+    branch's own roster (EDIT); the parent secretary may transfer (SUPERVISE).
+    """
+    member = Member.objects.select_related("org", "org__parent", "user").filter(pk=pk).first()
+    if member is None or not can_on_member(user, Action.VIEW, member):
+        raise Http404("没有找到该党员。")
+    if action is not Action.VIEW and not can_on_member(user, action, member):
+        raise PermissionDenied("您没有权限进行此操作。")
+    return member

@@ -1,0 +1,153 @@
+"""Django admin for the provincial office. Every write goes through orgs.services."""
+
+from django import forms
+from django.contrib import admin
+
+from orgs import services
+from orgs.models import (
+    AuditEntry,
+    Member,
+    Membership,
+    Organization,
+    OrganizationUserObjectPermission,
+    OrgYearFigure,
+    Role,
+)
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "kind", "sector", "parent", "is_active"]
+    list_filter = ["kind", "sector", "is_active"]
+    search_fields = ["name", "code"]
+    raw_id_fields = ["parent", "secretary"]
+    readonly_fields = ["created_at", "updated_at"]
+    list_select_related = ["parent"]
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        # A move goes through the page (or organization_move), where the subtree moves with it.
+        return [*self.readonly_fields, "parent"] if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        data = {f: form.cleaned_data[f] for f in ("name", "code", "kind", "sector", "is_active")}
+        if change:
+            original = Organization.objects.get(pk=obj.pk)
+            services.organization_update(
+                by=request.user, org=original, secretary=form.cleaned_data.get("secretary"), **data
+            )
+        else:
+            created = services.organization_create(
+                by=request.user, parent=form.cleaned_data.get("parent"), **data
+            )
+            obj.pk = created.pk
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    raw_id_fields = ["org"]
+    can_delete = False
+    readonly_fields = ["org", "start", "end", "note"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Member)
+class MemberAdmin(admin.ModelAdmin):
+    list_display = ["name", "gender", "birth_date", "joined_on", "category", "org"]
+    list_filter = ["category", "gender", "education"]
+    search_fields = ["name", "org__name", "org__code"]
+    raw_id_fields = ["org", "user"]
+    inlines = [MembershipInline]
+    list_select_related = ["org"]
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["org"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        fields = {f: form.cleaned_data[f] for f in services.MEMBER_FIELDS} | {
+            "user": form.cleaned_data.get("user")
+        }
+        if change:
+            services.member_update(by=request.user, member=Member.objects.get(pk=obj.pk), **fields)
+        else:
+            user = fields.pop("user")
+            created = services.member_create(by=request.user, org=form.cleaned_data["org"], **fields)
+            if user:
+                services.member_update(by=request.user, member=created, user=user)
+            obj.pk = created.pk
+
+
+class RoleGrantForm(forms.ModelForm):
+    role = forms.ChoiceField(label="角色", choices=Role.choices)
+
+    class Meta:
+        model = OrganizationUserObjectPermission
+        fields = ["user", "content_object"]
+        labels = {"content_object": "党组织", "user": "用户"}
+
+
+@admin.register(OrganizationUserObjectPermission)
+class RoleGrantAdmin(admin.ModelAdmin):
+    form = RoleGrantForm
+    list_display = ["user", "permission", "content_object"]
+    raw_id_fields = ["user", "content_object"]
+    search_fields = ["user__username", "content_object__name", "content_object__code"]
+    list_select_related = ["user", "permission", "content_object"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        services.role_grant(
+            by=request.user,
+            user=form.cleaned_data["user"],
+            org=form.cleaned_data["content_object"],
+            role=Role(form.cleaned_data["role"]),
+        )
+        obj.pk = (
+            OrganizationUserObjectPermission.objects.filter(
+                user=form.cleaned_data["user"], content_object=form.cleaned_data["content_object"]
+            )
+            .order_by("-pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
+
+    def delete_model(self, request, obj):
+        role = Role(obj.permission.codename.removeprefix("role_"))
+        services.role_revoke(by=request.user, user=obj.user, org=obj.content_object, role=role)
+
+
+@admin.register(OrgYearFigure)
+class OrgYearFigureAdmin(admin.ModelAdmin):
+    list_display = ["org", "year", "activist_count"]
+    raw_id_fields = ["org"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["at", "actor", "action", "summary"]
+    list_filter = ["action"]
+    search_fields = ["summary"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+

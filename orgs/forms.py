@@ -1,0 +1,145 @@
+"""Forms clean and normalise input; the rules live in orgs.services."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+
+from orgs.models import Member, Organization
+
+MONTH_RE = re.compile(r"^\s*(\d{4})\s*(?:[-./年])\s*(\d{1,2})\s*(?:月)?\s*$")
+
+
+def parse_month(text: str) -> datetime.date | None:
+    """'1965-03', '1965.3', '1965/03', '1965年3月' → date(1965, 3, 1); None if not a month."""
+    match = MONTH_RE.match(text or "")
+    if not match:
+        return None
+    year, month = int(match.group(1)), int(match.group(2))
+    if not (1900 <= year <= 2100 and 1 <= month <= 12):
+        return None
+    return datetime.date(year, month, 1)
+
+
+class MonthField(forms.CharField):
+    """A year and month, stored as the first day of that month."""
+
+    widget = forms.TextInput(attrs={"type": "month", "placeholder": "例如 1965-03"})
+
+    def prepare_value(self, value):
+        if isinstance(value, datetime.date):
+            return value.strftime("%Y-%m")
+        return value
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return None
+        month = parse_month(value)
+        if month is None:
+            raise forms.ValidationError("请按“年-月”填写，例如 1965-03。", code="invalid")
+        return month
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class OrganizationForm(forms.ModelForm):
+    class Meta:
+        model = Organization
+        fields = ["name", "code", "kind", "sector", "is_active"]
+
+    def clean_code(self):
+        code = self.cleaned_data["code"].strip().upper()
+        if not re.fullmatch(r"[A-Z0-9][A-Z0-9._-]*", code):
+            raise forms.ValidationError("组织代码只能使用字母、数字、点、下划线和短横线。")
+        return code
+
+    def clean_name(self):
+        return self.cleaned_data["name"].strip()
+
+
+class OrganizationEditForm(OrganizationForm):
+    secretary = forms.ModelChoiceField(
+        label="书记", queryset=Member.objects.none(), required=False, empty_label="（未设）"
+    )
+
+    class Meta(OrganizationForm.Meta):
+        fields = [*OrganizationForm.Meta.fields, "secretary"]
+
+    def __init__(self, *args, secretary_choices=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if secretary_choices is not None:
+            self.fields["secretary"].queryset = secretary_choices
+        self.fields["secretary"].label_from_instance = lambda m: f"{m.name}（{m.org.name}）"
+
+
+class OrgMoveForm(forms.Form):
+    new_parent_code = forms.CharField(label="新的上级组织代码", max_length=32)
+
+    def clean_new_parent_code(self):
+        return self.cleaned_data["new_parent_code"].strip().upper()
+
+
+class YearFigureForm(forms.Form):
+    year = forms.IntegerField(label="年度", min_value=2000, max_value=2100)
+    activist_count = forms.IntegerField(label="入党积极分子数", min_value=0, max_value=1_000_000)
+
+
+class MemberForm(forms.ModelForm):
+    birth_date = MonthField(label="出生年月")
+
+    class Meta:
+        model = Member
+        fields = [
+            "name",
+            "gender",
+            "ethnicity",
+            "birth_date",
+            "joined_on",
+            "education",
+            "post",
+            "category",
+            *Member.FLAG_FIELDS,
+        ]
+        widgets = {"joined_on": DateInput()}
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("请填写姓名。")
+        return name
+
+
+class MemberTransferForm(forms.Form):
+    to_code = forms.CharField(label="转入党组织代码", max_length=32)
+    on = forms.DateField(label="转接日期", widget=DateInput())
+    note = forms.CharField(label="说明", max_length=200, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["on"].initial = timezone.localdate()
+
+    def clean_to_code(self):
+        return self.cleaned_data["to_code"].strip().upper()
+
+
+class RosterImportForm(forms.Form):
+    file = forms.FileField(label="花名册文件（.xlsx）")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith(".xlsx"):
+            raise forms.ValidationError("请上传 .xlsx 格式的 Excel 文件。")
+        if upload.size > settings.ROSTER_UPLOAD_MAX_BYTES:
+            limit = settings.ROSTER_UPLOAD_MAX_BYTES // (1024 * 1024)
+            raise forms.ValidationError(f"文件超过 {limit} MB，请分批导入或使用命令行导入。")
+        return upload

@@ -1,0 +1,84 @@
+"""Reads for pages and other apps. Scoping comes from orgs.access."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from orgs.access import members_visible_to, orgs_visible_to
+from orgs.models import Member, Membership, Organization
+
+
+def members_on(*, org: Organization, day: datetime.date) -> QuerySet[Member]:
+    """Members on the roll of `org` on `day` (one query, by the dated membership rows)."""
+    return Member.objects.filter(
+        Q(memberships__org=org)
+        & Q(memberships__start__lte=day)
+        & (Q(memberships__end__isnull=True) | Q(memberships__end__gt=day))
+    )
+
+
+def membership_org_on(*, member: Member, day: datetime.date) -> Organization | None:
+    membership = Membership.objects.on(day).filter(member=member).select_related("org").first()
+    return membership.org if membership else None
+
+
+def _subtree_member_count() -> Subquery:
+    counted = (
+        Member.objects.filter(
+            org__tree_id=OuterRef("tree_id"),
+            org__lft__gte=OuterRef("lft"),
+            org__lft__lt=OuterRef("rght"),
+        )
+        .order_by()
+        .values("org__tree_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def org_children(*, org: Organization) -> QuerySet[Organization]:
+    """Direct children, each with the number of members in its whole subtree (one query)."""
+    return (
+        org.get_children()
+        .select_related("secretary")
+        .annotate(member_count=_subtree_member_count())
+        .order_by("lft")
+    )
+
+
+def org_member_count(*, org: Organization) -> int:
+    return Member.objects.filter(org.subtree_q("org__")).count()
+
+
+def org_direct_members(*, user, org: Organization) -> QuerySet[Member]:
+    return members_visible_to(user).filter(org=org).order_by("name", "pk")
+
+
+def member_search(
+    *, user, text: str = "", within: Organization | None = None, category: str = ""
+) -> QuerySet[Member]:
+    """Members visible to `user`, filtered by name (or post), subtree and category."""
+    members = members_visible_to(user)
+    if within is not None:
+        members = members.filter(within.subtree_q("org__"))
+    if text:
+        members = members.filter(Q(name__contains=text) | Q(post__contains=text))
+    if category:
+        members = members.filter(category=category)
+    return members.select_related("org").order_by("org__tree_id", "org__lft", "name", "pk")
+
+
+def user_organizations(*, user) -> QuerySet[Organization]:
+    """The organisations where the user holds a role, top-most first."""
+    from orgs.access import grants_for
+
+    ids = {g.org_id for g in grants_for(user)}
+    return Organization.objects.filter(pk__in=ids).select_related("parent").order_by("tree_id", "lft")
+
+
+def org_lookup_by_code(*, user, code: str) -> Organization | None:
+    return orgs_visible_to(user).filter(code=code.strip()).first()

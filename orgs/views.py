@@ -1,0 +1,320 @@
+from __future__ import annotations
+
+import io
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import FileResponse, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from orgs import access, roster, selectors, services
+from orgs.access import Action
+from orgs.forms import (
+    MemberForm,
+    MemberTransferForm,
+    OrganizationEditForm,
+    OrganizationForm,
+    OrgMoveForm,
+    RosterImportForm,
+    YearFigureForm,
+)
+from orgs.models import Member, MemberCategory, Organization
+
+PAGE_SIZE = 50
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _apply_errors(form, error: ValidationError) -> None:
+    """Attach a service's ValidationError to the form fields it names (others to the form)."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+def _page(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+@require_GET
+def home(request):
+    orgs = selectors.user_organizations(user=request.user)
+    own_member = Member.objects.select_related("org").filter(user=request.user).first()
+    return render(
+        request,
+        "orgs/home.html",
+        {"orgs": orgs, "own_member": own_member, "todo": []},
+    )
+
+
+@require_GET
+def org_detail(request, pk):
+    org = access.get_org_or_404(request.user, pk)
+    user = request.user
+    return render(
+        request,
+        "orgs/org_detail.html",
+        {
+            "org": org,
+            "ancestors": org.get_ancestors().filter(pk__in=access.orgs_visible_to(user)),
+            "children": selectors.org_children(org=org) if access.can(user, Action.EXPORT, org) else [],
+            "member_count": selectors.org_member_count(org=org),
+            "members": _page(request, selectors.org_direct_members(user=user, org=org)),
+            "figures": org.year_figures.order_by("-year")[:5],
+            "history": org.audit.select_related("actor", "member")[:10],
+            "may_edit": access.can(user, Action.EDIT, org),
+            "may_manage": access.can(user, Action.MANAGE, org),
+            "may_move": org.parent_id is not None and access.can(user, Action.MANAGE, org.parent),
+            "may_export": access.can(user, Action.EXPORT, org),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def org_create(request, parent_pk):
+    parent = access.get_org_or_404(request.user, parent_pk, Action.MANAGE)
+    form = OrganizationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            org = services.organization_create(by=request.user, parent=parent, **form.cleaned_data)
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(request, f"已新建“{org.name}”。")
+            return redirect("orgs:detail", pk=org.pk)
+    return render(request, "orgs/org_form.html", {"form": form, "parent": parent, "org": None})
+
+
+@require_http_methods(["GET", "POST"])
+def org_edit(request, pk):
+    org = access.get_org_or_404(request.user, pk, Action.MANAGE)
+    choices = Member.objects.filter(org__in=[org.pk, *org.get_children().values_list("pk", flat=True)])
+    form = OrganizationEditForm(
+        request.POST or None,
+        instance=Organization.objects.get(pk=org.pk),
+        secretary_choices=choices.select_related("org").order_by("org__lft", "name"),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.organization_update(
+                by=request.user, org=org, **{f: form.cleaned_data[f] for f in form.Meta.fields}
+            )
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(request, "已保存。")
+            return redirect("orgs:detail", pk=org.pk)
+    return render(request, "orgs/org_form.html", {"form": form, "parent": org.parent, "org": org})
+
+
+@require_http_methods(["GET", "POST"])
+def org_move(request, pk):
+    org = access.get_org_or_404(request.user, pk)
+    if org.parent_id is None or not access.can(request.user, Action.MANAGE, org.parent):
+        raise access.PermissionDenied("只有上级组织的书记可以移动本组织。")
+    form = OrgMoveForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        code = form.cleaned_data["new_parent_code"]
+        new_parent = access.orgs_for(request.user, Action.MANAGE).filter(code=code).first()
+        if new_parent is None:
+            form.add_error("new_parent_code", f"在您管理的范围内找不到组织代码“{code}”。")
+        else:
+            try:
+                services.organization_move(by=request.user, org=org, new_parent=new_parent)
+            except ValidationError as error:
+                _apply_errors(form, error)
+            else:
+                messages.success(request, f"已将“{org.name}”移到“{new_parent.name}”之下。")
+                return redirect("orgs:detail", pk=org.pk)
+    return render(request, "orgs/org_move.html", {"form": form, "org": org})
+
+
+@require_http_methods(["GET", "POST"])
+def org_figures(request, pk):
+    org = access.get_org_or_404(request.user, pk, Action.MANAGE)
+    form = YearFigureForm(request.POST or None, initial={"year": timezone.localdate().year})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.org_year_figure_set(by=request.user, org=org, **form.cleaned_data)
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(request, "已保存年度数据。")
+            return redirect("orgs:detail", pk=org.pk)
+    return render(
+        request,
+        "orgs/org_figures.html",
+        {"form": form, "org": org, "figures": org.year_figures.order_by("-year")},
+    )
+
+
+@require_GET
+def member_list(request):
+    within = None
+    if request.GET.get("org"):
+        within = access.get_org_or_404(request.user, request.GET["org"])
+    text = request.GET.get("q", "").strip()[:50]
+    category = request.GET.get("category", "")
+    if category not in MemberCategory.values:
+        category = ""
+    members = selectors.member_search(user=request.user, text=text, within=within, category=category)
+    return render(
+        request,
+        "orgs/member_list.html",
+        {
+            "page": _page(request, members),
+            "q": text,
+            "within": within,
+            "category": category,
+            "categories": MemberCategory.choices,
+        },
+    )
+
+
+@require_GET
+def member_detail(request, pk):
+    member = access.get_member_or_404(request.user, pk)
+    return render(
+        request,
+        "orgs/member_detail.html",
+        {
+            "member": member,
+            "memberships": member.memberships.select_related("org"),
+            "history": member.audit.select_related("actor")[:20],
+            "may_edit": access.can_on_member(request.user, Action.EDIT, member),
+            "may_transfer": access.can_on_member(request.user, Action.EDIT, member)
+            or access.can_on_member(request.user, Action.SUPERVISE, member),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def member_create(request, org_pk):
+    org = access.get_org_or_404(request.user, org_pk, Action.EDIT)
+    form = MemberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            member = services.member_create(by=request.user, org=org, **form.cleaned_data)
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(request, f"已新增党员“{member.name}”。")
+            return redirect("orgs:member_detail", pk=member.pk)
+    return render(request, "orgs/member_form.html", {"form": form, "org": org, "member": None})
+
+
+@require_http_methods(["GET", "POST"])
+def member_edit(request, pk):
+    member = access.get_member_or_404(request.user, pk, Action.EDIT)
+    form = MemberForm(request.POST or None, instance=Member.objects.get(pk=member.pk))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.member_update(by=request.user, member=member, **form.cleaned_data)
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(request, "已保存。")
+            return redirect("orgs:member_detail", pk=member.pk)
+    return render(
+        request, "orgs/member_form.html", {"form": form, "org": member.org, "member": member}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def member_transfer(request, pk):
+    member = access.get_member_or_404(request.user, pk)
+    if not (
+        access.can_on_member(request.user, Action.EDIT, member)
+        or access.can_on_member(request.user, Action.SUPERVISE, member)
+    ):
+        raise access.PermissionDenied("只有本支部或上级组织的书记可以办理转接。")
+    form = MemberTransferForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        code = form.cleaned_data["to_code"]
+        to_org = _transfer_targets(request.user, member).filter(code=code).first()
+        if to_org is None:
+            form.add_error("to_code", f"在可转入的范围内找不到组织代码“{code}”。")
+        else:
+            try:
+                services.member_transfer(
+                    by=request.user,
+                    member=member,
+                    to_org=to_org,
+                    on=form.cleaned_data["on"],
+                    note=form.cleaned_data["note"],
+                )
+            except ValidationError as error:
+                _apply_errors(form, error)
+            else:
+                messages.success(request, f"已将“{member.name}”转至“{to_org.name}”。")
+                return redirect("orgs:member_detail", pk=member.pk)
+    return render(request, "orgs/member_transfer.html", {"form": form, "member": member})
+
+
+def _transfer_targets(user, member):
+    """A member may be transferred within the user's view scope or under the same parent."""
+    scope = access.orgs_visible_to(user)
+    parent = member.org.parent
+    if parent is not None:
+        scope = scope | Organization.objects.filter(parent.subtree_q())
+    return scope.filter(is_active=True)
+
+
+@require_GET
+def roster_template(request):
+    stream = io.BytesIO()
+    roster.write_template(stream)
+    stream.seek(0)
+    return FileResponse(stream, as_attachment=True, filename="党员花名册模板.xlsx", content_type=XLSX)
+
+
+@require_GET
+def roster_export(request, pk):
+    org = access.get_org_or_404(request.user, pk, Action.EXPORT)
+    stream = io.BytesIO()
+    roster.write_export(root=org, stream=stream)
+    stream.seek(0)
+    filename = f"{org.name}-花名册-{timezone.localdate():%Y%m%d}.xlsx"
+    return FileResponse(stream, as_attachment=True, filename=filename, content_type=XLSX)
+
+
+@require_http_methods(["GET", "POST"])
+def roster_import(request, pk):
+    org = access.get_org_or_404(request.user, pk, Action.MANAGE)
+    form = RosterImportForm(request.POST or None, request.FILES or None)
+    errors = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = roster.import_roster(form.cleaned_data["file"], by=request.user, root=org)
+        except roster.RosterImportError as failure:
+            errors = failure.errors
+            messages.error(request, f"导入未执行：发现 {len(errors)} 处错误，请修改后重新上传。")
+        else:
+            if result.changed:
+                messages.success(request, f"导入完成。{result.summary()}")
+            else:
+                messages.info(request, "导入完成，文件与系统中的数据一致，没有变化。")
+            return redirect("orgs:detail", pk=org.pk)
+    return render(
+        request, "orgs/roster_import.html", {"form": form, "org": org, "errors": errors[:500],
+                                              "error_count": len(errors)}
+    )
+
+
+@login_not_required
+@require_GET
+def healthz(request):
+    """For the load balancer: the database answers (and the broker, where there is one)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"database": "ok"})
+
+
+def csrf_failure(request, reason=""):
+    return HttpResponse("页面已过期，请返回后刷新页面再提交。", status=403)
