@@ -7,7 +7,7 @@ import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -51,7 +51,7 @@ def audit(*, by, action: str, summary: str, org=None, member=None, changes=None)
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime.date | datetime.datetime):
         return value.isoformat()
-    if isinstance(value, Organization | Member):
+    if isinstance(value, models.Model):
         return str(value)
     return value
 
