@@ -1,0 +1,143 @@
+import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from orgs import selectors, services
+from orgs.models import AuditEntry, Member, Membership, Organization, OrgKind, kind_allowed_under
+from tests.personas import make_member, make_org
+
+
+def test_kinds_nest_downwards_only():
+    assert kind_allowed_under(OrgKind.BRANCH, OrgKind.COMMITTEE)
+    assert kind_allowed_under(OrgKind.COMMITTEE, OrgKind.COMMITTEE)
+    assert kind_allowed_under(OrgKind.GROUP, OrgKind.BRANCH)
+    assert not kind_allowed_under(OrgKind.COMMITTEE, OrgKind.BRANCH)
+    assert not kind_allowed_under(OrgKind.GROUP, OrgKind.COMMITTEE)
+    assert not kind_allowed_under(OrgKind.CITY, OrgKind.CITY)
+
+
+def test_committee_under_branch_is_refused_with_a_clear_message(personas):
+    with pytest.raises(ValidationError) as info:
+        make_org("X1", OrgKind.COMMITTEE, personas.orgs["B1"])
+    assert "“基层党委”不能设在“党支部”之下" in str(info.value)
+    assert not Organization.objects.filter(code="X1").exists()
+
+
+def test_duplicate_code_is_refused(personas):
+    with pytest.raises(ValidationError) as info:
+        make_org("B2", OrgKind.BRANCH, personas.orgs["T1"])
+    assert "组织代码“B2”已被" in str(info.value)
+
+
+def test_changing_kind_must_fit_the_children(personas):
+    with pytest.raises(ValidationError) as info:
+        services.organization_update(by=None, org=personas.orgs["T1"], kind=OrgKind.BRANCH)
+    assert "下级组织" in str(info.value)
+
+
+def test_move_takes_the_subtree_and_keeps_the_tree_consistent(personas):
+    o = personas.orgs
+    services.organization_move(by=None, org=o["T1"], new_parent=o["K2"])
+    for org in Organization.objects.all():
+        org.refresh_from_db()
+    b1 = Organization.objects.get(code="B1")
+    k2 = Organization.objects.get(code="K2")
+    assert k2.lft < b1.lft < b1.rght < k2.rght
+    assert AuditEntry.objects.filter(action="org_move", org=o["T1"]).exists()
+
+
+@pytest.mark.parametrize(
+    "target,message",
+    [("B1", "不能移到本组织或其下级组织之下"), ("K1", "已经在"), ("B3", "不能设在")],
+)
+def test_move_refusals(personas, target, message):
+    with pytest.raises(ValidationError) as info:
+        services.organization_move(by=None, org=personas.orgs["T1"], new_parent=personas.orgs[target])
+    assert message in str(info.value)
+
+
+def test_members_are_kept_in_branch_level_organisations(personas):
+    with pytest.raises(ValidationError) as info:
+        make_member(personas.orgs["K1"], "县委党员")
+    assert "党委、党总支或党支部" in str(info.value)
+
+
+def test_joining_before_eighteen_is_refused(personas):
+    with pytest.raises(ValidationError) as info:
+        make_member(personas.orgs["B1"], "少年", birth_date=datetime.date(2000, 1, 1),
+                    joined_on=datetime.date(2010, 1, 1))  # fmt: skip
+    assert "十八岁" in str(info.value)
+
+
+def test_transfer_keeps_dated_history_and_members_on_a_date(personas):
+    o, m1 = personas.orgs, personas.members["m1"]
+    services.member_transfer(by=None, member=m1, to_org=o["B2"], on=datetime.date(2026, 5, 10))
+    m1.refresh_from_db()
+    assert m1.org == o["B2"]
+    assert list(m1.memberships.values_list("org__code", "start", "end")) == [
+        ("B1", datetime.date(2020, 1, 1), datetime.date(2026, 5, 10)),
+        ("B2", datetime.date(2026, 5, 10), None),
+    ]
+    assert m1 in selectors.members_on(org=o["B1"], day=datetime.date(2026, 3, 31))
+    assert m1 not in selectors.members_on(org=o["B1"], day=datetime.date(2026, 6, 30))
+    assert m1 in selectors.members_on(org=o["B2"], day=datetime.date(2026, 6, 30))
+    assert selectors.membership_org_on(member=m1, day=datetime.date(2026, 5, 9)) == o["B1"]
+
+
+def test_members_on_a_date_is_one_query(personas, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        list(selectors.members_on(org=personas.orgs["B1"], day=datetime.date(2026, 1, 1)))
+
+
+def test_transfer_refusals_write_nothing(personas):
+    o, m1 = personas.orgs, personas.members["m1"]
+    with pytest.raises(ValidationError):
+        services.member_transfer(by=None, member=m1, to_org=o["B1"], on=datetime.date(2026, 5, 1))
+    with pytest.raises(ValidationError) as info:
+        services.member_transfer(by=None, member=m1, to_org=o["B2"], on=datetime.date(2019, 1, 1))
+    assert "转接日期应晚于" in str(info.value)
+    with pytest.raises(ValidationError):
+        services.member_transfer(by=None, member=m1, to_org=o["T1"].parent, on=datetime.date(2026, 5, 1))
+    assert Membership.objects.filter(member=m1).count() == 1
+    assert Member.objects.get(pk=m1.pk).org == o["B1"]
+
+
+def test_transferring_the_secretary_clears_the_post(personas):
+    o, m1 = personas.orgs, personas.members["m1"]
+    services.organization_update(by=None, org=o["B1"], secretary=m1)
+    services.member_transfer(by=None, member=m1, to_org=o["B2"], on=datetime.date(2026, 5, 1))
+    o["B1"].refresh_from_db()
+    assert o["B1"].secretary is None
+
+
+def test_secretary_must_belong_to_the_subtree(personas):
+    with pytest.raises(ValidationError) as info:
+        services.organization_update(by=None, org=personas.orgs["B1"], secretary=personas.members["m3"])
+    assert "书记应为本组织或下级组织的党员" in str(info.value)
+
+
+def test_update_without_change_writes_no_history(personas):
+    before = AuditEntry.objects.count()
+    services.member_update(by=None, member=personas.members["m1"], name="李一")
+    assert AuditEntry.objects.count() == before
+    services.member_update(by=None, member=personas.members["m1"], post="委员")
+    entry = AuditEntry.objects.first()
+    assert entry.changes == {"post": ["", "委员"]}
+
+
+def test_year_figures(personas):
+    services.org_year_figure_set(by=None, org=personas.orgs["B1"], year=2026, activist_count=3)
+    services.org_year_figure_set(by=None, org=personas.orgs["B1"], year=2026, activist_count=4)
+    assert personas.orgs["B1"].year_figures.get(year=2026).activist_count == 4
+    with pytest.raises(ValidationError):
+        services.org_year_figure_set(by=None, org=personas.orgs["B1"], year=2026, activist_count=-1)
+
+
+def test_children_carry_subtree_member_counts_in_one_query(personas, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        children = {c.code: c.member_count for c in selectors.org_children(org=personas.orgs["T1"])}
+    assert children == {"B1": 2, "B2": 1}
+    with django_assert_num_queries(1):
+        cities = {c.code: c.member_count for c in selectors.org_children(org=personas.orgs["P"])}
+    assert cities == {"C1": 3, "C2": 1}
