@@ -73,7 +73,8 @@ class Node:
     rght: int = 0
     level: int = 0
     member_count: int = 0
-    secretary_from: Node | None = None  # the node whose first member becomes the secretary
+    secretary_from: Node | None = None  # the node among whose members the secretary is
+    secretary_index: int = 0  # which of them: a committee's is not its branch's secretary
 
 
 class Names:
@@ -96,8 +97,9 @@ def build_tree(scale: str, rng: random.Random) -> Node:
     def organ_branch(parent: Node, label: str) -> Node:
         branch = Node(f"{label}机关党支部", f"{parent.code}JG", OrgKind.BRANCH, Sector.ORGAN)
         branch.member_count = rng.randint(low, high)
+        branch.secretary_from = branch
         parent.children.append(branch)
-        parent.secretary_from = branch
+        parent.secretary_from, parent.secretary_index = branch, 1
         return branch
 
     province = Node("中共江岳省委员会", "JY", OrgKind.PROVINCE, Sector.ORGAN)
@@ -161,9 +163,9 @@ def build_township(county: Node, t: int, branches: int, names: Names, rng, count
         branch.member_count = rng.randint(low, high)
         branch.secretary_from = branch
         general.children.append(branch)
-    general.secretary_from = general.children[0]
+    general.secretary_from, general.secretary_index = general.children[0], 1
     town.children.append(general)
-    town.secretary_from = town.children[0]
+    town.secretary_from, town.secretary_index = town.children[0], 1
     return town
 
 
@@ -204,7 +206,7 @@ def _member_rows(nodes: list[Node], rng: random.Random, first_id: int, today: da
             probationary = (today - joined).days < 365
             age = today.year - birth.year
             edu = rng.choices(education, weights)[0]
-            post = "党支部书记" if i == 0 else ("支部委员" if i < 3 else "")
+            post = "党支部书记" if i == 0 else ("支部委员" if i < 4 else "")
             yield (
                 member_id,
                 names.person(),
@@ -276,7 +278,7 @@ def seed(*, scale: str = "small", seed: int = 2026, log=lambda text: None) -> di
     )  # fmt: skip
 
     first_member = (Member.objects.aggregate(m=Max("id"))["m"] or 0) + 1
-    first_member_of: dict[int, int] = {}
+    first_member_of: dict[int, int] = {}  # org id → id of its first member (ids are consecutive)
     joined_of: list[tuple[int, int, datetime.date]] = []
 
     def members():
@@ -294,7 +296,7 @@ def seed(*, scale: str = "small", seed: int = 2026, log=lambda text: None) -> di
         ((mid, org_id, joined, None, "") for mid, org_id, joined in joined_of),
     )
     secretaries = [
-        (n.id, first_member_of[n.secretary_from.id])
+        (n.id, first_member_of[n.secretary_from.id] + n.secretary_index)
         for n in nodes
         if n.secretary_from is not None and n.secretary_from.id in first_member_of
     ]

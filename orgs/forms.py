@@ -112,6 +112,12 @@ class MemberForm(forms.ModelForm):
         ]
         widgets = {"joined_on": DateInput()}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if getattr(field, "choices", None) and list(field.choices)[0][0] == "":
+                field.choices = [("", "请选择"), *list(field.choices)[1:]]
+
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
         if not name:

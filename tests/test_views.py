@@ -1,0 +1,162 @@
+import datetime
+import io
+
+import pytest
+from django.urls import reverse
+
+from orgs.models import Member, Organization
+from tests.personas import make_member
+from tests.test_roster import member_row, workbook
+
+
+@pytest.fixture
+def own_client(client, personas):
+    client.force_login(personas.user("own_branch_secretary"))
+    return client
+
+
+MEMBER_FORM = {
+    "name": "孙七", "gender": "女", "ethnicity": "汉族", "birth_date": "1980-06",
+    "joined_on": "2005-07-01", "education": "大学本科", "post": "", "category": "full",
+}  # fmt: skip
+
+
+def test_member_create_saves_and_redirects(own_client, personas):
+    response = own_client.post(reverse("orgs:member_create", args=[personas.orgs["B1"].pk]), MEMBER_FORM)
+    member = Member.objects.get(name="孙七")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("orgs:member_detail", args=[member.pk])
+    assert member.org == personas.orgs["B1"] and member.birth_date == datetime.date(1980, 6, 1)
+
+
+def test_member_create_bad_input_keeps_input_and_saves_nothing(own_client, personas):
+    data = MEMBER_FORM | {"birth_date": "1980-13", "joined_on": "1990-01-01"}
+    response = own_client.post(reverse("orgs:member_create", args=[personas.orgs["B1"].pk]), data)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "请按“年-月”填写" in page
+    assert 'value="孙七"' in page
+    assert not Member.objects.filter(name="孙七").exists()
+
+
+def test_service_refusal_is_shown_on_the_field(own_client, personas):
+    data = MEMBER_FORM | {"birth_date": "1995-01", "joined_on": "2005-07-01"}
+    response = own_client.post(reverse("orgs:member_create", args=[personas.orgs["B1"].pk]), data)
+    assert "入党时间应在年满十八岁之后" in response.content.decode()
+    assert not Member.objects.filter(name="孙七").exists()
+
+
+def test_member_edit_records_history(own_client, personas):
+    m1 = personas.members["m1"]
+    data = MEMBER_FORM | {"name": "李一", "birth_date": "1970-05", "joined_on": "1995-07-01", "post": "组织委员"}
+    own_client.post(reverse("orgs:member_edit", args=[m1.pk]), data)
+    m1.refresh_from_db()
+    assert m1.post == "组织委员"
+    page = own_client.get(reverse("orgs:member_detail", args=[m1.pk])).content.decode()
+    assert "修改党员“李一”的信息" in page
+
+
+def test_transfer_by_parent_secretary(client, personas):
+    client.force_login(personas.user("parent_committee_secretary"))
+    m1 = personas.members["m1"]
+    url = reverse("orgs:member_transfer", args=[m1.pk])
+    response = client.post(url, {"to_code": "b2", "on": "2026-06-01", "note": "工作调动"})
+    assert response.status_code == 302
+    m1.refresh_from_db()
+    assert m1.org.code == "B2"
+
+
+def test_transfer_to_an_unknown_or_foreign_code_is_refused(own_client, personas):
+    m1 = personas.members["m1"]
+    url = reverse("orgs:member_transfer", args=[m1.pk])
+    response = own_client.post(url, {"to_code": "B3", "on": "2026-06-01"})
+    assert "找不到组织代码“B3”" in response.content.decode()
+    m1.refresh_from_db()
+    assert m1.org.code == "B1"
+
+
+def test_org_create_and_move(client, personas):
+    client.force_login(personas.user("parent_committee_secretary"))
+    t1 = personas.orgs["T1"]
+    response = client.post(
+        reverse("orgs:create", args=[t1.pk]),
+        {"name": "新支部", "code": "b10", "kind": "branch", "sector": "rural", "is_active": "on"},
+    )
+    new = Organization.objects.get(code="B10")
+    assert response.status_code == 302 and new.parent == t1
+    response = client.post(
+        reverse("orgs:create", args=[personas.orgs["B1"].pk]),
+        {"name": "错误", "code": "X", "kind": "committee", "sector": "rural"},
+    )
+    assert "不能设在“党支部”之下" in response.content.decode()
+    response = client.post(reverse("orgs:move", args=[new.pk]), {"new_parent_code": "K2"})
+    assert "在您管理的范围内找不到组织代码“K2”" in response.content.decode()
+
+
+def test_org_page_shows_children_and_members(client, personas):
+    client.force_login(personas.user("parent_committee_secretary"))
+    page = client.get(reverse("orgs:detail", args=[personas.orgs["T1"].pk])).content.decode()
+    assert "组织B1" in page and "组织B2" in page
+    assert "导出花名册" in page
+
+
+def test_org_page_query_count_does_not_grow_with_members(client, personas, django_assert_max_num_queries):
+    client.force_login(personas.user("parent_committee_secretary"))
+    url = reverse("orgs:detail", args=[personas.orgs["B1"].pk])
+    # session, user, grants, org, ancestors, children, member count, members page (count + rows),
+    # figures, history, and the savepoints of the test client
+    with django_assert_max_num_queries(14) as small:
+        client.get(url)
+    for i in range(60):
+        make_member(personas.orgs["B1"], f"党员{i:02d}", birth_date=datetime.date(1950 + i % 20, 1, 1))
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        client.get(url)
+
+
+def test_member_list_query_count_is_bounded(client, personas, django_assert_max_num_queries):
+    client.force_login(personas.user("parent_committee_secretary"))
+    for i in range(80):
+        make_member(personas.orgs["B2"], f"成员{i:02d}", birth_date=datetime.date(1950 + i % 20, 1, 1))
+    with django_assert_max_num_queries(6):  # session, user, grants, count, rows
+        response = client.get(reverse("orgs:member_list"), {"q": "成员"})
+    assert response.context["page"].paginator.count == 80
+    assert len(response.context["page"].object_list) == 50
+
+
+def test_member_list_is_scoped(own_client, personas):
+    response = own_client.get(reverse("orgs:member_list"))
+    names = {m.name for m in response.context["page"]}
+    assert names == {"李一", "李二"}
+
+
+def test_roster_import_page_lists_errors_and_writes_nothing(own_client, personas):
+    stream = workbook(members=[member_row("坏", "B1", 出生年月="1972-13")])
+    upload = io.BytesIO(stream.getvalue())
+    upload.name = "roster.xlsx"
+    before = Member.objects.count()
+    response = own_client.post(reverse("orgs:roster_import", args=[personas.orgs["B1"].pk]), {"file": upload})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "发现 1 处错误" in page and "出生年月" in page
+    assert Member.objects.count() == before
+
+
+def test_roster_import_page_refuses_other_file_types(own_client, personas):
+    upload = io.BytesIO(b"a,b")
+    upload.name = "roster.csv"
+    response = own_client.post(reverse("orgs:roster_import", args=[personas.orgs["B1"].pk]), {"file": upload})
+    assert "请上传 .xlsx 格式" in response.content.decode()
+
+
+def test_roster_export_download(own_client, personas):
+    response = own_client.get(reverse("orgs:roster_export", args=[personas.orgs["B1"].pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+
+
+@pytest.mark.django_db
+def test_login_page_in_chinese(client):
+    page = client.get(reverse("login")).content.decode()
+    assert "登录" in page and 'lang="zh-hans"' in page
+    response = client.post(reverse("login"), {"username": "x", "password": "y"})
+    assert "用户名或密码不正确" in response.content.decode()
