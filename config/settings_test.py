@@ -16,3 +16,4 @@ STORAGES = {
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405 - threads (live server, worker) close theirs

@@ -75,7 +75,9 @@ class MemberAdmin(admin.ModelAdmin):
             services.member_update(by=request.user, member=Member.objects.get(pk=obj.pk), **fields)
         else:
             user = fields.pop("user")
-            created = services.member_create(by=request.user, org=form.cleaned_data["org"], **fields)
+            created = services.member_create(
+                by=request.user, org=form.cleaned_data["org"], **fields
+            )
             if user:
                 services.member_update(by=request.user, member=created, user=user)
             obj.pk = created.pk
@@ -149,5 +151,3 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-

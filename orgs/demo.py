@@ -48,7 +48,14 @@ GIVEN = (
 )
 PLACE_HEAD = "临青清云安宁平长永泰丰新东西南北金玉白石明嘉兴庆和康富顺福盛龙凤桃柳松梅"
 PLACE_TAIL = "江山川阳州原河湖林城溪岭泉峰沟坪桥庄塘岗湾洲"
-ENTERPRISE = ["机械有限公司", "食品有限公司", "纺织有限公司", "建筑工程公司", "物流有限公司", "电子科技公司"]
+ENTERPRISE = [
+    "机械有限公司",
+    "食品有限公司",
+    "纺织有限公司",
+    "建筑工程公司",
+    "物流有限公司",
+    "电子科技公司",
+]
 MINORITIES = ["回族", "满族", "蒙古族", "朝鲜族", "壮族", "土家族"]
 EDUCATION_WEIGHTS = [
     (Education.POSTGRADUATE, 3),
@@ -115,7 +122,9 @@ def build_tree(scale: str, rng: random.Random) -> Node:
         organ_branch(city, f"{city_name}市委")
         for k in range(1, spec["counties"] + 1):
             county_name = names.place() + ("区" if k == 1 else "县")
-            county = Node(f"中共{county_name}委员会", f"{city.code}{k:02d}", OrgKind.COUNTY, Sector.ORGAN)
+            county = Node(
+                f"中共{county_name}委员会", f"{city.code}{k:02d}", OrgKind.COUNTY, Sector.ORGAN
+            )
             city.children.append(county)
             organ_branch(county, county_name + "委")
             for t in range(1, spec["townships"] + 1):
@@ -159,7 +168,12 @@ def build_township(county: Node, t: int, branches: int, names: Names, rng, count
         f"{place}中心学校党总支", f"{town.code}Z1", OrgKind.GENERAL_BRANCH, Sector.SCHOOL
     )
     for g in range(1, 3):
-        branch = Node(f"{place}中心学校第{'一二'[g - 1]}党支部", f"{general.code}{g}", OrgKind.BRANCH, Sector.SCHOOL)
+        branch = Node(
+            f"{place}中心学校第{'一二'[g - 1]}党支部",
+            f"{general.code}{g}",
+            OrgKind.BRANCH,
+            Sector.SCHOOL,
+        )
         branch.member_count = rng.randint(low, high)
         branch.secretary_from = branch
         general.children.append(branch)
@@ -202,7 +216,9 @@ def _member_rows(nodes: list[Node], rng: random.Random, first_id: int, today: da
         for i in range(node.member_count):
             birth = datetime.date(rng.randint(1938, 2003), rng.randint(1, 12), 1)
             earliest = birth.replace(year=birth.year + 18)
-            joined = earliest + datetime.timedelta(days=rng.randint(0, max(1, (today - earliest).days - 1)))
+            joined = earliest + datetime.timedelta(
+                days=rng.randint(0, max(1, (today - earliest).days - 1))
+            )
             probationary = (today - joined).days < 365
             age = today.year - birth.year
             edu = rng.choices(education, weights)[0]
@@ -227,13 +243,27 @@ def _member_rows(nodes: list[Node], rng: random.Random, first_id: int, today: da
 
 
 MEMBER_COLUMNS = [
-    "id", "name", "gender", "ethnicity", "birth_date", "joined_on", "education", "post",
-    "category", "is_elderly_infirm", "is_low_literacy", "is_retired", "is_mobile", "org_id",
-]  # fmt: skip
+    "id",
+    "name",
+    "gender",
+    "ethnicity",
+    "birth_date",
+    "joined_on",
+    "education",
+    "post",
+    "category",
+    "is_elderly_infirm",
+    "is_low_literacy",
+    "is_retired",
+    "is_mobile",
+    "org_id",
+]
 
 
 def _copy(table: str, columns: list[str], rows) -> None:
     """COPY on PostgreSQL; executemany in batches elsewhere."""
+    quote = connection.ops.quote_name
+    table, columns = quote(table), [quote(c) for c in columns]
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
@@ -266,16 +296,44 @@ def seed(*, scale: str = "small", seed: int = 2026, log=lambda text: None) -> di
     log(f"组织 {len(nodes)} 个，写入中…")
     now = timezone.now()
     org_rows = (
-        (n.id, n.name, n.code, n.kind, n.sector, n.parent_id, None, True, now, now,
-         n.lft, n.rght, tree_id, n.level)
+        (
+            n.id,
+            n.name,
+            n.code,
+            n.kind,
+            n.sector,
+            n.parent_id,
+            None,
+            True,
+            now,
+            now,
+            n.lft,
+            n.rght,
+            tree_id,
+            n.level,
+        )
         for n in nodes
-    )  # fmt: skip
+    )
     _copy(
         Organization._meta.db_table,
-        ["id", "name", "code", "kind", "sector", "parent_id", "secretary_id", "is_active",
-         "created_at", "updated_at", "lft", "rght", "tree_id", "level"],
+        [
+            "id",
+            "name",
+            "code",
+            "kind",
+            "sector",
+            "parent_id",
+            "secretary_id",
+            "is_active",
+            "created_at",
+            "updated_at",
+            "lft",
+            "rght",
+            "tree_id",
+            "level",
+        ],
         org_rows,
-    )  # fmt: skip
+    )
 
     first_member = (Member.objects.aggregate(m=Max("id"))["m"] or 0) + 1
     first_member_of: dict[int, int] = {}  # org id → id of its first member (ids are consecutive)
@@ -378,7 +436,8 @@ def _demo_users(root: Node) -> list[tuple[str, str, str]]:
                 Member.objects.filter(pk=member.pk).update(user=user)
         created.append((username, full_name, f"{role.label} · {org.name}"))
     admin, _ = User.objects.get_or_create(
-        username="admin", defaults={"is_staff": True, "is_superuser": True, "first_name": "省级管理员"}
+        username="admin",
+        defaults={"is_staff": True, "is_superuser": True, "first_name": "省级管理员"},
     )
     admin.set_password(DEMO_PASSWORD)
     admin.save()
@@ -394,9 +453,12 @@ def _demo_transfers(root: Node, today: datetime.date) -> None:
     for member in Member.objects.filter(org_id=source.id).order_by("-id")[:3]:
         if member.memberships.get(end__isnull=True).start < on:
             services.member_transfer(
-                by=None, member=member, to_org=Organization.objects.get(pk=target.id), on=on,
+                by=None,
+                member=member,
+                to_org=Organization.objects.get(pk=target.id),
+                on=on,
                 note="外出务工返乡，转回户籍所在村",
-            )  # fmt: skip
+            )
 
 
 def demo_logins_text(users) -> str:

@@ -67,7 +67,9 @@ class Organization(MPTTModel):
     name = models.CharField("组织名称", max_length=100)
     code = models.CharField("组织代码", max_length=32, unique=True)
     kind = models.CharField("组织类别", max_length=20, choices=OrgKind.choices)
-    sector = models.CharField("行业类别", max_length=20, choices=Sector.choices, default=Sector.OTHER)
+    sector = models.CharField(
+        "行业类别", max_length=20, choices=Sector.choices, default=Sector.OTHER
+    )
     parent = TreeForeignKey(
         "self",
         verbose_name="上级组织",
@@ -141,15 +143,68 @@ class OrgYearFigure(models.Model):
         verbose_name_plural = "年度数据"
         constraints = [models.UniqueConstraint(fields=["org", "year"], name="org_year_figure_once")]
 
+    def __str__(self) -> str:
+        return f"{self.org} {self.year}年"
+
 
 ETHNICITIES = [
-    "汉族", "蒙古族", "回族", "藏族", "维吾尔族", "苗族", "彝族", "壮族", "布依族", "朝鲜族",
-    "满族", "侗族", "瑶族", "白族", "土家族", "哈尼族", "哈萨克族", "傣族", "黎族", "傈僳族",
-    "佤族", "畲族", "高山族", "拉祜族", "水族", "东乡族", "纳西族", "景颇族", "柯尔克孜族", "土族",
-    "达斡尔族", "仫佬族", "羌族", "布朗族", "撒拉族", "毛南族", "仡佬族", "锡伯族", "阿昌族", "普米族",
-    "塔吉克族", "怒族", "乌孜别克族", "俄罗斯族", "鄂温克族", "德昂族", "保安族", "裕固族", "京族",
-    "塔塔尔族", "独龙族", "鄂伦春族", "赫哲族", "门巴族", "珞巴族", "基诺族",
-]  # fmt: skip
+    "汉族",
+    "蒙古族",
+    "回族",
+    "藏族",
+    "维吾尔族",
+    "苗族",
+    "彝族",
+    "壮族",
+    "布依族",
+    "朝鲜族",
+    "满族",
+    "侗族",
+    "瑶族",
+    "白族",
+    "土家族",
+    "哈尼族",
+    "哈萨克族",
+    "傣族",
+    "黎族",
+    "傈僳族",
+    "佤族",
+    "畲族",
+    "高山族",
+    "拉祜族",
+    "水族",
+    "东乡族",
+    "纳西族",
+    "景颇族",
+    "柯尔克孜族",
+    "土族",
+    "达斡尔族",
+    "仫佬族",
+    "羌族",
+    "布朗族",
+    "撒拉族",
+    "毛南族",
+    "仡佬族",
+    "锡伯族",
+    "阿昌族",
+    "普米族",
+    "塔吉克族",
+    "怒族",
+    "乌孜别克族",
+    "俄罗斯族",
+    "鄂温克族",
+    "德昂族",
+    "保安族",
+    "裕固族",
+    "京族",
+    "塔塔尔族",
+    "独龙族",
+    "鄂伦春族",
+    "赫哲族",
+    "门巴族",
+    "珞巴族",
+    "基诺族",
+]
 
 
 class Gender(models.TextChoices):
@@ -262,6 +317,9 @@ class Membership(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.member} @ {self.org}（{self.start}–{self.end or '今'}）"
+
 
 class AuditEntry(models.Model):
     """Who changed what: one row per change made through a service."""
@@ -289,3 +347,6 @@ class AuditEntry(models.Model):
         verbose_name = "操作记录"
         verbose_name_plural = "操作记录"
         ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return self.summary

@@ -57,7 +57,10 @@ REQUIRED_MEMBER = {"姓名", "性别", "出生年月", "入党时间", "文化�
 
 KIND_BY_LABEL = {kind.label: kind.value for kind in OrgKind}
 SECTOR_BY_LABEL = {sector.label: sector.value for sector in Sector}
-CATEGORY_BY_LABEL = {c.label: c.value for c in MemberCategory} | {"正式": "full", "预备": "probationary"}
+CATEGORY_BY_LABEL = {c.label: c.value for c in MemberCategory} | {
+    "正式": "full",
+    "预备": "probationary",
+}
 FLAG_BY_LABEL = {
     str(Member._meta.get_field(name).verbose_name): name for name in Member.FLAG_FIELDS
 }
@@ -151,9 +154,19 @@ def write_template(stream: IO[bytes]) -> None:
     members = wb.create_sheet(MEMBER_SHEET)
     _header_row(members, MEMBER_COLUMNS)
     members.append(
-        ["张三", "男", "汉族", "1968-05", "1995-07-01", "高中", "村党支部书记", "正式党员",
-         "DEMO-0001-01", ""]
-    )  # fmt: skip
+        [
+            "张三",
+            "男",
+            "汉族",
+            "1968-05",
+            "1995-07-01",
+            "高中",
+            "村党支部书记",
+            "正式党员",
+            "DEMO-0001-01",
+            "",
+        ]
+    )
     for sheet in (orgs, members):
         for column in sheet.columns:
             sheet.column_dimensions[column[0].column_letter].width = 16
@@ -167,8 +180,12 @@ def write_template(stream: IO[bytes]) -> None:
     notes.append(["党员类别", "、".join(c.label for c in MemberCategory)])
     notes.append(["标记（可多项，用顿号分隔）", "、".join(FLAG_BY_LABEL)])
     notes.append(["出生年月", "格式 1968-05；入党时间格式 1995-07-01"])
-    notes.append(["组织代码", "字母、数字、点、下划线、短横线，全省唯一；上级组织须已存在或在本表中"])
-    notes.append(["党员识别", "以 姓名 + 出生年月 + 入党时间 识别同一名党员；重复导入不会产生重复记录"])
+    notes.append(
+        ["组织代码", "字母、数字、点、下划线、短横线，全省唯一；上级组织须已存在或在本表中"]
+    )
+    notes.append(
+        ["党员识别", "以 姓名 + 出生年月 + 入党时间 识别同一名党员；重复导入不会产生重复记录"]
+    )
     wb.save(stream)
 
 
@@ -197,19 +214,35 @@ def write_export(*, root: Organization, stream: IO[bytes]) -> None:
         Member.objects.filter(root.subtree_q("org__"))
         .order_by("org__lft", "name", "pk")
         .values_list(
-            "name", "gender", "ethnicity", "birth_date", "joined_on", "education", "post",
-            "category", "org__code", *flag_fields,
+            "name",
+            "gender",
+            "ethnicity",
+            "birth_date",
+            "joined_on",
+            "education",
+            "post",
+            "category",
+            "org__code",
+            *flag_fields,
         )
-    )  # fmt: skip
+    )
     for row in member_rows.iterator(chunk_size=5000):
         name, gender, ethnicity, birth, joined, education, post, category, code, *flags = row
         marks = "、".join(label for label, on in zip(flag_labels, flags, strict=True) if on)
         members.append(
             [
-                name, gender, ethnicity, birth.strftime("%Y-%m"), joined.isoformat(), education,
-                post, category_label[category], code, marks,
+                name,
+                gender,
+                ethnicity,
+                birth.strftime("%Y-%m"),
+                joined.isoformat(),
+                education,
+                post,
+                category_label[category],
+                code,
+                marks,
             ]
-        )  # fmt: skip
+        )
     wb.save(stream)
 
 
@@ -278,20 +311,37 @@ def _parse_org_rows(records, errors: list[RowError]) -> list[OrgRow]:
         for column, value in (("组织代码", code), ("上级组织代码", parent_code)):
             if value and not CODE_RE.fullmatch(value):
                 errors.append(
-                    RowError(ORG_SHEET, number, column, f"“{value}”不是有效的组织代码（字母、数字、点、下划线、短横线，最长32位）。")
+                    RowError(
+                        ORG_SHEET,
+                        number,
+                        column,
+                        f"“{value}”不是有效的组织代码（字母、数字、点、下划线、短横线，最长32位）。",
+                    )
                 )
                 ok = False
         if code and code in seen:
-            errors.append(RowError(ORG_SHEET, number, "组织代码", f"“{code}”与第{seen[code]}行重复。"))
+            errors.append(
+                RowError(ORG_SHEET, number, "组织代码", f"“{code}”与第{seen[code]}行重复。")
+            )
             ok = False
         if kind_label and kind_label not in KIND_BY_LABEL:
             errors.append(
-                RowError(ORG_SHEET, number, "组织类别", f"“{kind_label}”不是有效类别，应为：{'、'.join(KIND_BY_LABEL)}。")
+                RowError(
+                    ORG_SHEET,
+                    number,
+                    "组织类别",
+                    f"“{kind_label}”不是有效类别，应为：{'、'.join(KIND_BY_LABEL)}。",
+                )
             )
             ok = False
         if sector_label and sector_label not in SECTOR_BY_LABEL:
             errors.append(
-                RowError(ORG_SHEET, number, "行业类别", f"“{sector_label}”不是有效类别，应为：{'、'.join(SECTOR_BY_LABEL)}。")
+                RowError(
+                    ORG_SHEET,
+                    number,
+                    "行业类别",
+                    f"“{sector_label}”不是有效类别，应为：{'、'.join(SECTOR_BY_LABEL)}。",
+                )
             )
             ok = False
         name = _text(r["组织名称"])
@@ -306,10 +356,15 @@ def _parse_org_rows(records, errors: list[RowError]) -> list[OrgRow]:
         if ok and code and name and kind_label and sector_label:
             rows.append(
                 OrgRow(
-                    number, code, parent_code, name, KIND_BY_LABEL[kind_label],
-                    SECTOR_BY_LABEL[sector_label], _text(r["书记姓名"]),
+                    number,
+                    code,
+                    parent_code,
+                    name,
+                    KIND_BY_LABEL[kind_label],
+                    SECTOR_BY_LABEL[sector_label],
+                    _text(r["书记姓名"]),
                 )
-            )  # fmt: skip
+            )
     return rows
 
 
@@ -380,10 +435,12 @@ def _parse_member_rows(records, errors: list[RowError]) -> list[MemberRow]:
         if member.identity in seen:
             errors.append(
                 RowError(
-                    MEMBER_SHEET, number, "姓名",
+                    MEMBER_SHEET,
+                    number,
+                    "姓名",
                     f"与第{seen[member.identity]}行是同一名党员（姓名、出生年月、入党时间相同）。",
                 )
-            )  # fmt: skip
+            )
             continue
         seen[member.identity] = number
         rows.append(member)
@@ -428,11 +485,15 @@ class _Resolver:
             existing = self.db_orgs.get(o.code)
             if self.root is not None:
                 if existing is not None and not _in_range(existing, self.root):
-                    self._org_error(o, "组织代码", f"“{o.code}”不在您可导入的范围（{self.root.name}）内。")
+                    self._org_error(
+                        o, "组织代码", f"“{o.code}”不在您可导入的范围（{self.root.name}）内。"
+                    )
                     continue
                 if existing is not None and existing.pk == self.root.pk:
                     if o.parent_code != (existing.parent.code if existing.parent_id else ""):
-                        self._org_error(o, "上级组织代码", "不能改变导入范围最高一级组织的上级组织。")
+                        self._org_error(
+                            o, "上级组织代码", "不能改变导入范围最高一级组织的上级组织。"
+                        )
                     continue
             if not o.parent_code:
                 if existing is not None and existing.parent_id is None:
@@ -449,9 +510,10 @@ class _Resolver:
             parent_kind = self.final_kind(o.parent_code)
             if not kind_allowed_under(o.kind, parent_kind):
                 self._org_error(
-                    o, "组织类别",
+                    o,
+                    "组织类别",
                     f"“{OrgKind(o.kind).label}”不能设在“{OrgKind(parent_kind).label}”之下。",
-                )  # fmt: skip
+                )
         self._check_cycles()
 
     def _check_cycles(self) -> None:
@@ -477,7 +539,9 @@ class _Resolver:
         existing: dict[tuple, Member] = {}
         names = sorted({m.fields["name"] for m in self.plan.members})
         for start in range(0, len(names), 500):
-            for member in Member.objects.filter(name__in=names[start : start + 500]).select_related("org"):
+            for member in Member.objects.filter(name__in=names[start : start + 500]).select_related(
+                "org"
+            ):
                 existing[(member.name, member.birth_date, member.joined_on)] = member
         open_since = dict(
             Membership.objects.filter(
@@ -495,19 +559,24 @@ class _Resolver:
                 continue
             if self.final_kind(code) not in MEMBER_HOLDING_KINDS:
                 label = OrgKind(self.final_kind(code)).label
-                self._member_error(m, "所在党组织代码", f"党员应编入党委、党总支或党支部，“{code}”是{label}。")
+                self._member_error(
+                    m, "所在党组织代码", f"党员应编入党委、党总支或党支部，“{code}”是{label}。"
+                )
                 continue
             found = existing.get(m.identity)
             if found is None:
                 continue
             if self.root is not None and not _in_range(found.org, self.root):
                 self._member_error(
-                    m, "姓名",
+                    m,
+                    "姓名",
                     "该党员的组织关系在您管理范围以外的党组织，请由其所在组织办理转接。",
-                )  # fmt: skip
+                )
                 continue
             if found.org.code != code and open_since.get(found.pk, today) >= today:
-                self._member_error(m, "所在党组织代码", "该党员今天已办理过组织关系转接，请明天再导入。")
+                self._member_error(
+                    m, "所在党组织代码", "该党员今天已办理过组织关系转接，请明天再导入。"
+                )
         return existing
 
     def _member_error(self, m: MemberRow, column: str, message: str) -> None:
@@ -545,7 +614,11 @@ class _Resolver:
                 candidates[(member.org.code, member.name)].append(member)
         for o in wanted:
             own = candidates[(o.code, o.secretary_name)]
-            below = [c for child in sorted(children[o.code]) for c in candidates[(child, o.secretary_name)]]
+            below = [
+                c
+                for child in sorted(children[o.code])
+                for c in candidates[(child, o.secretary_name)]
+            ]
             pool = own or below
             if not pool:
                 self._org_error(
@@ -553,7 +626,9 @@ class _Resolver:
                 )
             elif len(pool) > 1:
                 self._org_error(
-                    o, "书记姓名", f"名为“{o.secretary_name}”的党员有{len(pool)}名，无法确定是哪一位。"
+                    o,
+                    "书记姓名",
+                    f"名为“{o.secretary_name}”的党员有{len(pool)}名，无法确定是哪一位。",
                 )
             else:
                 result[o.code] = pool[0]
@@ -567,7 +642,11 @@ def read_plan(stream: IO[bytes], *, root: Organization | None) -> tuple[Plan, li
     except (InvalidFileException, KeyError, OSError, ValueError, Exception) as exc:  # noqa: BLE001
         if isinstance(exc, MemoryError):
             raise
-        return Plan(), [RowError("文件", None, "", "无法读取该文件，请确认是 .xlsx 格式的 Excel 工作簿。")], None
+        return (
+            Plan(),
+            [RowError("文件", None, "", "无法读取该文件，请确认是 .xlsx 格式的 Excel 工作簿。")],
+            None,
+        )
     try:
         org_records = _read_sheet(wb, ORG_SHEET, ORG_COLUMNS, REQUIRED_ORG, errors)
         member_records = _read_sheet(wb, MEMBER_SHEET, MEMBER_COLUMNS, REQUIRED_MEMBER, errors)
@@ -592,7 +671,9 @@ def import_roster(stream: IO[bytes], *, by, root: Organization | None) -> Import
     existing = resolver.check_members()
     secretaries = resolver.secretaries(existing) if not errors else {}
     if errors:
-        raise RosterImportError(sorted(errors, key=lambda e: (e.sheet != ORG_SHEET, e.sheet, e.row or 0)))
+        raise RosterImportError(
+            sorted(errors, key=lambda e: (e.sheet != ORG_SHEET, e.sheet, e.row or 0))
+        )
     return _apply(plan, by=by, db_orgs=resolver.db_orgs, existing=existing, secretaries=secretaries)
 
 

@@ -77,7 +77,9 @@ def user_organizations(*, user) -> QuerySet[Organization]:
     from orgs.access import grants_for
 
     ids = {g.org_id for g in grants_for(user)}
-    return Organization.objects.filter(pk__in=ids).select_related("parent").order_by("tree_id", "lft")
+    return (
+        Organization.objects.filter(pk__in=ids).select_related("parent").order_by("tree_id", "lft")
+    )
 
 
 def org_lookup_by_code(*, user, code: str) -> Organization | None:

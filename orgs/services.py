@@ -141,7 +141,9 @@ def organization_update(*, by, org: Organization, **fields) -> Organization:
 def _check_secretary(*, org: Organization, member: Member) -> None:
     member_org = member.org
     inside = (
-        member_org.tree_id == org.tree_id and org.lft <= member_org.lft and member_org.rght <= org.rght
+        member_org.tree_id == org.tree_id
+        and org.lft <= member_org.lft
+        and member_org.rght <= org.rght
     )
     if not inside:
         raise ValidationError(
@@ -191,14 +193,18 @@ def org_year_figure_set(*, by, org: Organization, year: int, activist_count: int
             changes={"activist_count": [old, activist_count], "year": year},
         )
     elif created:
-        audit(by=by, action="org_figures", org=org, summary=f"{year}年入党积极分子数 {activist_count}")
+        audit(
+            by=by, action="org_figures", org=org, summary=f"{year}年入党积极分子数 {activist_count}"
+        )
     return figure
 
 
 def _check_holds_members(org: Organization) -> None:
     if not org.holds_members:
         raise ValidationError(
-            {"org": f"党员的组织关系应在党委、党总支或党支部，“{org.name}”是{org.get_kind_display()}。"}
+            {
+                "org": f"党员的组织关系应在党委、党总支或党支部，“{org.name}”是{org.get_kind_display()}。"
+            }
         )
     if not org.is_active:
         raise ValidationError({"org": f"“{org.name}”已停用，不能接收党员。"})
@@ -216,9 +222,7 @@ def _check_member_dates(fields: dict[str, Any]) -> None:
 
 
 @transaction.atomic
-def member_create(
-    *, by, org: Organization, since: datetime.date | None = None, **fields
-) -> Member:
+def member_create(*, by, org: Organization, since: datetime.date | None = None, **fields) -> Member:
     """Put a new member on the roll of `org` from `since` (default today)."""
     _check_holds_members(org)
     _check_member_dates(fields)
@@ -299,11 +303,21 @@ def role_grant(*, by, user, org: Organization, role: Role) -> None:
     """Give `user` the `role` at `org`; it reaches the whole subtree."""
     assign_perm(f"orgs.{Role(role).codename}", user, org)
     forget_grants(user)
-    audit(by=by, action="role_grant", org=org, summary=f"授予 {user.get_username()} {Role(role).label}角色")
+    audit(
+        by=by,
+        action="role_grant",
+        org=org,
+        summary=f"授予 {user.get_username()} {Role(role).label}角色",
+    )
 
 
 @transaction.atomic
 def role_revoke(*, by, user, org: Organization, role: Role) -> None:
     remove_perm(f"orgs.{Role(role).codename}", user, org)
     forget_grants(user)
-    audit(by=by, action="role_revoke", org=org, summary=f"撤销 {user.get_username()} {Role(role).label}角色")
+    audit(
+        by=by,
+        action="role_revoke",
+        org=org,
+        summary=f"撤销 {user.get_username()} {Role(role).label}角色",
+    )

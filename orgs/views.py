@@ -63,7 +63,9 @@ def org_detail(request, pk):
         {
             "org": org,
             "ancestors": org.get_ancestors().filter(pk__in=access.orgs_visible_to(user)),
-            "children": selectors.org_children(org=org) if access.can(user, Action.EXPORT, org) else [],
+            "children": selectors.org_children(org=org)
+            if access.can(user, Action.EXPORT, org)
+            else [],
             "member_count": selectors.org_member_count(org=org),
             "members": _page(request, selectors.org_direct_members(user=user, org=org)),
             "figures": org.year_figures.order_by("-year")[:5],
@@ -94,7 +96,9 @@ def org_create(request, parent_pk):
 @require_http_methods(["GET", "POST"])
 def org_edit(request, pk):
     org = access.get_org_or_404(request.user, pk, Action.MANAGE)
-    choices = Member.objects.filter(org__in=[org.pk, *org.get_children().values_list("pk", flat=True)])
+    choices = Member.objects.filter(
+        org__in=[org.pk, *org.get_children().values_list("pk", flat=True)]
+    )
     form = OrganizationEditForm(
         request.POST or None,
         instance=Organization.objects.get(pk=org.pk),
@@ -163,7 +167,9 @@ def member_list(request):
     category = request.GET.get("category", "")
     if category not in MemberCategory.values:
         category = ""
-    members = selectors.member_search(user=request.user, text=text, within=within, category=category)
+    members = selectors.member_search(
+        user=request.user, text=text, within=within, category=category
+    )
     return render(
         request,
         "orgs/member_list.html",
@@ -271,7 +277,9 @@ def roster_template(request):
     stream = io.BytesIO()
     roster.write_template(stream)
     stream.seek(0)
-    return FileResponse(stream, as_attachment=True, filename="党员花名册模板.xlsx", content_type=XLSX)
+    return FileResponse(
+        stream, as_attachment=True, filename="党员花名册模板.xlsx", content_type=XLSX
+    )
 
 
 @require_GET
@@ -302,8 +310,9 @@ def roster_import(request, pk):
                 messages.info(request, "导入完成，文件与系统中的数据一致，没有变化。")
             return redirect("orgs:detail", pk=org.pk)
     return render(
-        request, "orgs/roster_import.html", {"form": form, "org": org, "errors": errors[:500],
-                                              "error_count": len(errors)}
+        request,
+        "orgs/roster_import.html",
+        {"form": form, "org": org, "errors": errors[:500], "error_count": len(errors)},
     )
 
 

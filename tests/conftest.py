@@ -28,9 +28,13 @@ def pytest_sessionstart(session):
         db = settings.DATABASES["default"]
         try:
             psycopg.connect(
-                host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"],
-                password=db["PASSWORD"] or None, connect_timeout=3,
-            ).close()  # fmt: skip
+                host=db["HOST"],
+                port=db["PORT"] or 5432,
+                user=db["USER"],
+                dbname=db["NAME"],
+                password=db["PASSWORD"] or None,
+                connect_timeout=3,
+            ).close()
         except psycopg.Error as exc:
             problems.append(f"无法连接 PostgreSQL：{exc}")
     if problems:

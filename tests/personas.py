@@ -1,9 +1,9 @@
 """The named people every access test uses, in one small province:
 
-    P 省委
-    ├── C1 市委 ── K1 县委 ── T1 镇党委 ──┬── B1 党支部   (own branch: m1, m1b)
-    │                                      └── B2 党支部   (sibling: m2)
-    └── C2 市委 ── K2 县委 ── T2 镇党委 ──── B3 党支部   (unrelated: m3)
+P 省委
+├── C1 市委 ── K1 县委 ── T1 镇党委 ──┬── B1 党支部   (own branch: m1, m1b)
+│                                      └── B2 党支部   (sibling: m2)
+└── C2 市委 ── K2 县委 ── T2 镇党委 ──── B3 党支部   (unrelated: m3)
 """
 
 from __future__ import annotations

@@ -75,8 +75,17 @@ def test_access_check_costs_bounded_queries_at_any_depth():
     """Reading the grants is one query and fetching the object one more, whatever the depth."""
     parent = make_org("R", OrgKind.PROVINCE)
     chain = [parent]
-    for i, kind in enumerate([OrgKind.CITY, OrgKind.COUNTY, OrgKind.COMMITTEE, OrgKind.COMMITTEE,
-                              OrgKind.COMMITTEE, OrgKind.GENERAL_BRANCH, OrgKind.BRANCH]):  # fmt: skip
+    for i, kind in enumerate(
+        [
+            OrgKind.CITY,
+            OrgKind.COUNTY,
+            OrgKind.COMMITTEE,
+            OrgKind.COMMITTEE,
+            OrgKind.COMMITTEE,
+            OrgKind.GENERAL_BRANCH,
+            OrgKind.BRANCH,
+        ]
+    ):
         chain.append(make_org(f"D{i}", kind, chain[-1]))
     leaf = chain[-1]
     member = make_member(leaf, "深层党员")

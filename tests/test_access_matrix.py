@@ -37,7 +37,10 @@ def only(*allowed, inside_forbidden=(), get=True, post=True):
 def everyone(get=True, post=False, anonymous=LOGIN):
     table = only(*LOGGED_IN, get=get, post=post)
     refused = NOT_ALLOWED if anonymous == OK else LOGIN  # the login redirect comes first
-    table["anonymous"] = {"GET": anonymous if get else refused, "POST": anonymous if post else refused}
+    table["anonymous"] = {
+        "GET": anonymous if get else refused,
+        "POST": anonymous if post else refused,
+    }
     return table
 
 
@@ -56,7 +59,10 @@ MATRIX = {
     # Logging out answers with the login page, for everyone; it takes POST only.
     "logout": (
         lambda p: {},
-        {p: {"GET": NOT_ALLOWED if p != "anonymous" else LOGIN, "POST": LOGIN} for p in PERSONA_NAMES},
+        {
+            p: {"GET": NOT_ALLOWED if p != "anonymous" else LOGIN, "POST": LOGIN}
+            for p in PERSONA_NAMES
+        },
     ),
     "healthz": (lambda p: {}, everyone(anonymous=OK)),
     "orgs:detail": (
@@ -150,7 +156,9 @@ def test_route_access(route, personas, client):
             if response.status_code >= 500:
                 got = f"error {response.status_code}"
             if got != expected[persona][method]:
-                failures.append(f"{persona} {method}: expected {expected[persona][method]}, got {got}")
+                failures.append(
+                    f"{persona} {method}: expected {expected[persona][method]}, got {got}"
+                )
     assert not failures, f"{route} {url}:\n" + "\n".join(failures)
 
 
@@ -161,5 +169,11 @@ def test_outside_scope_is_never_forbidden():
             for method, outcome in expected[persona].items():
                 assert outcome != FORBIDDEN, (route, persona, method)
                 if outcome == OK:
-                    assert route in {"home", "login", "logout", "healthz", "orgs:member_list",
-                                     "orgs:roster_template"}, (route, persona)
+                    assert route in {
+                        "home",
+                        "login",
+                        "logout",
+                        "healthz",
+                        "orgs:member_list",
+                        "orgs:roster_template",
+                    }, (route, persona)

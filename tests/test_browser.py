@@ -2,11 +2,14 @@
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from django.urls import reverse
 
+from orgs.models import Organization
 from tests.personas import build_personas
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -18,14 +21,26 @@ if not Path(CHROMIUM).exists() and not IN_CI:  # `make test` installs it; CI mus
     pytestmark.append(pytest.mark.skip(reason="chromium is not installed"))
 
 ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
-def phone(live_server):
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the ORM is used beside Playwright's loop
+def site(transactional_db, live_server):
+    """The personas, made before Playwright starts: queries made in the test's own context
+    while Playwright's loop runs would leave a connection open."""
+    return build_personas()
+
+
+@pytest.fixture
+def phone(site, monkeypatch):
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # the ORM is used beside Playwright
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -33,6 +48,23 @@ def phone(live_server):
         page = browser.new_page(viewport={"width": 375, "height": 740}, locale="zh-CN")
         yield page
         browser.close()
+    # Queries made while Playwright's loop ran used a connection of their own context.
+
+
+def db_read(fn):
+    """Run a read in a thread of its own that closes its connection (see `site`)."""
+    result = []
+
+    def run():
+        try:
+            result.append(fn())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return result[0]
 
 
 def login(page, base, username):
@@ -46,9 +78,8 @@ def fits_the_screen(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
-@pytest.mark.django_db(transaction=True)
-def test_branch_secretary_on_a_phone(phone, live_server):
-    personas = build_personas()
+def test_branch_secretary_on_a_phone(site, phone, live_server):
+    personas = site
     SHOTS.mkdir(parents=True, exist_ok=True)
     login(phone, live_server.url, "own")
     assert "我的组织" in phone.content()
@@ -73,9 +104,8 @@ def test_branch_secretary_on_a_phone(phone, live_server):
     assert "未找到" in phone.content()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_move_asks_for_confirmation(phone, live_server):
-    personas = build_personas()
+def test_move_asks_for_confirmation(site, phone, live_server):
+    personas = site
     login(phone, live_server.url, "parent")
     phone.goto(live_server.url + reverse("orgs:move", args=[personas.orgs["B1"].pk]))
     phone.fill("#id_new_parent_code", "B2")
@@ -83,5 +113,5 @@ def test_move_asks_for_confirmation(phone, live_server):
     phone.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     phone.click("main button[type=submit]")
     assert dialogs and "确定移动" in dialogs[0]
-    personas.orgs["B1"].refresh_from_db()
-    assert personas.orgs["B1"].parent_id == personas.orgs["T1"].pk
+    parent_id = db_read(lambda: Organization.objects.get(code="B1").parent_id)
+    assert parent_id == personas.orgs["T1"].pk

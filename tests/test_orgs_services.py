@@ -53,7 +53,9 @@ def test_move_takes_the_subtree_and_keeps_the_tree_consistent(personas):
 )
 def test_move_refusals(personas, target, message):
     with pytest.raises(ValidationError) as info:
-        services.organization_move(by=None, org=personas.orgs["T1"], new_parent=personas.orgs[target])
+        services.organization_move(
+            by=None, org=personas.orgs["T1"], new_parent=personas.orgs[target]
+        )
     assert message in str(info.value)
 
 
@@ -65,8 +67,12 @@ def test_members_are_kept_in_branch_level_organisations(personas):
 
 def test_joining_before_eighteen_is_refused(personas):
     with pytest.raises(ValidationError) as info:
-        make_member(personas.orgs["B1"], "少年", birth_date=datetime.date(2000, 1, 1),
-                    joined_on=datetime.date(2010, 1, 1))  # fmt: skip
+        make_member(
+            personas.orgs["B1"],
+            "少年",
+            birth_date=datetime.date(2000, 1, 1),
+            joined_on=datetime.date(2010, 1, 1),
+        )
     assert "十八岁" in str(info.value)
 
 
@@ -98,7 +104,9 @@ def test_transfer_refusals_write_nothing(personas):
         services.member_transfer(by=None, member=m1, to_org=o["B2"], on=datetime.date(2019, 1, 1))
     assert "转接日期应晚于" in str(info.value)
     with pytest.raises(ValidationError):
-        services.member_transfer(by=None, member=m1, to_org=o["T1"].parent, on=datetime.date(2026, 5, 1))
+        services.member_transfer(
+            by=None, member=m1, to_org=o["T1"].parent, on=datetime.date(2026, 5, 1)
+        )
     assert Membership.objects.filter(member=m1).count() == 1
     assert Member.objects.get(pk=m1.pk).org == o["B1"]
 
@@ -113,7 +121,9 @@ def test_transferring_the_secretary_clears_the_post(personas):
 
 def test_secretary_must_belong_to_the_subtree(personas):
     with pytest.raises(ValidationError) as info:
-        services.organization_update(by=None, org=personas.orgs["B1"], secretary=personas.members["m3"])
+        services.organization_update(
+            by=None, org=personas.orgs["B1"], secretary=personas.members["m3"]
+        )
     assert "书记应为本组织或下级组织的党员" in str(info.value)
 
 

@@ -29,18 +29,30 @@ def workbook(orgs=(), members=(), org_header=None, member_header=None, sheets=("
 
 def member_row(name="赵四", org="B1", **overrides):
     row = {
-        "姓名": name, "性别": "男", "民族": "汉族", "出生年月": "1972-03", "入党时间": "1998-07-01",
-        "文化程度": "高中", "现任职务": "", "党员类别": "正式党员", "所在党组织代码": org, "标记": "",
-    } | overrides  # fmt: skip
+        "姓名": name,
+        "性别": "男",
+        "民族": "汉族",
+        "出生年月": "1972-03",
+        "入党时间": "1998-07-01",
+        "文化程度": "高中",
+        "现任职务": "",
+        "党员类别": "正式党员",
+        "所在党组织代码": org,
+        "标记": "",
+    } | overrides
     return [row[c] for c in roster.MEMBER_COLUMNS]
 
 
 def snapshot():
     return (
-        list(Organization.objects.order_by("pk").values_list("code", "parent_id", "name", "kind", "secretary_id", "lft", "rght")),
+        list(
+            Organization.objects.order_by("pk").values_list(
+                "code", "parent_id", "name", "kind", "secretary_id", "lft", "rght"
+            )
+        ),
         list(Member.objects.order_by("pk").values()),
         Membership.objects.count(),
-    )  # fmt: skip
+    )
 
 
 def export(root) -> io.BytesIO:
@@ -63,7 +75,10 @@ def test_import_creates_organisations_members_and_secretary(personas):
     user = personas.user("parent_committee_secretary")
     stream = workbook(
         orgs=[["B4", "T1", "新建村党支部", "党支部", "农村", "赵四"]],
-        members=[member_row("赵四", "B4", 标记="年老体弱、流动党员"), member_row("钱五", "B4", 出生年月="1980.5")],
+        members=[
+            member_row("赵四", "B4", 标记="年老体弱、流动党员"),
+            member_row("钱五", "B4", 出生年月="1980.5"),
+        ],
     )
     result = roster.import_roster(stream, by=user, root=personas.orgs["T1"])
     assert (result.orgs_created, result.members_created, result.secretaries_set) == (1, 2, 1)
@@ -101,7 +116,13 @@ def test_export_then_import_round_trips(personas):
     assert not result.changed, result.summary()
     assert snapshot() == before
     wb = load_workbook(export(o["C1"]))
-    assert [r[0] for r in wb["组织"].iter_rows(min_row=2, values_only=True)] == ["C1", "K1", "T1", "B1", "B2"]
+    assert [r[0] for r in wb["组织"].iter_rows(min_row=2, values_only=True)] == [
+        "C1",
+        "K1",
+        "T1",
+        "B1",
+        "B2",
+    ]
     assert wb["组织"]["F5"].value == "李一"
 
 

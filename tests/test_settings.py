@@ -10,7 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_check_deploy_passes_with_production_settings(tmp_path):
     env = {
-        k: v for k, v in os.environ.items() if k not in {"DEBUG", "DJANGO_SETTINGS_MODULE"}
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     } | {
         "SECRET_KEY": "x7-" + "k2Jq9vLr8ZpW3nT6yH1bC4dF5gS0aE" * 2,
         "ALLOWED_HOSTS": "dangjian.example.gov.cn",
@@ -19,8 +21,12 @@ def test_check_deploy_passes_with_production_settings(tmp_path):
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

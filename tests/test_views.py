@@ -16,13 +16,21 @@ def own_client(client, personas):
 
 
 MEMBER_FORM = {
-    "name": "孙七", "gender": "女", "ethnicity": "汉族", "birth_date": "1980-06",
-    "joined_on": "2005-07-01", "education": "大学本科", "post": "", "category": "full",
-}  # fmt: skip
+    "name": "孙七",
+    "gender": "女",
+    "ethnicity": "汉族",
+    "birth_date": "1980-06",
+    "joined_on": "2005-07-01",
+    "education": "大学本科",
+    "post": "",
+    "category": "full",
+}
 
 
 def test_member_create_saves_and_redirects(own_client, personas):
-    response = own_client.post(reverse("orgs:member_create", args=[personas.orgs["B1"].pk]), MEMBER_FORM)
+    response = own_client.post(
+        reverse("orgs:member_create", args=[personas.orgs["B1"].pk]), MEMBER_FORM
+    )
     member = Member.objects.get(name="孙七")
     assert response.status_code == 302
     assert response["Location"] == reverse("orgs:member_detail", args=[member.pk])
@@ -48,7 +56,12 @@ def test_service_refusal_is_shown_on_the_field(own_client, personas):
 
 def test_member_edit_records_history(own_client, personas):
     m1 = personas.members["m1"]
-    data = MEMBER_FORM | {"name": "李一", "birth_date": "1970-05", "joined_on": "1995-07-01", "post": "组织委员"}
+    data = MEMBER_FORM | {
+        "name": "李一",
+        "birth_date": "1970-05",
+        "joined_on": "1995-07-01",
+        "post": "组织委员",
+    }
     own_client.post(reverse("orgs:member_edit", args=[m1.pk]), data)
     m1.refresh_from_db()
     assert m1.post == "组织委员"
@@ -100,7 +113,9 @@ def test_org_page_shows_children_and_members(client, personas):
     assert "导出花名册" in page
 
 
-def test_org_page_query_count_does_not_grow_with_members(client, personas, django_assert_max_num_queries):
+def test_org_page_query_count_does_not_grow_with_members(
+    client, personas, django_assert_max_num_queries
+):
     client.force_login(personas.user("parent_committee_secretary"))
     url = reverse("orgs:detail", args=[personas.orgs["B1"].pk])
     # session, user, grants, org, ancestors, children, member count, members page (count + rows),
@@ -108,7 +123,9 @@ def test_org_page_query_count_does_not_grow_with_members(client, personas, djang
     with django_assert_max_num_queries(14) as small:
         client.get(url)
     for i in range(60):
-        make_member(personas.orgs["B1"], f"党员{i:02d}", birth_date=datetime.date(1950 + i % 20, 1, 1))
+        make_member(
+            personas.orgs["B1"], f"党员{i:02d}", birth_date=datetime.date(1950 + i % 20, 1, 1)
+        )
     with django_assert_max_num_queries(len(small.captured_queries)):
         client.get(url)
 
@@ -116,7 +133,9 @@ def test_org_page_query_count_does_not_grow_with_members(client, personas, djang
 def test_member_list_query_count_is_bounded(client, personas, django_assert_max_num_queries):
     client.force_login(personas.user("parent_committee_secretary"))
     for i in range(80):
-        make_member(personas.orgs["B2"], f"成员{i:02d}", birth_date=datetime.date(1950 + i % 20, 1, 1))
+        make_member(
+            personas.orgs["B2"], f"成员{i:02d}", birth_date=datetime.date(1950 + i % 20, 1, 1)
+        )
     with django_assert_max_num_queries(6):  # session, user, grants, count, rows
         response = client.get(reverse("orgs:member_list"), {"q": "成员"})
     assert response.context["page"].paginator.count == 80
@@ -134,7 +153,9 @@ def test_roster_import_page_lists_errors_and_writes_nothing(own_client, personas
     upload = io.BytesIO(stream.getvalue())
     upload.name = "roster.xlsx"
     before = Member.objects.count()
-    response = own_client.post(reverse("orgs:roster_import", args=[personas.orgs["B1"].pk]), {"file": upload})
+    response = own_client.post(
+        reverse("orgs:roster_import", args=[personas.orgs["B1"].pk]), {"file": upload}
+    )
     page = response.content.decode()
     assert response.status_code == 200
     assert "发现 1 处错误" in page and "出生年月" in page
@@ -144,7 +165,9 @@ def test_roster_import_page_lists_errors_and_writes_nothing(own_client, personas
 def test_roster_import_page_refuses_other_file_types(own_client, personas):
     upload = io.BytesIO(b"a,b")
     upload.name = "roster.csv"
-    response = own_client.post(reverse("orgs:roster_import", args=[personas.orgs["B1"].pk]), {"file": upload})
+    response = own_client.post(
+        reverse("orgs:roster_import", args=[personas.orgs["B1"].pk]), {"file": upload}
+    )
     assert "请上传 .xlsx 格式" in response.content.decode()
 
 

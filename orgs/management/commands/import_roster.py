@@ -13,7 +13,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--user", help="以该用户的权限导入（只能导入其担任书记的组织范围）；不给则不限范围"
         )
-        parser.add_argument("--root", help="限定导入范围的组织代码（与 --user 一起使用时须在其范围内）")
+        parser.add_argument(
+            "--root", help="限定导入范围的组织代码（与 --user 一起使用时须在其范围内）"
+        )
 
     def handle(self, *args, file, user, root, **options):
         by, scope = None, None

@@ -13,7 +13,9 @@ class Command(BaseCommand):
         parser.add_argument("--scale", choices=sorted(demo.SCALES), default="small")
         parser.add_argument("--seed", type=int, default=2026)
         parser.add_argument(
-            "--if-empty", action="store_true", help="数据库中已有组织时什么也不做（供 make run 使用）"
+            "--if-empty",
+            action="store_true",
+            help="数据库中已有组织时什么也不做（供 make run 使用）",
         )
 
     def handle(self, *args, scale, seed, if_empty, **options):
