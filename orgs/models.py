@@ -97,7 +97,6 @@ class Organization(MPTTModel):
         verbose_name = "党组织"
         verbose_name_plural = "党组织"
         permissions = [(role.codename, f"{role.label}角色") for role in Role]
-        indexes = [models.Index(fields=["tree_id", "lft", "rght"], name="org_tree_range")]
 
     def __str__(self) -> str:
         return self.name
@@ -112,7 +111,7 @@ class Organization(MPTTModel):
             **{
                 f"{prefix}tree_id": self.tree_id,
                 f"{prefix}lft__gte": self.lft,
-                f"{prefix}rght__lte": self.rght,
+                f"{prefix}lft__lte": self.rght,
             }
         )
 

@@ -1,0 +1,147 @@
+#!/usr/bin/env python
+"""Benchmarks at province scale on PostgreSQL (not tests: numbers, not pass/fail).
+
+    make bench                      # seeds the province once into database cxzy_bench, then measures
+    BENCH_RESEED=1 make bench       # drop and seed again (measures the seed)
+    BENCH_DATABASE_URL=... make bench
+
+Prints a table and writes bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BENCH_DB = "cxzy_bench"
+ADMIN_URL = os.environ.get("BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
+URL = os.environ.get("BENCH_DATABASE_URL", f"postgresql://postgres@127.0.0.1:5432/{BENCH_DB}")
+RUNS = int(os.environ.get("BENCH_RUNS", "7"))
+
+
+def ensure_database(reseed: bool) -> None:
+    import psycopg
+
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
+        if exists and reseed:
+            conn.execute(f'DROP DATABASE "{BENCH_DB}" WITH (FORCE)')
+            exists = None
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+
+
+def timed(fn, runs=RUNS):
+    samples = []
+    result = None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = fn()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples), min(samples), max(samples), result
+
+
+def main() -> None:
+    reseed = os.environ.get("BENCH_RESEED") == "1"
+    if "BENCH_DATABASE_URL" not in os.environ:
+        ensure_database(reseed)
+    os.environ["DATABASE_URL"] = URL
+    os.environ.setdefault("DEBUG", "1")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.pop("REDIS_URL", None)
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from orgs import access, selectors
+    from orgs.access import Action
+    from orgs.models import Member, Organization
+
+    settings.ALLOWED_HOSTS = ["*"]
+    results: dict[str, dict] = {}
+    call_command("migrate", verbosity=0)
+    if not Organization.objects.exists():
+        started = time.perf_counter()
+        call_command("seed_demo", "--scale", "province", verbosity=1)
+        results["seed_province"] = {"seconds": round(time.perf_counter() - started, 1)}
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    results["size"] = {
+        "organizations": Organization.objects.count(),
+        "members": Member.objects.count(),
+    }
+    User = get_user_model()
+
+    def fresh(username):
+        return User.objects.get(username=username)
+
+    city_user, county_user = fresh("shi_shuji"), fresh("xian_shuji")
+
+    def measure(name, fn, **extra):
+        median, low, high, value = timed(fn)
+        results[name] = {
+            "median_ms": round(median * 1000, 2),
+            "min_ms": round(low * 1000, 2),
+            "max_ms": round(high * 1000, 2),
+            **extra,
+        }
+        if value is not None and not hasattr(value, "status_code"):
+            results[name]["value"] = value
+        return value
+
+    measure("members_visible_city_count", lambda: access.members_visible_to(city_user).count())
+    measure("members_visible_county_count", lambda: access.members_visible_to(county_user).count())
+    county = Organization.objects.get(code="JY0101")
+    measure("county_children_with_counts", lambda: len(list(selectors.org_children(org=county))))
+
+    client = Client()
+    client.force_login(county_user)
+    url = f"/orgs/{county.pk}/"
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    measure(
+        "county_org_page", lambda: client.get(url).status_code, queries=len(ctx.captured_queries)
+    )
+    city_client = Client()
+    city_client.force_login(city_user)
+    measure(
+        "city_member_list_first_page", lambda: city_client.get("/orgs/members/").status_code
+    )
+    deep = Organization.objects.filter(kind="branch").order_by("-lft").first()
+
+    def access_check():
+        user = fresh("sheng_office")  # a fresh object: grants are read again
+        with CaptureQueriesContext(connection) as ctx:
+            access.get_org_or_404(user, deep.pk, Action.VIEW)
+        return len(ctx.captured_queries)
+
+    measure("access_check_uncached", access_check)
+    cached_user = fresh("sheng_office")
+    access.grants_for(cached_user)
+    measure(
+        "access_check_cached_x1000",
+        lambda: sum(access.can(cached_user, Action.EXPORT, deep) for _ in range(1000)),
+    )
+
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, ensure_ascii=False, indent=2))
+    width = max(len(k) for k in results)
+    for name, row in results.items():
+        print(f"{name:<{width}}  {json.dumps(row, ensure_ascii=False)}")
+
+
+if __name__ == "__main__":
+    main()
