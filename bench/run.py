@@ -116,9 +116,7 @@ def main() -> None:
     )
     city_client = Client()
     city_client.force_login(city_user)
-    measure(
-        "city_member_list_first_page", lambda: city_client.get("/orgs/members/").status_code
-    )
+    measure("city_member_list_first_page", lambda: city_client.get("/orgs/members/").status_code)
     deep = Organization.objects.filter(kind="branch").order_by("-lft").first()
 
     def access_check():
@@ -134,6 +132,31 @@ def main() -> None:
         "access_check_cached_x1000",
         lambda: sum(access.can(cached_user, Action.EXPORT, deep) for _ in range(1000)),
     )
+
+    import io
+
+    from orgs import roster
+
+    def export_county():
+        stream = io.BytesIO()
+        roster.write_export(root=county, stream=stream)
+        return len(stream.getvalue())
+
+    size = measure("county_roster_export", export_county)
+    stream = io.BytesIO()
+    roster.write_export(root=county, stream=stream)
+
+    def reimport_county():
+        stream.seek(0)
+        return roster.import_roster(stream, by=None, root=county).changed
+
+    median, low, high, changed = timed(reimport_county, runs=3)
+    results["county_roster_reimport_unchanged"] = {
+        "median_ms": round(median * 1000, 1),
+        "changed": changed,
+        "xlsx_bytes": size,
+        "rows": Member.objects.filter(county.subtree_q("org__")).count(),
+    }
 
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
@@ -537,11 +537,18 @@ class _Resolver:
     def check_members(self) -> dict[tuple, Member]:
         """Validate the member rows; returns the existing members matched by identity."""
         existing: dict[tuple, Member] = {}
-        names = sorted({m.fields["name"] for m in self.plan.members})
-        for start in range(0, len(names), 500):
-            for member in Member.objects.filter(name__in=names[start : start + 500]).select_related(
-                "org"
-            ):
+        identities = sorted({m.identity for m in self.plan.members})
+        table = connection.ops.quote_name(Member._meta.db_table)
+        for start in range(0, len(identities), 500):
+            batch = identities[start : start + 500]
+            rows = ", ".join(["(%s, %s, %s)"] * len(batch))
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT id FROM {table} WHERE (name, birth_date, joined_on) IN ({rows})",
+                    [value for identity in batch for value in identity],
+                )
+                ids = [row[0] for row in cursor.fetchall()]
+            for member in Member.objects.filter(pk__in=ids).select_related("org"):
                 existing[(member.name, member.birth_date, member.joined_on)] = member
         open_since = dict(
             Membership.objects.filter(
@@ -714,9 +721,10 @@ def _apply(plan: Plan, *, by, db_orgs, existing, secretaries) -> ImportResult:
             parent.refresh_from_db()
             services.organization_move(by=by, org=org, new_parent=parent)
             result.orgs_moved += 1
-        before = org.updated_at
-        services.organization_update(by=by, org=org, name=o.name, kind=o.kind, sector=o.sector)
-        result.orgs_updated += org.updated_at != before
+        fields = {"name": o.name, "kind": o.kind, "sector": o.sector}
+        if services.changes(org, fields):
+            services.organization_update(by=by, org=org, **fields)
+            result.orgs_updated += 1
     today = timezone.localdate()
     for m in plan.members:
         org = orgs[m.org_code]
@@ -725,9 +733,9 @@ def _apply(plan: Plan, *, by, db_orgs, existing, secretaries) -> ImportResult:
             existing[m.identity] = services.member_create(by=by, org=org, since=today, **m.fields)
             result.members_created += 1
             continue
-        before = found.updated_at
-        services.member_update(by=by, member=found, **m.fields)
-        result.members_updated += found.updated_at != before
+        if services.changes(found, m.fields):
+            services.member_update(by=by, member=found, **m.fields)
+            result.members_updated += 1
         if found.org_id != org.pk:
             services.member_transfer(by=by, member=found, to_org=org, on=today, note="花名册导入")
             result.members_transferred += 1

@@ -56,7 +56,8 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _diff(obj, fields: dict[str, Any]) -> dict[str, list]:
+def changes(obj, fields: dict[str, Any]) -> dict[str, list]:
+    """The fields whose new value differs from the object's, as {name: [old, new]}."""
     return {
         name: [_jsonable(getattr(obj, name)), _jsonable(value)]
         for name, value in fields.items()
@@ -127,14 +128,14 @@ def organization_update(*, by, org: Organization, **fields) -> Organization:
         _check_children_fit(org=org, kind=fields["kind"])
     if fields.get("secretary") is not None:
         _check_secretary(org=org, member=fields["secretary"])
-    changes = _diff(org, fields)
-    if not changes:
+    diff = changes(org, fields)
+    if not diff:
         return org
     for name, value in fields.items():
         setattr(org, name, value)
     org.full_clean(exclude=["parent", "secretary"])
     org.save(update_fields=[*fields, "updated_at"])
-    audit(by=by, action="org_update", org=org, summary=f"修改党组织“{org.name}”", changes=changes)
+    audit(by=by, action="org_update", org=org, summary=f"修改党组织“{org.name}”", changes=diff)
     return org
 
 
@@ -246,8 +247,8 @@ def member_update(*, by, member: Member, **fields) -> Member:
             "joined_on": fields.get("joined_on", member.joined_on),
         }
     )
-    changes = _diff(member, fields)
-    if not changes:
+    diff = changes(member, fields)
+    if not diff:
         return member
     for name, value in fields.items():
         setattr(member, name, value)
@@ -259,7 +260,7 @@ def member_update(*, by, member: Member, **fields) -> Member:
         org=member.org,
         member=member,
         summary=f"修改党员“{member.name}”的信息",
-        changes=changes,
+        changes=diff,
     )
     return member
 
