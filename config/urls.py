@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from orgs import views as org_views
+from pledges.urls import public_urlpatterns
 
 admin.site.site_header = "创先争优活动管理系统"
 admin.site.site_title = "创先争优"
@@ -13,5 +14,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz/", org_views.healthz, name="healthz"),
     path("orgs/", include("orgs.urls")),
+    path("pledges/", include("pledges.urls")),
+    path("gs/", include((public_urlpatterns, "public"))),
     path("admin/", admin.site.urls),
 ]

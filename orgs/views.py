@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from orgs import access, roster, selectors, services
+from orgs import access, extensions, roster, selectors, services
 from orgs.access import Action
 from orgs.forms import (
     MemberForm,
@@ -49,7 +49,7 @@ def home(request):
     return render(
         request,
         "orgs/home.html",
-        {"orgs": orgs, "own_member": own_member, "todo": []},
+        {"orgs": orgs, "own_member": own_member, "todo": extensions.todo_for(request.user)},
     )
 
 
@@ -74,6 +74,7 @@ def org_detail(request, pk):
             "may_manage": access.can(user, Action.MANAGE, org),
             "may_move": org.parent_id is not None and access.can(user, Action.MANAGE, org.parent),
             "may_export": access.can(user, Action.EXPORT, org),
+            "links": extensions.org_links_for(user, org),
         },
     )
 
@@ -196,6 +197,7 @@ def member_detail(request, pk):
             "may_edit": access.can_on_member(request.user, Action.EDIT, member),
             "may_transfer": access.can_on_member(request.user, Action.EDIT, member)
             or access.can_on_member(request.user, Action.SUPERVISE, member),
+            "links": extensions.member_links_for(request.user, member),
         },
     )
 

@@ -1,1 +1,429 @@
-# Models arrive with the pledges issue.
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from orgs.models import Member, Organization, Sector
+
+
+class PledgeKind(models.TextChoices):
+    ANNUAL = "annual", "年度承诺"
+    IMMEDIATE = "immediate", "即时承诺"
+    TERM = "term", "任期承诺"
+
+
+class ImmediateReason(models.TextChoices):
+    STAGE_TASK = "stage_task", "阶段性重点工作"
+    TEMPORARY = "temporary", "临时性任务"
+    EMERGENCY = "emergency", "突发性事件"
+
+
+class Category(models.TextChoices):
+    """The content areas the circulars name (黑创先办[2010]12号 §一.2, 浙创先发〔2010〕18号 §二,
+    兵创先组发〔2011〕3号 §二)."""
+
+    # organisations
+    POLICY = "policy", "贯彻党的路线方针政策"
+    CENTRAL_WORK = "central_work", "推动中心工作和科学发展"
+    SERVE_PEOPLE = "serve_people", "服务群众、办实事解难事"
+    HARD_TASKS = "hard_tasks", "完成急难险重任务"
+    ORG_BUILDING = "org_building", "加强党组织和党员队伍建设"
+    # members
+    DUTY = "duty", "履行岗位职责、争创一流业绩"
+    STYLE = "style", "改进工作作风、提高效能"
+    SERVE_MASSES = "serve_masses", "联系和服务群众"
+    COMMUNITY = "community", "在居住地社区发挥作用"
+    PROSPERITY = "prosperity", "带头致富、带领群众共同致富"
+    PRODUCTION = "production", "生产经营、技术创新、节能减排、安全生产"
+    SERVICE_QUALITY = "service_quality", "优质服务、群众满意窗口"
+    OTHER = "other", "其他"
+
+
+ORG_CATEGORIES = [
+    Category.POLICY,
+    Category.CENTRAL_WORK,
+    Category.SERVE_PEOPLE,
+    Category.HARD_TASKS,
+    Category.ORG_BUILDING,
+    Category.OTHER,
+]
+MEMBER_CATEGORIES = [
+    Category.DUTY,
+    Category.STYLE,
+    Category.SERVE_MASSES,
+    Category.COMMUNITY,
+    Category.PROSPERITY,
+    Category.PRODUCTION,
+    Category.SERVICE_QUALITY,
+    Category.HARD_TASKS,
+    Category.OTHER,
+]
+# What 兵创先组发〔2011〕3号 asks members of each kind of unit to pledge about.
+SECTOR_HINTS = {
+    Sector.RURAL: "农村党员：带头致富、带领群众共同致富、维护稳定",
+    Sector.CORPS: "团场连队党员：带头致富、带领职工群众共同致富、维护团场连队稳定",
+    Sector.COMMUNITY: "社区党员：服务社区群众、参与社区建设、维护社区稳定",
+    Sector.STATE_ENTERPRISE: "企业党员：完成生产经营任务、技术创新、节能减排、安全生产",
+    Sector.PRIVATE_ENTERPRISE: "企业党员：完成生产经营任务、技术创新、节能减排、安全生产",
+    Sector.ORGAN: "机关党员：改进作风、提高效能、服务群众",
+    Sector.INSTITUTION: "事业单位党员：改进作风、提高效能、服务群众；窗口单位：建设群众满意窗口、提高服务水平",
+    Sector.SCHOOL: "学校党员：立足岗位教书育人、服务师生",
+}
+
+
+class PledgeStatus(models.TextChoices):
+    DRAFT = "draft", "草稿"
+    SUBMITTED = "submitted", "待审核"
+    RETURNED = "returned", "退回修改"
+    APPROVED = "approved", "已审定"
+    PUBLISHED = "published", "已公示"
+    EVALUATED = "evaluated", "已评诺"
+
+
+class Progress(models.TextChoices):
+    NOT_STARTED = "not_started", "未开始"
+    IN_PROGRESS = "in_progress", "推进中"
+    DONE = "done", "已完成"
+    CANNOT = "cannot", "无法完成"
+
+
+class EvaluationResult(models.TextChoices):
+    FULFILLED = "fulfilled", "已兑现"
+    PARTLY = "partly", "部分兑现"
+    NOT_FULFILLED = "not_fulfilled", "未兑现"
+
+
+class PledgeWindow(models.Model):
+    """The annual pledge window an office sets for its subtree and a year (default 1/1–3/31)."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="pledge_windows")
+    year = models.PositiveSmallIntegerField("年度")
+    start = models.DateField("开始日期")
+    end = models.DateField("截止日期")
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "年度承诺时间"
+        verbose_name_plural = "年度承诺时间"
+        constraints = [models.UniqueConstraint(fields=["org", "year"], name="pledge_window_once")]
+
+    def __str__(self) -> str:
+        return f"{self.org} {self.year}年 {self.start}–{self.end}"
+
+
+class PledgeQuerySet(models.QuerySet):
+    def overdue(self, today: datetime.date) -> PledgeQuerySet:
+        return self.filter(
+            status__in=[PledgeStatus.APPROVED, PledgeStatus.PUBLISHED],
+            due_date__lt=today,
+        ).exclude(progress=Progress.DONE)
+
+
+class Pledge(models.Model):
+    """A public pledge (公开承诺) of an organisation or of a member."""
+
+    owner_org = models.ForeignKey(
+        Organization,
+        verbose_name="承诺组织",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="own_pledges",
+    )
+    owner_member = models.ForeignKey(
+        Member,
+        verbose_name="承诺党员",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="pledges",
+    )
+    # The organisation that vets, publishes and counts the pledge: the owner organisation, the
+    # member's branch when the pledge was made, or the residential community's organisation.
+    org = models.ForeignKey(
+        Organization, verbose_name="所属党组织", on_delete=models.PROTECT, related_name="pledges"
+    )
+    is_community = models.BooleanField("在职党员社区承诺", default=False)
+    year = models.PositiveSmallIntegerField("年度")
+    kind = models.CharField("承诺类型", max_length=12, choices=PledgeKind.choices)
+    immediate_reason = models.CharField(
+        "即时承诺起因", max_length=12, choices=ImmediateReason.choices, blank=True
+    )
+    category = models.CharField("承诺类别", max_length=20, choices=Category.choices)
+    content = models.TextField("承诺事项", max_length=2000)
+    target = models.CharField("目标（可衡量）", max_length=300)
+    due_date = models.DateField("完成时限")
+    is_oral = models.BooleanField("口头承诺", default=False)
+    status = models.CharField(
+        "状态", max_length=12, choices=PledgeStatus.choices, default=PledgeStatus.DRAFT
+    )
+    progress = models.CharField(
+        "兑现进度", max_length=12, choices=Progress.choices, default=Progress.NOT_STARTED
+    )
+    published_on = models.DateField("公示日期", null=True, blank=True)
+    result = models.CharField(
+        "评诺结果", max_length=16, choices=EvaluationResult.choices, blank=True
+    )
+    result_remark = models.CharField("评诺意见", max_length=500, blank=True)
+    previous = models.ForeignKey(
+        "self",
+        verbose_name="原承诺（再承诺）",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="follow_ups",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PledgeQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "公开承诺"
+        verbose_name_plural = "公开承诺"
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(owner_org__isnull=False) & Q(owner_member__isnull=True))
+                | (Q(owner_org__isnull=True) & Q(owner_member__isnull=False)),
+                name="pledge_one_owner",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["year", "org", "status"], name="pledge_year_org_status"),
+            models.Index(fields=["year", "status", "due_date"], name="pledge_year_status_due"),
+            models.Index(fields=["owner_member", "year"], name="pledge_member_year"),
+            models.Index(fields=["owner_org", "year"], name="pledge_ownerorg_year"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner_name}：{self.content[:30]}"
+
+    @property
+    def owner_name(self) -> str:
+        return self.owner_org.name if self.owner_org_id else self.owner_member.name
+
+    @property
+    def is_member_pledge(self) -> bool:
+        return self.owner_member_id is not None
+
+    @property
+    def period_kind(self) -> str:
+        return "quarter" if self.is_member_pledge else "half"
+
+    def is_overdue(self, today: datetime.date) -> bool:
+        return (
+            self.status in (PledgeStatus.APPROVED, PledgeStatus.PUBLISHED)
+            and self.due_date < today
+            and self.progress != Progress.DONE
+        )
+
+
+EVENT_LABELS = {
+    "create": "提出承诺",
+    "repledge": "再承诺",
+    "update": "修改",
+    "submit": "提交审核",
+    "approve": "审定通过",
+    "return": "退回修改",
+    "publish": "公示",
+    "fulfil": "填报兑现情况",
+    "rectify": "下达整改",
+    "rectify_report": "报告整改情况",
+    "rectify_close": "整改销号",
+    "rectify_reopen": "整改重新打开",
+    "evaluate": "评诺",
+}
+
+
+class PledgeEvent(models.Model):
+    """The history of a pledge: who, when, from → to, comment."""
+
+    pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField("操作", max_length=20)
+    from_status = models.CharField(max_length=12, blank=True)
+    to_status = models.CharField(max_length=12, blank=True)
+    comment = models.CharField("意见", max_length=1000, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.pledge_id} {self.action}"
+
+    @property
+    def action_label(self) -> str:
+        return EVENT_LABELS.get(self.action, self.action)
+
+    @property
+    def from_label(self) -> str:
+        return PledgeStatus(self.from_status).label if self.from_status else ""
+
+    @property
+    def to_label(self) -> str:
+        return PledgeStatus(self.to_status).label if self.to_status else ""
+
+
+class Fulfilment(models.Model):
+    """承诺兑现情况 for one pledge and one period (quarter for members, half-year for orgs)."""
+
+    pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="fulfilments")
+    org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField("年度")
+    period = models.PositiveSmallIntegerField("期次")  # quarter 1–4 or half-year 1–2
+    text = models.TextField("兑现情况", max_length=2000)
+    status = models.CharField("进度", max_length=12, choices=Progress.choices)
+    reason = models.CharField("无法完成的原因", max_length=500, blank=True)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "承诺兑现情况"
+        verbose_name_plural = "承诺兑现情况"
+        ordering = ["year", "period"]
+        constraints = [
+            models.UniqueConstraint(fields=["pledge", "year", "period"], name="fulfilment_once")
+        ]
+        indexes = [models.Index(fields=["year", "period", "org"], name="fulfilment_period_org")]
+
+    def __str__(self) -> str:
+        return f"{self.pledge_id} {self.period_label}"
+
+    @property
+    def period_label(self) -> str:
+        return period_label(self.pledge.period_kind, self.year, self.period)
+
+
+def period_label(kind: str, year: int, period: int) -> str:
+    if kind == "quarter":
+        return f"{year}年第{'一二三四'[period - 1]}季度"
+    return f"{year}年{'上下'[period - 1]}半年"
+
+
+def attachment_path(instance, filename: str) -> str:
+    return f"pledges/{instance.stored_name}"
+
+
+class Attachment(models.Model):
+    fulfilment = models.ForeignKey(Fulfilment, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, max_length=200)
+    stored_name = models.CharField(max_length=80, unique=True)
+    original_name = models.CharField("文件名", max_length=200)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class RectificationStatus(models.TextChoices):
+    OPEN = "open", "整改中"
+    REPORTED = "reported", "已报告整改情况"
+    CLOSED = "closed", "已销号"
+
+
+class Rectification(models.Model):
+    """整改: a deadline set on an organisation or member over an overdue pledge."""
+
+    pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="rectifications")
+    org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    requirement = models.CharField("整改要求", max_length=1000)
+    deadline = models.DateField("整改期限")
+    status = models.CharField(
+        max_length=10, choices=RectificationStatus.choices, default=RectificationStatus.OPEN
+    )
+    response = models.TextField("整改情况", max_length=2000, blank=True)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    issued_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "整改"
+        verbose_name_plural = "整改"
+        indexes = [models.Index(fields=["status", "deadline"], name="rectification_open")]
+
+    def __str__(self) -> str:
+        return f"整改：{self.pledge}"
+
+
+class SecretaryPledgeStatus(models.TextChoices):
+    DRAFT = "draft", "草稿"
+    SUBMITTED = "submitted", "待上级审定"
+    RETURNED = "returned", "退回修改"
+    APPROVED = "approved", "已审定"
+
+
+class SecretaryPledge(models.Model):
+    """党组织书记公开承诺书 (豫创组发〔2010〕22号 附件2)."""
+
+    org = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="secretary_pledges"
+    )
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="secretary_pledges")
+    year = models.PositiveSmallIntegerField("年度")
+    post = models.CharField("职务", max_length=100)
+    term_start = models.DateField("任职时间")
+    contact = models.CharField("联系方式", max_length=50)
+    content = models.TextField("公开承诺事项", max_length=4000)
+    status = models.CharField(
+        max_length=10, choices=SecretaryPledgeStatus.choices, default=SecretaryPledgeStatus.DRAFT
+    )
+    signed_on = models.DateField("签字日期", null=True, blank=True)
+    upper_opinion = models.CharField("上一级党组织审定意见", max_length=1000, blank=True)
+    upper_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    upper_on = models.DateField("审定日期", null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "党组织书记公开承诺书"
+        verbose_name_plural = "党组织书记公开承诺书"
+        constraints = [
+            models.UniqueConstraint(fields=["org", "year"], name="secretary_pledge_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.org} {self.year}年书记承诺书"
+
+
+class SecretaryReport(models.Model):
+    """A quarterly progress report of a secretary's pledge, due before the quarter ends."""
+
+    pledge = models.ForeignKey(SecretaryPledge, on_delete=models.CASCADE, related_name="reports")
+    quarter = models.PositiveSmallIntegerField("季度")
+    text = models.TextField("落实推进情况", max_length=4000)
+    measures = models.TextField("践诺措施及完成时限", max_length=2000)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    submitted_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["quarter"]
+        constraints = [
+            models.UniqueConstraint(fields=["pledge", "quarter"], name="secretary_report_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pledge} 第{self.quarter}季度"

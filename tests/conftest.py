@@ -44,3 +44,11 @@ def pytest_sessionstart(session):
 @pytest.fixture
 def personas(db) -> Personas:
     return build_personas()
+
+
+@pytest.fixture
+def world(db) -> Personas:
+    """The personas with pledge objects inside B1 (tests/pledge_world.py)."""
+    from tests.pledge_world import build_pledge_world
+
+    return build_pledge_world(build_personas())

@@ -9,7 +9,7 @@ P 省委
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 
@@ -33,6 +33,7 @@ class Personas:
     orgs: dict[str, Organization]
     members: dict[str, Member]
     users: dict[str, object]
+    extra: dict = field(default_factory=dict)
 
     def user(self, name: str):
         return self.users.get(name)

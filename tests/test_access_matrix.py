@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from tests.personas import PERSONA_NAMES
+from tests.pledge_world import YEAR
 
 OK, LOGIN, FORBIDDEN, NOT_FOUND, NOT_ALLOWED = "ok", "login", "403", "404", "405"
 LOGGED_IN = [p for p in PERSONA_NAMES if p != "anonymous"]
@@ -32,6 +33,10 @@ def only(*allowed, inside_forbidden=(), get=True, post=True):
             "POST": outcome if post else (LOGIN if persona == "anonymous" else NOT_ALLOWED),
         }
     return table
+
+
+def public():
+    return {p: {"GET": OK, "POST": NOT_ALLOWED} for p in PERSONA_NAMES}
 
 
 def everyone(get=True, post=False, anonymous=LOGIN):
@@ -111,6 +116,108 @@ MATRIX = {
         lambda p: {"pk": p.members["m1"].pk},
         only(OWN, PARENT, inside_forbidden=(OFFICE_IN,)),
     ),
+    # ---- pledges (objects from tests/pledge_world.py, all inside B1)
+    "pledges:year": (
+        lambda p: {"org_pk": p.orgs["B1"].pk, "year": YEAR},
+        only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,), post=False),
+    ),
+    "pledges:publish_approved": (
+        lambda p: {"org_pk": p.orgs["B1"].pk, "year": YEAR},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF), get=False),
+    ),
+    "pledges:create_org": (
+        lambda p: {"org_pk": p.orgs["B1"].pk},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF)),
+    ),
+    "pledges:create_member": (
+        lambda p: {"member_pk": p.members["m1"].pk},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN)),
+    ),
+    "pledges:detail": (
+        lambda p: {"pk": p.extra["pm"].pk},
+        only(OWN, PARENT, OFFICE_IN, post=False),
+    ),
+    "pledges:edit": (
+        lambda p: {"pk": p.extra["pm"].pk},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN)),
+    ),
+    "pledges:submit": (
+        lambda p: {"pk": p.extra["pm"].pk},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN), get=False),
+    ),
+    "pledges:approve": (
+        lambda p: {"pk": p.extra["po"].pk},
+        only(PARENT, inside_forbidden=(OWN, OFFICE_IN), get=False),
+    ),
+    "pledges:return": (
+        lambda p: {"pk": p.extra["po"].pk},
+        only(PARENT, inside_forbidden=(OWN, OFFICE_IN), get=False),
+    ),
+    "pledges:publish": (
+        lambda p: {"pk": p.extra["po"].pk},
+        only(OWN, PARENT, inside_forbidden=(OFFICE_IN,), get=False),
+    ),
+    "pledges:fulfil": (
+        lambda p: {"pk": p.extra["pm"].pk},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN)),
+    ),
+    "pledges:rectify": (
+        lambda p: {"pk": p.extra["pm"].pk},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN)),
+    ),
+    "pledges:evaluate": (
+        lambda p: {"pk": p.extra["pm"].pk},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN)),
+    ),
+    "pledges:repledge": (
+        lambda p: {"pk": p.extra["pm"].pk},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN)),
+    ),
+    "pledges:mine": (lambda p: {}, everyone()),
+    "pledges:vet_queue": (lambda p: {}, everyone()),
+    "pledges:bulk_approve": (lambda p: {}, everyone(get=False, post=True)),
+    "pledges:overdue": (lambda p: {}, everyone()),
+    "pledges:missing": (lambda p: {}, everyone()),
+    "pledges:rectifications": (lambda p: {}, everyone()),
+    "pledges:rectification": (
+        lambda p: {"pk": p.extra["rectification"].pk},
+        only(OWN, PARENT, OFFICE_IN),
+    ),
+    "pledges:attachment": (
+        lambda p: {"pk": p.extra["attachment"].pk},
+        only(OWN, PARENT, OFFICE_IN, post=False),
+    ),
+    "pledges:window": (
+        lambda p: {"org_pk": p.orgs["B1"].pk},
+        only(OFFICE_IN, inside_forbidden=(OWN, PARENT, SELF)),
+    ),
+    "pledges:secretary_pledge": (
+        lambda p: {"org_pk": p.orgs["B1"].pk, "year": YEAR},
+        {
+            **only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,)),
+            PARENT: {"GET": OK, "POST": FORBIDDEN},
+            OFFICE_IN: {"GET": OK, "POST": FORBIDDEN},
+        },
+    ),
+    "pledges:secretary_submit": (
+        lambda p: {"pk": p.extra["sp"].pk},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN), get=False),
+    ),
+    "pledges:secretary_review": (
+        lambda p: {"pk": p.extra["sp"].pk},
+        only(PARENT, inside_forbidden=(OWN, OFFICE_IN)),
+    ),
+    "pledges:secretary_report": (
+        lambda p: {"pk": p.extra["sp"].pk},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN)),
+    ),
+    "pledges:secretary_ledger": (
+        lambda p: {"org_pk": p.orgs["B1"].pk, "year": YEAR},
+        only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,), post=False),
+    ),
+    # the public notice board (示诺): no login, for everyone
+    "public:notice": (lambda p: {"code": "B1"}, public()),
+    "public:qr": (lambda p: {"code": "B1"}, public()),
 }
 
 # Django's admin guards itself (staff only); it is for the provincial office.
@@ -141,7 +248,8 @@ def _outcome(response) -> str:
 
 
 @pytest.mark.parametrize("route", sorted(MATRIX))
-def test_route_access(route, personas, client):
+def test_route_access(route, world, client):
+    personas = world
     kwargs_for, expected = MATRIX[route]
     url = reverse(route, kwargs=kwargs_for(personas))
     failures = []
@@ -162,6 +270,25 @@ def test_route_access(route, personas, client):
     assert not failures, f"{route} {url}:\n" + "\n".join(failures)
 
 
+# Routes that answer everyone: public pages, and lists that show only what is in the user's scope.
+PUBLIC_OR_SCOPED_LISTS = {
+    "home",
+    "login",
+    "logout",
+    "healthz",
+    "orgs:member_list",
+    "orgs:roster_template",
+    "pledges:mine",
+    "pledges:vet_queue",
+    "pledges:bulk_approve",
+    "pledges:overdue",
+    "pledges:missing",
+    "pledges:rectifications",
+    "public:notice",
+    "public:qr",
+}
+
+
 def test_outside_scope_is_never_forbidden():
     """The matrix itself keeps the rule: personas outside B1's subtree only ever see 404."""
     for route, (_, expected) in MATRIX.items():
@@ -169,11 +296,4 @@ def test_outside_scope_is_never_forbidden():
             for method, outcome in expected[persona].items():
                 assert outcome != FORBIDDEN, (route, persona, method)
                 if outcome == OK:
-                    assert route in {
-                        "home",
-                        "login",
-                        "logout",
-                        "healthz",
-                        "orgs:member_list",
-                        "orgs:roster_template",
-                    }, (route, persona)
+                    assert route in PUBLIC_OR_SCOPED_LISTS, (route, persona)

@@ -1,0 +1,84 @@
+"""Who may do what to a pledge, built on orgs.access (the one source of roles and scope).
+
+A member's pledge belongs to the branch (pledge.org) that vets it; an organisation's pledge is
+vetted by the parent organisation's secretary. Outside the user's view scope a pledge is 404.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from orgs import access
+from orgs.access import Action
+from pledges.models import Pledge, PledgeStatus, SecretaryPledge
+
+
+def pledges_visible_to(user) -> QuerySet[Pledge]:
+    """Pledges of organisations in the user's reading scope, and the user's own pledges."""
+    scope = access.orgs_for(user, Action.EXPORT)  # the reading roles' subtrees
+    q = Q(org__in=scope.values("pk"))
+    if getattr(user, "is_authenticated", False):
+        q |= Q(owner_member__user_id=user.pk)
+    return Pledge.objects.filter(q)
+
+
+def _is_owner(user, pledge: Pledge) -> bool:
+    return pledge.owner_member_id is not None and pledge.owner_member.user_id == user.pk
+
+
+def may_view(user, pledge: Pledge) -> bool:
+    return _is_owner(user, pledge) or access.can(user, Action.EXPORT, pledge.org)
+
+
+def may_write(user, pledge: Pledge) -> bool:
+    """Edit, submit and report fulfilment: the owner organisation's secretary; for a member's
+    pledge the member or the branch secretary."""
+    if pledge.owner_org_id:
+        return access.can(user, Action.EDIT, pledge.owner_org)
+    return _is_owner(user, pledge) or access.can(user, Action.EDIT, pledge.org)
+
+
+def may_vet(user, pledge: Pledge) -> bool:
+    """Vet, publish, rectify and evaluate: the parent secretary of an organisation; the branch
+    secretary for its members (never for their own pledge)."""
+    if pledge.owner_org_id:
+        return access.can(user, Action.SUPERVISE, pledge.owner_org)
+    return access.can(user, Action.EDIT, pledge.org) and not _is_owner(user, pledge)
+
+
+def may_publish(user, pledge: Pledge) -> bool:
+    return may_vet(user, pledge) or (
+        pledge.owner_org_id is not None and access.can(user, Action.EDIT, pledge.owner_org)
+    )
+
+
+def get_pledge_or_404(user, pk, check=may_view) -> Pledge:
+    pledge = (
+        Pledge.objects.select_related("org", "org__parent", "owner_org", "owner_member__user")
+        .filter(pk=pk)
+        .first()
+    )
+    if pledge is None or not may_view(user, pledge):
+        raise Http404("没有找到该承诺。")
+    if check is not may_view and not check(user, pledge):
+        raise PermissionDenied("您没有权限对这项承诺进行此操作。")
+    return pledge
+
+
+def may_create_for_member(user, member) -> bool:
+    return member.user_id == user.pk or access.can(user, Action.EDIT, member.org)
+
+
+def get_secretary_pledge_or_404(user, pk) -> SecretaryPledge:
+    sp = (
+        SecretaryPledge.objects.select_related("org", "member", "org__parent").filter(pk=pk).first()
+    )
+    if sp is None or not access.can(user, Action.EXPORT, sp.org):
+        raise Http404("没有找到该承诺书。")
+    return sp
+
+
+EDITABLE = (PledgeStatus.DRAFT, PledgeStatus.RETURNED)
+ACTIVE = (PledgeStatus.APPROVED, PledgeStatus.PUBLISHED)

@@ -1,0 +1,245 @@
+"""Reads for the pledge pages; every list is scoped through pledges.access / orgs.access."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from orgs import access as org_access
+from orgs.access import LEADING, Action, grants_for
+from orgs.models import Member, Organization
+from pledges.access import pledges_visible_to
+from pledges.models import Pledge, PledgeStatus, Rectification, RectificationStatus
+
+PLEDGED = (PledgeStatus.APPROVED, PledgeStatus.PUBLISHED, PledgeStatus.EVALUATED)
+# what a branch secretary should look at first, most urgent first
+URGENCY = {
+    "overdue": 0,
+    "returned": 1,
+    "submitted": 2,
+    "none": 3,
+    "draft": 4,
+    "approved": 5,
+    "published": 6,
+    "evaluated": 7,
+}
+
+
+@dataclass
+class MemberYear:
+    member: Member
+    pledges: list[Pledge] = field(default_factory=list)
+    needs: str = "none"
+
+    @property
+    def urgency(self) -> int:
+        return URGENCY[self.needs]
+
+
+def _needs(pledges: list[Pledge], today: datetime.date) -> str:
+    if not pledges:
+        return "none"
+    if any(p.is_overdue(today) for p in pledges):
+        return "overdue"
+    return min((p.status for p in pledges), key=lambda s: URGENCY[s])
+
+
+def branch_year(*, org: Organization, year: int, today: datetime.date) -> dict:
+    """The branch's year at a glance: each member with their pledges, the most urgent first.
+
+    Four queries whatever the size of the branch: members, their pledges, the organisation's own
+    pledges and the open rectifications.
+    """
+    members = list(Member.objects.filter(org=org).order_by("name", "pk"))
+    by_member = {m.pk: MemberYear(m) for m in members}
+    member_pledges = Pledge.objects.filter(year=year, owner_member__org=org).order_by("created_at")
+    for pledge in member_pledges:
+        row = by_member.get(pledge.owner_member_id)
+        if row is not None:
+            pledge.owner_member = row.member
+            row.pledges.append(pledge)
+    rows = list(by_member.values())
+    for row in rows:
+        row.needs = _needs(row.pledges, today)
+    rows.sort(key=lambda r: (r.urgency, r.member.name))
+    own = list(Pledge.objects.filter(year=year, owner_org=org).order_by("created_at"))
+    open_rectifications = list(
+        Rectification.objects.filter(org=org)
+        .exclude(status=RectificationStatus.CLOSED)
+        .select_related("pledge")
+        .order_by("deadline")
+    )
+    counts = {key: sum(1 for r in rows if r.needs == key) for key in URGENCY}
+    return {
+        "rows": rows,
+        "own": own,
+        "own_needs": _needs(own, today),
+        "rectifications": open_rectifications,
+        "counts": counts,
+        "pledged": sum(1 for r in rows if any(p.status in PLEDGED for p in r.pledges)),
+    }
+
+
+def vet_queue(*, user) -> QuerySet[Pledge]:
+    """Submitted pledges this user vets: organisations under theirs, members of their branch."""
+    leading = [g.org_id for g in grants_for(user) if g.role in LEADING]
+    return (
+        Pledge.objects.filter(status=PledgeStatus.SUBMITTED)
+        .filter(
+            Q(owner_org__parent_id__in=leading) | Q(owner_member__isnull=False, org_id__in=leading)
+        )
+        .exclude(owner_member__user_id=user.pk)
+        .select_related("org", "owner_org", "owner_member")
+        .order_by("created_at", "pk")
+    )
+
+
+def overdue(*, user, within: Organization | None, today: datetime.date) -> QuerySet[Pledge]:
+    pledges = pledges_visible_to(user).overdue(today)
+    if within is not None:
+        pledges = pledges.filter(within.subtree_q("org__"))
+    return pledges.select_related("org", "owner_org", "owner_member").order_by("due_date", "pk")
+
+
+def members_without_pledge(*, user, within: Organization, year: int) -> QuerySet[Member]:
+    """Members in the subtree with no approved pledge this year: they need a 补课."""
+    pledged = Pledge.objects.filter(owner_member=OuterRef("pk"), year=year, status__in=PLEDGED)
+    return (
+        org_access.members_visible_to(user)
+        .filter(within.subtree_q("org__"))
+        .filter(~Exists(pledged))
+        .select_related("org")
+        .order_by("org__lft", "name", "pk")
+    )
+
+
+def orgs_without_pledge(*, user, within: Organization, year: int) -> QuerySet[Organization]:
+    pledged = Pledge.objects.filter(owner_org=OuterRef("pk"), year=year, status__in=PLEDGED)
+    return (
+        org_access.orgs_visible_to(user)
+        .filter(
+            within.subtree_q(), kind__in=["committee", "general_branch", "branch"], is_active=True
+        )
+        .filter(~Exists(pledged))
+        .order_by("lft")
+    )
+
+
+def public_notice(*, org: Organization, year: int) -> dict:
+    published = (
+        PledgeStatus.PUBLISHED,
+        PledgeStatus.EVALUATED,
+    )
+    own = Pledge.objects.filter(owner_org=org, year=year, status__in=published).order_by("pk")
+    members = (
+        Pledge.objects.filter(org=org, owner_member__isnull=False, year=year, status__in=published)
+        .select_related("owner_member")
+        .order_by("owner_member__name", "pk")
+    )
+    return {"own": list(own), "members": list(members)}
+
+
+def rectifications_for(*, user, within: Organization | None) -> QuerySet[Rectification]:
+    scope = org_access.orgs_for(user, Action.EXPORT)
+    q = Q(org__in=scope.values("pk")) | Q(pledge__owner_member__user_id=user.pk)
+    items = Rectification.objects.filter(q)
+    if within is not None:
+        items = items.filter(within.subtree_q("org__"))
+    return items.select_related(
+        "pledge", "pledge__owner_member", "pledge__owner_org", "org"
+    ).order_by("status", "deadline", "pk")
+
+
+def todo(user) -> list[dict]:
+    """Home-page items: pledges to vet, own pledges to revise, overdue and open rectifications."""
+    from django.urls import reverse
+    from django.utils import timezone
+
+    items = []
+    to_vet = vet_queue(user=user).count()
+    if to_vet:
+        items.append(
+            {"text": "待审核的公开承诺", "url": reverse("pledges:vet_queue"), "count": to_vet}
+        )
+    returned = Pledge.objects.filter(
+        Q(owner_member__user_id=user.pk) | Q(created_by=user), status=PledgeStatus.RETURNED
+    ).count()
+    if returned:
+        items.append({"text": "退回修改的承诺", "url": reverse("pledges:mine"), "count": returned})
+    late = overdue(user=user, within=None, today=timezone.localdate()).count()
+    if late:
+        items.append({"text": "超期未完成的承诺", "url": reverse("pledges:overdue"), "count": late})
+    open_items = (
+        rectifications_for(user=user, within=None)
+        .exclude(status=RectificationStatus.CLOSED)
+        .count()
+    )
+    if open_items:
+        items.append(
+            {"text": "未销号的整改", "url": reverse("pledges:rectifications"), "count": open_items}
+        )
+    return items
+
+
+def org_links(user, org) -> list[dict]:
+    from django.urls import reverse
+    from django.utils import timezone
+
+    if not org_access.can(user, Action.EXPORT, org):
+        return []
+    year = timezone.localdate().year
+    links = []
+    if org.holds_members:
+        links.append(
+            {"text": f"{year}年公开承诺", "url": reverse("pledges:year", args=[org.pk, year])}
+        )
+    if org.secretary_id:
+        links.append(
+            {
+                "text": "书记公开承诺书",
+                "url": reverse("pledges:secretary_pledge", args=[org.pk, year]),
+            }
+        )
+    links.append({"text": "承诺督查", "url": reverse("pledges:overdue") + f"?org={org.pk}"})
+    links.append(
+        {"text": "需补课名单", "url": reverse("pledges:missing") + f"?org={org.pk}&year={year}"}
+    )
+    if not org.holds_members:
+        links.append(
+            {
+                "text": "书记承诺台账",
+                "url": reverse("pledges:secretary_ledger", args=[org.pk, year]),
+            }
+        )
+    if org_access.can(user, Action.CONFIGURE, org):
+        links.append({"text": "年度承诺时间", "url": reverse("pledges:window", args=[org.pk])})
+    if org.holds_members:
+        links.append({"text": "承诺公示栏", "url": reverse("public:notice", args=[org.code])})
+    return links
+
+
+def member_links(user, member) -> list[dict]:
+    from django.urls import reverse
+
+    from pledges.access import may_create_for_member
+
+    links = [{"text": "承诺记录", "url": reverse("pledges:mine") + f"?member={member.pk}"}]
+    if may_create_for_member(user, member):
+        links.append(
+            {"text": "提出承诺", "url": reverse("pledges:create_member", args=[member.pk])}
+        )
+    return links
+
+
+def pledges_of(*, user, member=None) -> QuerySet[Pledge]:
+    """A member's pledges (all years), or the pledges the user made or owns."""
+    pledges = pledges_visible_to(user)
+    if member is not None:
+        pledges = pledges.filter(owner_member=member)
+    else:
+        pledges = pledges.filter(Q(owner_member__user_id=user.pk) | Q(created_by=user))
+    return pledges.select_related("org", "owner_org", "owner_member").order_by(
+        "-year", "-created_at"
+    )

@@ -1,0 +1,597 @@
+"""The pledge lifecycle (提诺 审诺 示诺 履诺 督诺 评诺). Each step checks who acts and the current
+state, and refuses with a message a secretary understands; every change leaves a PledgeEvent."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from orgs import access as org_access
+from orgs.access import Action
+from orgs.models import Member, Organization, Sector
+from pledges import access
+from pledges.models import (
+    MEMBER_CATEGORIES,
+    ORG_CATEGORIES,
+    Attachment,
+    Category,
+    EvaluationResult,
+    Fulfilment,
+    Pledge,
+    PledgeEvent,
+    PledgeKind,
+    PledgeStatus,
+    PledgeWindow,
+    Progress,
+    Rectification,
+    RectificationStatus,
+    SecretaryPledge,
+    SecretaryPledgeStatus,
+    SecretaryReport,
+    period_label,
+)
+
+CONTENT_FIELDS = ("kind", "immediate_reason", "category", "content", "target", "due_date")
+MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+MAX_ATTACHMENTS = 5
+SIGNATURES = {  # by content, never by the name or the browser's word
+    b"\xff\xd8\xff": ("image/jpeg", ".jpg"),
+    b"\x89PNG\r\n\x1a\n": ("image/png", ".png"),
+    b"%PDF-": ("application/pdf", ".pdf"),
+    b"GIF87a": ("image/gif", ".gif"),
+    b"GIF89a": ("image/gif", ".gif"),
+}
+
+
+def _refuse(message: str, field: str | None = None):
+    raise ValidationError({field: message} if field else message)
+
+
+def _event(pledge: Pledge, *, by, action: str, before: str = "", comment: str = "") -> None:
+    PledgeEvent.objects.create(
+        pledge=pledge,
+        actor=by if getattr(by, "is_authenticated", False) else None,
+        action=action,
+        from_status=before,
+        to_status=pledge.status if pledge.status != before else "",
+        comment=comment[:1000],
+    )
+
+
+def _today(today: datetime.date | None) -> datetime.date:
+    return today or timezone.localdate()
+
+
+# ---------------------------------------------------------------- the window
+
+
+def window_for(*, org: Organization, year: int) -> tuple[datetime.date, datetime.date]:
+    """The annual pledge window for `org`: set at the nearest ancestor, else 1 Jan – 31 Mar."""
+    window = (
+        PledgeWindow.objects.filter(
+            year=year, org__tree_id=org.tree_id, org__lft__lte=org.lft, org__rght__gte=org.rght
+        )
+        .order_by("-org__level")
+        .first()
+    )
+    if window:
+        return window.start, window.end
+    return datetime.date(year, 1, 1), datetime.date(year, 3, 31)
+
+
+@transaction.atomic
+def window_set(*, by, org: Organization, year: int, start: datetime.date, end: datetime.date):
+    """Set the annual pledge window for `org`'s subtree (office staff)."""
+    if not org_access.can(by, Action.CONFIGURE, org):
+        _refuse("只有活动办公室工作人员可以设置年度承诺时间。")
+    if end < start:
+        _refuse("截止日期不能早于开始日期。", "end")
+    if start.year != year and end.year != year:
+        _refuse(f"承诺时间应在{year}年之内。", "start")
+    window, _ = PledgeWindow.objects.update_or_create(
+        org=org, year=year, defaults={"start": start, "end": end, "set_by": by}
+    )
+    return window
+
+
+# ---------------------------------------------------------------- 提诺
+
+
+def _check_content(fields: dict[str, Any], *, member: Member | None, year: int) -> None:
+    kind = fields["kind"]
+    allowed = MEMBER_CATEGORIES if member else ORG_CATEGORIES
+    if fields["category"] not in allowed:
+        _refuse(
+            f"“{Category(fields['category']).label}”不是{'党员' if member else '党组织'}承诺的类别。",
+            "category",
+        )
+    if kind == PledgeKind.IMMEDIATE and not fields.get("immediate_reason"):
+        _refuse("即时承诺请注明起因：阶段性重点工作、临时性任务或突发性事件。", "immediate_reason")
+    if kind != PledgeKind.IMMEDIATE:
+        fields["immediate_reason"] = ""
+    if kind == PledgeKind.TERM and member is not None:
+        _refuse("任期承诺只适用于党组织。", "kind")
+    due = fields["due_date"]
+    if due.year < year:
+        _refuse(f"完成时限不能早于{year}年。", "due_date")
+    if kind == PledgeKind.ANNUAL and due.year != year:
+        _refuse(f"年度承诺的完成时限应在{year}年之内。", "due_date")
+    if kind == PledgeKind.TERM and due.year > year + 5:
+        _refuse("任期承诺的完成时限不超过五年。", "due_date")
+    if not fields["content"].strip():
+        _refuse("请填写承诺事项。", "content")
+    if not fields["target"].strip():
+        _refuse("请填写可衡量的目标。", "target")
+
+
+@transaction.atomic
+def pledge_create(
+    *,
+    by,
+    year: int,
+    owner_org: Organization | None = None,
+    owner_member: Member | None = None,
+    is_oral: bool = False,
+    community_org: Organization | None = None,
+    previous: Pledge | None = None,
+    **fields,
+) -> Pledge:
+    """提诺: a draft pledge of an organisation or a member."""
+    if (owner_org is None) == (owner_member is None):
+        raise TypeError("exactly one owner")
+    fields = {name: fields.get(name, "") for name in CONTENT_FIELDS}
+    _check_content(fields, member=owner_member, year=year)
+    if owner_org is not None:
+        if not org_access.can(by, Action.EDIT, owner_org):
+            _refuse("只有本组织的书记、副书记可以提出组织承诺。")
+        if is_oral:
+            _refuse("口头承诺只适用于年老体弱、文化程度低的党员。", "is_oral")
+        if community_org is not None:
+            _refuse("社区承诺只适用于在职党员。", "community_org")
+        org = owner_org
+    else:
+        if not access.may_create_for_member(by, owner_member):
+            _refuse("只有党员本人或所在支部书记可以提出党员承诺。")
+        if is_oral:
+            if not owner_member.may_pledge_orally:
+                _refuse(
+                    f"“{owner_member.name}”没有“年老体弱”或“文化程度低”标记，不能口头承诺。",
+                    "is_oral",
+                )
+            if not org_access.can(by, Action.EDIT, owner_member.org):
+                _refuse("口头承诺由支部书记代为记录。", "is_oral")
+        org = owner_member.org
+        if community_org is not None:
+            if owner_member.is_retired:
+                _refuse("社区承诺是在职党员向居住地社区党组织作出的承诺。", "community_org")
+            if community_org.sector != Sector.COMMUNITY or not community_org.holds_members:
+                _refuse(f"“{community_org.name}”不是社区党组织。", "community_org")
+            if community_org.pk == owner_member.org_id:
+                _refuse("本人就在该社区党组织，请直接提出承诺。", "community_org")
+            org = community_org
+    if not org.is_active:
+        _refuse(f"“{org.name}”已停用。")
+    pledge = Pledge.objects.create(
+        owner_org=owner_org,
+        owner_member=owner_member,
+        org=org,
+        is_community=community_org is not None,
+        year=year,
+        is_oral=is_oral,
+        previous=previous,
+        created_by=by if getattr(by, "is_authenticated", False) else None,
+        **fields,
+    )
+    _event(pledge, by=by, action="repledge" if previous else "create")
+    return pledge
+
+
+@transaction.atomic
+def pledge_update(*, by, pledge: Pledge, **fields) -> Pledge:
+    """Change a draft or returned pledge."""
+    pledge = Pledge.objects.select_for_update().select_related("owner_member").get(pk=pledge.pk)
+    if pledge.status not in access.EDITABLE:
+        _refuse(f"承诺已{pledge.get_status_display()}，不能再修改。")
+    if not access.may_write(by, pledge):
+        _refuse("您不能修改这项承诺。")
+    merged = {name: fields.get(name, getattr(pledge, name)) for name in CONTENT_FIELDS}
+    _check_content(merged, member=pledge.owner_member, year=pledge.year)
+    changed = [name for name in CONTENT_FIELDS if getattr(pledge, name) != merged[name]]
+    if changed:
+        for name in changed:
+            setattr(pledge, name, merged[name])
+        pledge.save(update_fields=[*changed, "updated_at"])
+        _event(pledge, by=by, action="update")
+    return pledge
+
+
+@transaction.atomic
+def pledge_submit(*, by, pledge: Pledge, today: datetime.date | None = None) -> Pledge:
+    """Send a draft (or a revised returned pledge) for vetting; annual ones only in the window."""
+    pledge = Pledge.objects.select_for_update().get(pk=pledge.pk)
+    if pledge.status not in access.EDITABLE:
+        _refuse(f"承诺当前为“{pledge.get_status_display()}”，不能提交。")
+    if not access.may_write(by, pledge):
+        _refuse("您不能提交这项承诺。")
+    today = _today(today)
+    if pledge.kind == PledgeKind.ANNUAL:
+        start, end = window_for(org=pledge.org, year=pledge.year)
+        if not start <= today <= end:
+            _refuse(
+                f"{pledge.year}年度承诺的提交时间为{start:%Y年%m月%d日}至{end:%Y年%m月%d日}，"
+                "现在不在此期间。如因阶段性工作、临时任务或突发事件需要承诺，请改为即时承诺。"
+            )
+    before = pledge.status
+    pledge.status = PledgeStatus.SUBMITTED
+    pledge.save(update_fields=["status", "updated_at"])
+    _event(pledge, by=by, action="submit", before=before)
+    return pledge
+
+
+# ---------------------------------------------------------------- 审诺
+
+
+def _lock_for_vetting(by, pledge: Pledge) -> Pledge:
+    pledge = (
+        Pledge.objects.select_for_update()
+        .select_related("org", "owner_org", "owner_member")
+        .get(pk=pledge.pk)
+    )
+    if pledge.status != PledgeStatus.SUBMITTED:
+        _refuse(
+            f"“{pledge.owner_name}”的承诺当前为“{pledge.get_status_display()}”，不在待审核状态。"
+        )
+    if not access.may_vet(by, pledge):
+        _refuse(
+            "审核组织承诺由上级党组织书记进行，审核党员承诺由所在支部书记进行（不能审核本人的承诺）。"
+        )
+    return pledge
+
+
+@transaction.atomic
+def pledge_approve(*, by, pledge: Pledge, comment: str = "") -> Pledge:
+    pledge = _lock_for_vetting(by, pledge)
+    pledge.status = PledgeStatus.APPROVED
+    pledge.save(update_fields=["status", "updated_at"])
+    _event(pledge, by=by, action="approve", before=PledgeStatus.SUBMITTED, comment=comment)
+    return pledge
+
+
+@transaction.atomic
+def pledge_return(*, by, pledge: Pledge, comment: str) -> Pledge:
+    if not comment.strip():
+        _refuse("退回修改时请写明意见。", "comment")
+    pledge = _lock_for_vetting(by, pledge)
+    pledge.status = PledgeStatus.RETURNED
+    pledge.save(update_fields=["status", "updated_at"])
+    _event(pledge, by=by, action="return", before=PledgeStatus.SUBMITTED, comment=comment)
+    return pledge
+
+
+@transaction.atomic
+def pledge_bulk_approve(*, by, pledges: list[Pledge]) -> int:
+    """Approve several pledges at once; any refusal stops all of them."""
+    for pledge in pledges:
+        pledge_approve(by=by, pledge=pledge)
+    return len(pledges)
+
+
+# ---------------------------------------------------------------- 示诺
+
+
+@transaction.atomic
+def pledge_publish(*, by, pledge: Pledge, on: datetime.date | None = None) -> Pledge:
+    pledge = Pledge.objects.select_for_update().select_related("org", "owner_org").get(pk=pledge.pk)
+    if pledge.status != PledgeStatus.APPROVED:
+        _refuse(
+            f"只有已审定的承诺才能公示；“{pledge.owner_name}”的承诺当前为“{pledge.get_status_display()}”。"
+        )
+    if not access.may_publish(by, pledge):
+        _refuse("您不能公示这项承诺。")
+    pledge.status = PledgeStatus.PUBLISHED
+    pledge.published_on = on or timezone.localdate()
+    pledge.save(update_fields=["status", "published_on", "updated_at"])
+    _event(pledge, by=by, action="publish", before=PledgeStatus.APPROVED)
+    return pledge
+
+
+# ---------------------------------------------------------------- 履诺
+
+
+def periods_of(pledge: Pledge, today: datetime.date) -> list[tuple[int, int, str]]:
+    """The reporting periods of the pledge's year that have begun by `today`."""
+    year = pledge.year
+    if pledge.is_member_pledge:
+        starts = [(q, datetime.date(year, 3 * q - 2, 1)) for q in range(1, 5)]
+        kind = "quarter"
+    else:
+        starts = [(1, datetime.date(year, 1, 1)), (2, datetime.date(year, 7, 1))]
+        kind = "half"
+    return [(year, p, period_label(kind, year, p)) for p, start in starts if start <= today]
+
+
+def _sniff(upload) -> tuple[str, str]:
+    head = upload.read(16)
+    upload.seek(0)
+    for signature, kind in SIGNATURES.items():
+        if head.startswith(signature):
+            return kind
+    _refuse(f"“{upload.name}”不是图片（JPG、PNG、GIF）或 PDF 文件。", "files")
+
+
+@transaction.atomic
+def fulfilment_record(
+    *,
+    by,
+    pledge: Pledge,
+    year: int,
+    period: int,
+    text: str,
+    status: str,
+    reason: str = "",
+    files=(),
+    today: datetime.date | None = None,
+) -> Fulfilment:
+    """履诺: the progress report of one period; a second report for the period replaces the text
+    (the earlier one stays in the history)."""
+    pledge = (
+        Pledge.objects.select_for_update().select_related("org", "owner_member").get(pk=pledge.pk)
+    )
+    if pledge.status not in access.ACTIVE:
+        _refuse(f"承诺当前为“{pledge.get_status_display()}”，审定后才能填报兑现情况。")
+    if not access.may_write(by, pledge):
+        _refuse("兑现情况由党员本人或支部书记填报。")
+    if (year, period) not in {(y, p) for y, p, _ in periods_of(pledge, _today(today))}:
+        _refuse("该期次尚未开始或不属于承诺年度。", "period")
+    if not text.strip():
+        _refuse("请填写兑现情况。", "text")
+    if status == Progress.CANNOT and not reason.strip():
+        _refuse("选择“无法完成”时请说明原因。", "reason")
+    if status not in Progress.values:
+        _refuse("请选择进度。", "status")
+    files = list(files)
+    kinds = []
+    for upload in files:
+        if upload.size > MAX_ATTACHMENT_BYTES:
+            _refuse(f"“{upload.name}”超过 5 MB。", "files")
+        kinds.append(_sniff(upload))
+    fulfilment = Fulfilment.objects.filter(pledge=pledge, year=year, period=period).first()
+    if fulfilment is not None and fulfilment.attachments.count() + len(files) > MAX_ATTACHMENTS:
+        _refuse(f"每期最多 {MAX_ATTACHMENTS} 个附件。", "files")
+    if fulfilment is None and len(files) > MAX_ATTACHMENTS:
+        _refuse(f"每期最多 {MAX_ATTACHMENTS} 个附件。", "files")
+    if fulfilment is None:
+        fulfilment = Fulfilment.objects.create(
+            pledge=pledge, org=pledge.org, year=year, period=period, text=text, status=status,
+            reason=reason if status == Progress.CANNOT else "", entered_by=by,
+        )  # fmt: skip
+    else:
+        fulfilment.text, fulfilment.status, fulfilment.entered_by = text, status, by
+        fulfilment.reason = reason if status == Progress.CANNOT else ""
+        fulfilment.save()
+    for upload, (content_type, extension) in zip(files, kinds, strict=True):
+        stored = f"{uuid.uuid4().hex}{extension}"
+        attachment = Attachment(
+            fulfilment=fulfilment, stored_name=stored, original_name=upload.name[:200],
+            content_type=content_type, size=upload.size, uploaded_by=by,
+        )  # fmt: skip
+        attachment.file.save(stored, upload, save=False)
+        attachment.save()
+    latest = pledge.fulfilments.order_by("-year", "-period").first()
+    if latest is not None and pledge.progress != latest.status:
+        pledge.progress = latest.status
+        pledge.save(update_fields=["progress", "updated_at"])
+    label = period_label(pledge.period_kind, year, period)
+    _event(
+        pledge, by=by, action="fulfil", comment=f"{label}：{Progress(status).label}。{text[:200]}"
+    )
+    return fulfilment
+
+
+# ---------------------------------------------------------------- 督诺
+
+
+@transaction.atomic
+def rectification_issue(
+    *, by, pledge: Pledge, requirement: str, deadline: datetime.date, today=None
+) -> Rectification:
+    """整改: the vetting secretary sets a deadline on an overdue pledge."""
+    today = _today(today)
+    pledge = Pledge.objects.select_related("org", "owner_org", "owner_member").get(pk=pledge.pk)
+    if not access.may_vet(by, pledge):
+        _refuse("整改由上级党组织（党员承诺由所在支部）书记提出。")
+    if not pledge.is_overdue(today):
+        _refuse("只有超过完成时限仍未完成的承诺才需要整改。")
+    if not requirement.strip():
+        _refuse("请写明整改要求。", "requirement")
+    if deadline <= today:
+        _refuse("整改期限应晚于今天。", "deadline")
+    if pledge.rectifications.exclude(status=RectificationStatus.CLOSED).exists():
+        _refuse("这项承诺已有未销号的整改。")
+    rectification = Rectification.objects.create(
+        pledge=pledge, org=pledge.org, requirement=requirement, deadline=deadline, issued_by=by
+    )
+    _event(pledge, by=by, action="rectify", comment=f"整改期限 {deadline:%Y-%m-%d}：{requirement}")
+    return rectification
+
+
+@transaction.atomic
+def rectification_respond(*, by, rectification: Rectification, response: str) -> Rectification:
+    rectification = Rectification.objects.select_for_update().get(pk=rectification.pk)
+    pledge = Pledge.objects.select_related("org", "owner_org", "owner_member").get(
+        pk=rectification.pledge_id
+    )
+    if rectification.status == RectificationStatus.CLOSED:
+        _refuse("该整改已销号。")
+    if not access.may_write(by, pledge):
+        _refuse("整改情况由承诺人（或所在组织书记）报告。")
+    if not response.strip():
+        _refuse("请填写整改情况。", "response")
+    rectification.response = response
+    rectification.status = RectificationStatus.REPORTED
+    rectification.save(update_fields=["response", "status"])
+    _event(pledge, by=by, action="rectify_report", comment=response[:500])
+    return rectification
+
+
+@transaction.atomic
+def rectification_close(*, by, rectification: Rectification, reopen: bool = False) -> Rectification:
+    rectification = Rectification.objects.select_for_update().get(pk=rectification.pk)
+    pledge = Pledge.objects.select_related("org", "owner_org", "owner_member").get(
+        pk=rectification.pledge_id
+    )
+    if not access.may_vet(by, pledge):
+        _refuse("整改由提出整改的一方销号。")
+    if reopen:
+        if rectification.status != RectificationStatus.CLOSED:
+            _refuse("该整改尚未销号。")
+        rectification.status, rectification.closed_at = RectificationStatus.OPEN, None
+    else:
+        if rectification.status != RectificationStatus.REPORTED:
+            _refuse("承诺人报告整改情况后才能销号。")
+        rectification.status, rectification.closed_at = RectificationStatus.CLOSED, timezone.now()
+    rectification.save(update_fields=["status", "closed_at"])
+    _event(pledge, by=by, action="rectify_reopen" if reopen else "rectify_close")
+    return rectification
+
+
+# ---------------------------------------------------------------- 评诺
+
+
+@transaction.atomic
+def pledge_evaluate(*, by, pledge: Pledge, result: str, remark: str, today=None) -> Pledge:
+    """评诺: the year-end result of a pledge (fulfilled / partly / not fulfilled)."""
+    today = _today(today)
+    pledge = (
+        Pledge.objects.select_for_update()
+        .select_related("org", "owner_org", "owner_member")
+        .get(pk=pledge.pk)
+    )
+    if pledge.status not in access.ACTIVE:
+        _refuse(f"承诺当前为“{pledge.get_status_display()}”，不能评诺。")
+    if not access.may_vet(by, pledge):
+        _refuse("评诺由上级党组织（党员承诺由所在支部）书记进行。")
+    if result not in EvaluationResult.values:
+        _refuse("请选择评诺结果。", "result")
+    year_end = datetime.date(pledge.year, 12, 1)
+    if today < year_end and pledge.progress not in (Progress.DONE, Progress.CANNOT):
+        _refuse(
+            f"评诺在年底（{year_end:%Y年%m月%d日}起）进行；承诺已完成或确认无法完成的可提前评诺。"
+        )
+    if result != EvaluationResult.FULFILLED and not remark.strip():
+        _refuse("评为“部分兑现”或“未兑现”时请写明意见。", "remark")
+    before = pledge.status
+    pledge.status, pledge.result, pledge.result_remark = PledgeStatus.EVALUATED, result, remark
+    pledge.save(update_fields=["status", "result", "result_remark", "updated_at"])
+    _event(
+        pledge,
+        by=by,
+        action="evaluate",
+        before=before,
+        comment=f"{EvaluationResult(result).label}。{remark}",
+    )
+    return pledge
+
+
+def pledge_repledge(*, by, previous: Pledge, year: int, **fields) -> Pledge:
+    """承诺—践诺—评诺—再承诺: a follow-up pledge linked to a fulfilled one."""
+    if previous.progress != Progress.DONE and previous.result != EvaluationResult.FULFILLED:
+        _refuse("只有已完成或评为已兑现的承诺才能再承诺。")
+    community = previous.org if previous.is_community else None
+    return pledge_create(
+        by=by, year=year, owner_org=previous.owner_org, owner_member=previous.owner_member,
+        community_org=community, previous=previous, **fields,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------- 党组织书记公开承诺书
+
+
+@transaction.atomic
+def secretary_pledge_save(*, by, org: Organization, year: int, **fields) -> SecretaryPledge:
+    """The secretary's own pledge letter: written by the organisation's secretary."""
+    member = org.secretary
+    if member is None:
+        _refuse(f"“{org.name}”尚未设定书记。")
+    if member.user_id != getattr(by, "pk", None):
+        _refuse("书记公开承诺书由书记本人填写。")
+    sp = SecretaryPledge.objects.select_for_update().filter(org=org, year=year).first()
+    if sp is not None and sp.status not in (
+        SecretaryPledgeStatus.DRAFT,
+        SecretaryPledgeStatus.RETURNED,
+    ):
+        _refuse(f"承诺书已{sp.get_status_display()}，不能再修改。")
+    if not fields.get("content", "").strip():
+        _refuse("请填写公开承诺事项。", "content")
+    if sp is None:
+        sp = SecretaryPledge.objects.create(org=org, member=member, year=year, **fields)
+    else:
+        for name, value in fields.items():
+            setattr(sp, name, value)
+        sp.member = member
+        sp.save()
+    return sp
+
+
+@transaction.atomic
+def secretary_pledge_submit(*, by, sp: SecretaryPledge) -> SecretaryPledge:
+    sp = SecretaryPledge.objects.select_for_update().select_related("member").get(pk=sp.pk)
+    if sp.member.user_id != getattr(by, "pk", None):
+        _refuse("承诺书由书记本人签字提交。")
+    if sp.status not in (SecretaryPledgeStatus.DRAFT, SecretaryPledgeStatus.RETURNED):
+        _refuse(f"承诺书当前为“{sp.get_status_display()}”，不能提交。")
+    sp.status, sp.signed_on = SecretaryPledgeStatus.SUBMITTED, timezone.localdate()
+    sp.save(update_fields=["status", "signed_on", "updated_at"])
+    return sp
+
+
+@transaction.atomic
+def secretary_pledge_review(
+    *, by, sp: SecretaryPledge, approve: bool, opinion: str
+) -> SecretaryPledge:
+    """The upper organisation's 审定意见."""
+    sp = SecretaryPledge.objects.select_for_update().select_related("org").get(pk=sp.pk)
+    if not org_access.can(by, Action.SUPERVISE, sp.org):
+        _refuse("审定意见由上一级党组织书记填写。")
+    if sp.status != SecretaryPledgeStatus.SUBMITTED:
+        _refuse(f"承诺书当前为“{sp.get_status_display()}”，不在待审定状态。")
+    if not opinion.strip():
+        _refuse("请填写审定意见。", "opinion")
+    sp.status = SecretaryPledgeStatus.APPROVED if approve else SecretaryPledgeStatus.RETURNED
+    sp.upper_opinion, sp.upper_by, sp.upper_on = opinion, by, timezone.localdate()
+    sp.save(update_fields=["status", "upper_opinion", "upper_by", "upper_on", "updated_at"])
+    return sp
+
+
+@transaction.atomic
+def secretary_report_save(
+    *, by, sp: SecretaryPledge, quarter: int, text: str, measures: str, today=None
+) -> SecretaryReport:
+    """The quarterly report upward, due before the quarter ends."""
+    today = _today(today)
+    sp = SecretaryPledge.objects.select_related("member").get(pk=sp.pk)
+    if sp.member.user_id != getattr(by, "pk", None):
+        _refuse("季度落实情况由书记本人报送。")
+    if sp.status != SecretaryPledgeStatus.APPROVED:
+        _refuse("承诺书经上级审定后才能报送落实情况。")
+    if quarter not in (1, 2, 3, 4) or datetime.date(sp.year, 3 * quarter - 2, 1) > today:
+        _refuse("该季度尚未开始。", "quarter")
+    if not text.strip() or not measures.strip():
+        _refuse("请填写落实推进情况和践诺措施。", "text")
+    report, _ = SecretaryReport.objects.update_or_create(
+        pledge=sp,
+        quarter=quarter,
+        defaults={"text": text, "measures": measures, "submitted_by": by},
+    )
+    return report
+
+
+def quarter_end(year: int, quarter: int) -> datetime.date:
+    if quarter == 4:
+        return datetime.date(year, 12, 31)
+    return datetime.date(year, 3 * quarter + 1, 1) - datetime.timedelta(days=1)
