@@ -52,13 +52,16 @@ def _refuse(message: str, field: str | None = None):
     raise ValidationError({field: message} if field else message)
 
 
-def _event(pledge: Pledge, *, by, action: str, before: str = "", comment: str = "") -> None:
+def _event(
+    pledge: Pledge, *, by, action: str, before: str | None = None, comment: str = ""
+) -> None:
+    """Record an action; `before` is the status it moved from (None when it moved nothing)."""
     PledgeEvent.objects.create(
         pledge=pledge,
         actor=by if getattr(by, "is_authenticated", False) else None,
         action=action,
-        from_status=before,
-        to_status=pledge.status if pledge.status != before else "",
+        from_status=before or "",
+        to_status=pledge.status if before is not None else "",
         comment=comment[:1000],
     )
 
@@ -187,7 +190,7 @@ def pledge_create(
         created_by=by if getattr(by, "is_authenticated", False) else None,
         **fields,
     )
-    _event(pledge, by=by, action="repledge" if previous else "create")
+    _event(pledge, by=by, action="repledge" if previous else "create", before="")
     return pledge
 
 

@@ -1,0 +1,428 @@
+import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from orgs import services as org_services
+from orgs.models import OrgKind, Role, Sector
+from pledges import selectors, services
+from pledges.models import EvaluationResult, Pledge, PledgeEvent, PledgeStatus, Progress
+from tests.personas import make_member, make_org, make_user
+from tests.pledge_world import PNG, YEAR, force, member_pledge_fields, org_pledge_fields
+
+IN_WINDOW = datetime.date(YEAR, 2, 1)
+AFTER_WINDOW = datetime.date(YEAR, 5, 1)
+
+
+@pytest.fixture
+def own(world):
+    return world.user("own_branch_secretary")
+
+
+@pytest.fixture
+def parent(world):
+    return world.user("parent_committee_secretary")
+
+
+def draft(world, by, **extra):
+    return services.pledge_create(
+        by=by, year=YEAR, owner_member=world.members["m1b"], **member_pledge_fields(**extra)
+    )
+
+
+def messages_of(info) -> str:
+    return " ".join(info.value.messages)
+
+
+# ---------------------------------------------------------------- 提诺 and the window
+
+
+def test_annual_pledge_outside_the_window_is_refused_with_its_dates(world, own):
+    pledge = draft(world, own)
+    with pytest.raises(ValidationError) as info:
+        services.pledge_submit(by=own, pledge=pledge, today=AFTER_WINDOW)
+    assert "2026年01月01日至2026年03月31日" in messages_of(info)
+    assert Pledge.objects.get(pk=pledge.pk).status == PledgeStatus.DRAFT
+
+
+def test_immediate_pledge_may_be_submitted_any_time(world, own):
+    pledge = draft(world, own, kind="immediate", immediate_reason="emergency")
+    services.pledge_submit(by=own, pledge=pledge, today=AFTER_WINDOW)
+    assert Pledge.objects.get(pk=pledge.pk).status == PledgeStatus.SUBMITTED
+
+
+def test_immediate_pledge_needs_its_reason(world, own):
+    with pytest.raises(ValidationError) as info:
+        draft(world, own, kind="immediate")
+    assert "即时承诺请注明起因" in messages_of(info)
+
+
+def test_office_sets_a_window_that_the_nearest_ancestor_decides(world, own):
+    office = world.user("office_inside")
+    services.window_set(
+        by=office, org=world.orgs["K1"], year=YEAR,
+        start=datetime.date(YEAR, 1, 1), end=datetime.date(YEAR, 5, 31),
+    )  # fmt: skip
+    pledge = draft(world, own)
+    services.pledge_submit(by=own, pledge=pledge, today=AFTER_WINDOW)
+    assert services.window_for(org=world.orgs["B3"], year=YEAR) == (
+        datetime.date(YEAR, 1, 1),
+        datetime.date(YEAR, 3, 31),
+    )
+
+
+def test_only_office_staff_set_the_window(world, own):
+    with pytest.raises(ValidationError):
+        services.window_set(
+            by=own, org=world.orgs["B1"], year=YEAR,
+            start=datetime.date(YEAR, 1, 1), end=datetime.date(YEAR, 2, 1),
+        )  # fmt: skip
+    with pytest.raises(ValidationError) as info:
+        services.window_set(
+            by=world.user("office_inside"), org=world.orgs["K1"], year=YEAR,
+            start=datetime.date(YEAR, 3, 1), end=datetime.date(YEAR, 2, 1),
+        )  # fmt: skip
+    assert "截止日期不能早于开始日期" in messages_of(info)
+
+
+def test_oral_pledge_only_for_flagged_members_and_recorded_by_the_secretary(world, own):
+    with pytest.raises(ValidationError) as info:
+        draft(world, own, is_oral=True)
+    assert "不能口头承诺" in messages_of(info)
+    org_services.member_update(by=None, member=world.members["m1b"], is_elderly_infirm=True)
+    with pytest.raises(ValidationError) as info:
+        draft(world, world.user("member_self"), is_oral=True)
+    assert "由支部书记代为记录" in messages_of(info)
+    pledge = draft(world, own, is_oral=True)
+    assert pledge.is_oral
+
+
+def test_organisation_pledges_are_never_oral(world, own):
+    with pytest.raises(ValidationError):
+        services.pledge_create(
+            by=own, year=YEAR, owner_org=world.orgs["B1"], is_oral=True, **org_pledge_fields()
+        )
+
+
+def test_member_may_pledge_for_themselves_but_not_for_others(world):
+    me = world.user("member_self")
+    assert draft(world, me).owner_member == world.members["m1b"]
+    with pytest.raises(ValidationError):
+        services.pledge_create(
+            by=me, year=YEAR, owner_member=world.members["m1"], **member_pledge_fields()
+        )
+    with pytest.raises(ValidationError):
+        draft(world, world.user("sibling_branch_secretary"))
+
+
+def test_category_must_fit_the_owner(world, own):
+    with pytest.raises(ValidationError) as info:
+        draft(world, own, category="policy")
+    assert "不是党员承诺的类别" in messages_of(info)
+
+
+def test_annual_due_date_stays_in_the_year(world, own):
+    with pytest.raises(ValidationError) as info:
+        draft(world, own, due_date=datetime.date(YEAR + 1, 1, 31))
+    assert "年度承诺的完成时限应在2026年之内" in messages_of(info)
+
+
+def test_community_pledge_of_a_member_in_service(world, own):
+    community = make_org("CM1", OrgKind.BRANCH, world.orgs["T1"], Sector.COMMUNITY)
+    pledge = draft(world, own, category="community")
+    assert pledge.org == world.orgs["B1"]
+    communal = services.pledge_create(
+        by=own, year=YEAR, owner_member=world.members["m1b"], community_org=community,
+        **member_pledge_fields(category="community"),
+    )  # fmt: skip
+    assert communal.org == community and communal.is_community
+    with pytest.raises(ValidationError) as info:
+        services.pledge_create(
+            by=own, year=YEAR, owner_member=world.members["m1b"], community_org=world.orgs["B2"],
+            **member_pledge_fields(),
+        )  # fmt: skip
+    assert "不是社区党组织" in messages_of(info)
+    org_services.member_update(by=None, member=world.members["m1b"], is_retired=True)
+    with pytest.raises(ValidationError):
+        services.pledge_create(
+            by=own, year=YEAR, owner_member=world.members["m1b"], community_org=community,
+            **member_pledge_fields(),
+        )  # fmt: skip
+
+
+# ---------------------------------------------------------------- 审诺
+
+
+def test_return_and_resubmit_keeps_every_round(world, own):
+    pledge = draft(world, own)
+    services.pledge_submit(by=own, pledge=pledge, today=IN_WINDOW)
+    with pytest.raises(ValidationError):
+        services.pledge_return(by=own, pledge=pledge, comment=" ")
+    services.pledge_return(by=own, pledge=pledge, comment="目标不够具体")
+    services.pledge_update(by=own, pledge=pledge, target="走访困难户12户次")
+    services.pledge_submit(by=own, pledge=pledge, today=IN_WINDOW)
+    services.pledge_approve(by=own, pledge=pledge)
+    rounds = list(
+        PledgeEvent.objects.filter(pledge=pledge).values_list(
+            "action", "from_status", "to_status", "comment"
+        )
+    )
+    assert rounds == [
+        ("create", "", "draft", ""),
+        ("submit", "draft", "submitted", ""),
+        ("return", "submitted", "returned", "目标不够具体"),
+        ("update", "", "", ""),
+        ("submit", "returned", "submitted", ""),
+        ("approve", "submitted", "approved", ""),
+    ]
+
+
+def test_who_vets_what(world, own, parent):
+    po = world.extra["po"]
+    with pytest.raises(ValidationError):
+        services.pledge_approve(by=own, pledge=po)  # its own organisation's pledge
+    services.pledge_approve(by=parent, pledge=po)
+    member_pledge = draft(world, own)
+    services.pledge_submit(by=own, pledge=member_pledge, today=IN_WINDOW)
+    with pytest.raises(ValidationError):
+        services.pledge_approve(by=parent, pledge=member_pledge)  # members are vetted by the branch
+    with pytest.raises(ValidationError):
+        services.pledge_approve(by=world.user("office_inside"), pledge=member_pledge)
+
+
+def test_secretary_does_not_vet_their_own_pledge(world, own):
+    mine = services.pledge_create(
+        by=own, year=YEAR, owner_member=world.extra["secretary"], **member_pledge_fields()
+    )
+    services.pledge_submit(by=own, pledge=mine, today=IN_WINDOW)
+    with pytest.raises(ValidationError) as info:
+        services.pledge_approve(by=own, pledge=mine)
+    assert "不能审核本人的承诺" in messages_of(info)
+    deputy = make_user("deputy", Role.DEPUTY, world.orgs["B1"])
+    services.pledge_approve(by=deputy, pledge=mine)
+
+
+def test_wrong_state_refusals(world, own, parent):
+    pm = world.extra["pm"]
+    with pytest.raises(ValidationError):
+        services.pledge_submit(by=own, pledge=pm, today=IN_WINDOW)
+    with pytest.raises(ValidationError):
+        services.pledge_update(by=own, pledge=pm, content="改")
+    with pytest.raises(ValidationError):
+        services.pledge_publish(by=parent, pledge=world.extra["po"])
+    fresh = draft(world, own)
+    with pytest.raises(ValidationError):
+        services.pledge_approve(by=own, pledge=fresh)
+    with pytest.raises(ValidationError) as info:
+        services.fulfilment_record(
+            by=own, pledge=fresh, year=YEAR, period=1, text="x", status="in_progress"
+        )
+    assert "审定后才能填报" in messages_of(info)
+
+
+def test_bulk_approve_is_all_or_nothing(world, own):
+    a, b = draft(world, own), draft(world, own, content="另一项")
+    for p in (a, b):
+        services.pledge_submit(by=own, pledge=p, today=IN_WINDOW)
+    force(b, status=PledgeStatus.DRAFT)
+    with pytest.raises(ValidationError):
+        services.pledge_bulk_approve(by=own, pledges=[a, b])
+    assert Pledge.objects.get(pk=a.pk).status == PledgeStatus.SUBMITTED
+
+
+# ---------------------------------------------------------------- 示诺 and the notice board
+
+
+def test_public_notice_lists_only_published_pledges(world, parent, own):
+    services.pledge_approve(by=parent, pledge=world.extra["po"])
+    notice = selectors.public_notice(org=world.orgs["B1"], year=YEAR)
+    assert notice["own"] == [] and notice["members"] == [world.extra["pm"]]
+    services.pledge_publish(by=own, pledge=world.extra["po"], on=datetime.date(YEAR, 4, 1))
+    assert len(selectors.public_notice(org=world.orgs["B1"], year=YEAR)["own"]) == 1
+
+
+# ---------------------------------------------------------------- 履诺
+
+
+def test_fulfilment_per_period_updates_progress_and_replaces_the_text(world, own):
+    pm = world.extra["pm"]
+    services.fulfilment_record(
+        by=own, pledge=pm, year=YEAR, period=2, text="走访6户", status=Progress.DONE,
+        today=datetime.date(YEAR, 5, 1),
+    )  # fmt: skip
+    services.fulfilment_record(
+        by=own, pledge=pm, year=YEAR, period=2, text="走访12户", status=Progress.DONE,
+        today=datetime.date(YEAR, 5, 1),
+    )  # fmt: skip
+    pm.refresh_from_db()
+    assert pm.progress == Progress.DONE
+    assert pm.fulfilments.get(period=2).text == "走访12户"
+    assert pm.events.filter(action="fulfil").count() == 3
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"period": 3}, "尚未开始"),
+        ({"status": "cannot"}, "请说明原因"),
+        ({"text": " "}, "请填写兑现情况"),
+        ({"files": [SimpleUploadedFile("x.png", b"MZ\x90\x00 not an image")]}, "不是图片"),
+        (
+            {"files": [SimpleUploadedFile("big.pdf", b"%PDF-" + b"0" * (5 * 1024 * 1024))]},
+            "超过 5 MB",
+        ),
+    ],
+)
+def test_fulfilment_refusals_write_nothing(world, own, kwargs, message):
+    pm = world.extra["pm"]
+    before = (pm.fulfilments.count(), pm.events.count())
+    data = {"year": YEAR, "period": 2, "text": "走访", "status": "in_progress"} | kwargs
+    with pytest.raises(ValidationError) as info:
+        services.fulfilment_record(by=own, pledge=pm, today=datetime.date(YEAR, 5, 1), **data)
+    assert message in messages_of(info)
+    assert (pm.fulfilments.count(), pm.events.count()) == before
+
+
+def test_attachments_are_stored_under_generated_names(world):
+    attachment = world.extra["attachment"]
+    assert attachment.original_name == "photo.png"
+    assert attachment.content_type == "image/png"
+    assert "photo" not in attachment.file.name and attachment.file.name.endswith(".png")
+
+
+def test_members_quarters_and_organisations_half_years(world):
+    today = datetime.date(YEAR, 8, 1)
+    assert [p for _, p, _ in services.periods_of(world.extra["pm"], today)] == [1, 2, 3]
+    assert [label for *_, label in services.periods_of(world.extra["po"], today)] == [
+        "2026年上半年",
+        "2026年下半年",
+    ]
+
+
+# ---------------------------------------------------------------- 督诺
+
+
+def test_overdue_and_rectification_cycle(world, own):
+    pm = world.extra["pm"]
+    today = datetime.date(YEAR, 7, 20)
+    assert pm in selectors.overdue(user=own, within=None, today=today)
+    assert pm not in selectors.overdue(user=world.user("office_outside"), within=None, today=today)
+    with pytest.raises(ValidationError) as info:
+        services.rectification_issue(
+            by=own, pledge=pm, requirement="再次", deadline=datetime.date(YEAR, 9, 1), today=today
+        )
+    assert "未销号的整改" in messages_of(info)
+    item = world.extra["rectification"]
+    with pytest.raises(ValidationError):
+        services.rectification_close(by=own, rectification=item)  # nothing reported yet
+    services.rectification_respond(by=own, rectification=item, response="已补走访4户")
+    services.rectification_close(by=own, rectification=item)
+    item.refresh_from_db()
+    assert item.status == "closed" and item.closed_at
+    services.rectification_close(by=own, rectification=item, reopen=True)
+    item.refresh_from_db()
+    assert item.status == "open"
+
+
+def test_rectification_needs_an_overdue_pledge(world, parent):
+    po = world.extra["po"]
+    services.pledge_approve(by=parent, pledge=po)
+    with pytest.raises(ValidationError) as info:
+        services.rectification_issue(
+            by=parent, pledge=po, requirement="x", deadline=datetime.date(YEAR, 9, 1),
+            today=datetime.date(YEAR, 5, 1),
+        )  # fmt: skip
+    assert "超过完成时限" in messages_of(info)
+
+
+def test_members_and_organisations_without_a_pledge_need_a_catch_up(world, own):
+    parent = world.user("parent_committee_secretary")
+    members = set(selectors.members_without_pledge(user=parent, within=world.orgs["T1"], year=YEAR))
+    assert world.members["m1"] not in members
+    assert {world.members["m1b"], world.members["m2"]} <= members
+    orgs = set(selectors.orgs_without_pledge(user=parent, within=world.orgs["T1"], year=YEAR))
+    assert world.orgs["B1"] in orgs  # its pledge is still awaiting approval
+    services.pledge_approve(by=parent, pledge=world.extra["po"])
+    assert world.orgs["B1"] not in set(
+        selectors.orgs_without_pledge(user=parent, within=world.orgs["T1"], year=YEAR)
+    )
+
+
+# ---------------------------------------------------------------- 评诺 and 再承诺
+
+
+def test_evaluation_at_year_end(world, own):
+    pm = world.extra["pm"]
+    with pytest.raises(ValidationError) as info:
+        services.pledge_evaluate(
+            by=own, pledge=pm, result="fulfilled", remark="", today=datetime.date(YEAR, 9, 1)
+        )
+    assert "评诺在年底" in messages_of(info)
+    with pytest.raises(ValidationError):
+        services.pledge_evaluate(
+            by=own, pledge=pm, result="partly", remark="", today=datetime.date(YEAR, 12, 5)
+        )
+    services.pledge_evaluate(
+        by=own, pledge=pm, result="partly", remark="完成8次", today=datetime.date(YEAR, 12, 5)
+    )
+    pm.refresh_from_db()
+    assert (pm.status, pm.result) == (PledgeStatus.EVALUATED, EvaluationResult.PARTLY)
+
+
+def test_repledge_from_a_fulfilled_pledge(world, own):
+    pm = world.extra["pm"]
+    with pytest.raises(ValidationError):
+        services.pledge_repledge(by=own, previous=pm, year=YEAR + 1, **member_pledge_fields())
+    force(pm, progress=Progress.DONE)
+    follow = services.pledge_repledge(
+        by=own, previous=pm, year=YEAR + 1,
+        **member_pledge_fields(due_date=datetime.date(YEAR + 1, 6, 30)),
+    )  # fmt: skip
+    assert follow.previous == pm and follow.owner_member == pm.owner_member
+    assert follow.status == PledgeStatus.DRAFT
+
+
+# ---------------------------------------------------------------- 党组织书记公开承诺书
+
+
+def test_secretary_pledge_letter_cycle(world, own, parent):
+    sp = world.extra["sp"]
+    with pytest.raises(ValidationError):
+        services.secretary_pledge_save(by=parent, org=world.orgs["B1"], year=YEAR, content="x")
+    with pytest.raises(ValidationError):
+        services.secretary_report_save(by=own, sp=sp, quarter=1, text="x", measures="y")
+    services.secretary_pledge_submit(by=own, sp=sp)
+    with pytest.raises(ValidationError):
+        services.secretary_pledge_review(by=own, sp=sp, approve=True, opinion="同意")
+    services.secretary_pledge_review(by=parent, sp=sp, approve=True, opinion="同意")
+    sp.refresh_from_db()
+    assert sp.status == "approved" and sp.upper_by == parent
+    with pytest.raises(ValidationError):
+        services.secretary_report_save(
+            by=own, sp=sp, quarter=4, text="x", measures="y", today=datetime.date(YEAR, 5, 1)
+        )
+    services.secretary_report_save(
+        by=own,
+        sp=sp,
+        quarter=2,
+        text="走访20户",
+        measures="6月底前完成",
+        today=datetime.date(YEAR, 5, 1),
+    )
+    assert sp.reports.get().quarter == 2
+
+
+# ---------------------------------------------------------------- bounded reads
+
+
+def test_branch_year_page_reads_a_bounded_number_of_queries(world, django_assert_num_queries):
+    b1 = world.orgs["B1"]
+    own = world.user("own_branch_secretary")
+    for i in range(30):
+        member = make_member(b1, f"党员{i:02d}", birth_date=datetime.date(1950 + i % 20, 1, 1))
+        services.pledge_create(by=own, year=YEAR, owner_member=member, **member_pledge_fields())
+    with django_assert_num_queries(4):  # members, their pledges, own pledges, rectifications
+        data = selectors.branch_year(org=b1, year=YEAR, today=datetime.date(YEAR, 7, 20))
+    assert data["rows"][0].needs == "overdue"
+    assert len(data["rows"]) == 33  # m1, m1b, the secretary and 30 more
