@@ -197,7 +197,11 @@ def pledge_create(
 @transaction.atomic
 def pledge_update(*, by, pledge: Pledge, **fields) -> Pledge:
     """Change a draft or returned pledge."""
-    pledge = Pledge.objects.select_for_update().select_related("owner_member").get(pk=pledge.pk)
+    pledge = (
+        Pledge.objects.select_for_update(of=("self",))
+        .select_related("owner_member")
+        .get(pk=pledge.pk)
+    )
     if pledge.status not in access.EDITABLE:
         _refuse(f"承诺已{pledge.get_status_display()}，不能再修改。")
     if not access.may_write(by, pledge):
@@ -216,7 +220,7 @@ def pledge_update(*, by, pledge: Pledge, **fields) -> Pledge:
 @transaction.atomic
 def pledge_submit(*, by, pledge: Pledge, today: datetime.date | None = None) -> Pledge:
     """Send a draft (or a revised returned pledge) for vetting; annual ones only in the window."""
-    pledge = Pledge.objects.select_for_update().get(pk=pledge.pk)
+    pledge = Pledge.objects.select_for_update(of=("self",)).get(pk=pledge.pk)
     if pledge.status not in access.EDITABLE:
         _refuse(f"承诺当前为“{pledge.get_status_display()}”，不能提交。")
     if not access.may_write(by, pledge):
@@ -241,7 +245,7 @@ def pledge_submit(*, by, pledge: Pledge, today: datetime.date | None = None) -> 
 
 def _lock_for_vetting(by, pledge: Pledge) -> Pledge:
     pledge = (
-        Pledge.objects.select_for_update()
+        Pledge.objects.select_for_update(of=("self",))
         .select_related("org", "owner_org", "owner_member")
         .get(pk=pledge.pk)
     )
@@ -289,7 +293,11 @@ def pledge_bulk_approve(*, by, pledges: list[Pledge]) -> int:
 
 @transaction.atomic
 def pledge_publish(*, by, pledge: Pledge, on: datetime.date | None = None) -> Pledge:
-    pledge = Pledge.objects.select_for_update().select_related("org", "owner_org").get(pk=pledge.pk)
+    pledge = (
+        Pledge.objects.select_for_update(of=("self",))
+        .select_related("org", "owner_org")
+        .get(pk=pledge.pk)
+    )
     if pledge.status != PledgeStatus.APPROVED:
         _refuse(
             f"只有已审定的承诺才能公示；“{pledge.owner_name}”的承诺当前为“{pledge.get_status_display()}”。"
@@ -343,7 +351,9 @@ def fulfilment_record(
     """履诺: the progress report of one period; a second report for the period replaces the text
     (the earlier one stays in the history)."""
     pledge = (
-        Pledge.objects.select_for_update().select_related("org", "owner_member").get(pk=pledge.pk)
+        Pledge.objects.select_for_update(of=("self",))
+        .select_related("org", "owner_member")
+        .get(pk=pledge.pk)
     )
     if pledge.status not in access.ACTIVE:
         _refuse(f"承诺当前为“{pledge.get_status_display()}”，审定后才能填报兑现情况。")
@@ -425,7 +435,7 @@ def rectification_issue(
 
 @transaction.atomic
 def rectification_respond(*, by, rectification: Rectification, response: str) -> Rectification:
-    rectification = Rectification.objects.select_for_update().get(pk=rectification.pk)
+    rectification = Rectification.objects.select_for_update(of=("self",)).get(pk=rectification.pk)
     pledge = Pledge.objects.select_related("org", "owner_org", "owner_member").get(
         pk=rectification.pledge_id
     )
@@ -444,7 +454,7 @@ def rectification_respond(*, by, rectification: Rectification, response: str) ->
 
 @transaction.atomic
 def rectification_close(*, by, rectification: Rectification, reopen: bool = False) -> Rectification:
-    rectification = Rectification.objects.select_for_update().get(pk=rectification.pk)
+    rectification = Rectification.objects.select_for_update(of=("self",)).get(pk=rectification.pk)
     pledge = Pledge.objects.select_related("org", "owner_org", "owner_member").get(
         pk=rectification.pledge_id
     )
@@ -471,7 +481,7 @@ def pledge_evaluate(*, by, pledge: Pledge, result: str, remark: str, today=None)
     """评诺: the year-end result of a pledge (fulfilled / partly / not fulfilled)."""
     today = _today(today)
     pledge = (
-        Pledge.objects.select_for_update()
+        Pledge.objects.select_for_update(of=("self",))
         .select_related("org", "owner_org", "owner_member")
         .get(pk=pledge.pk)
     )
@@ -523,7 +533,7 @@ def secretary_pledge_save(*, by, org: Organization, year: int, **fields) -> Secr
         _refuse(f"“{org.name}”尚未设定书记。")
     if member.user_id != getattr(by, "pk", None):
         _refuse("书记公开承诺书由书记本人填写。")
-    sp = SecretaryPledge.objects.select_for_update().filter(org=org, year=year).first()
+    sp = SecretaryPledge.objects.select_for_update(of=("self",)).filter(org=org, year=year).first()
     if sp is not None and sp.status not in (
         SecretaryPledgeStatus.DRAFT,
         SecretaryPledgeStatus.RETURNED,
@@ -543,7 +553,11 @@ def secretary_pledge_save(*, by, org: Organization, year: int, **fields) -> Secr
 
 @transaction.atomic
 def secretary_pledge_submit(*, by, sp: SecretaryPledge) -> SecretaryPledge:
-    sp = SecretaryPledge.objects.select_for_update().select_related("member").get(pk=sp.pk)
+    sp = (
+        SecretaryPledge.objects.select_for_update(of=("self",))
+        .select_related("member")
+        .get(pk=sp.pk)
+    )
     if sp.member.user_id != getattr(by, "pk", None):
         _refuse("承诺书由书记本人签字提交。")
     if sp.status not in (SecretaryPledgeStatus.DRAFT, SecretaryPledgeStatus.RETURNED):
@@ -558,7 +572,7 @@ def secretary_pledge_review(
     *, by, sp: SecretaryPledge, approve: bool, opinion: str
 ) -> SecretaryPledge:
     """The upper organisation's 审定意见."""
-    sp = SecretaryPledge.objects.select_for_update().select_related("org").get(pk=sp.pk)
+    sp = SecretaryPledge.objects.select_for_update(of=("self",)).select_related("org").get(pk=sp.pk)
     if not org_access.can(by, Action.SUPERVISE, sp.org):
         _refuse("审定意见由上一级党组织书记填写。")
     if sp.status != SecretaryPledgeStatus.SUBMITTED:

@@ -9,7 +9,7 @@ from orgs.models import OrgKind, Role, Sector
 from pledges import selectors, services
 from pledges.models import EvaluationResult, Pledge, PledgeEvent, PledgeStatus, Progress
 from tests.personas import make_member, make_org, make_user
-from tests.pledge_world import PNG, YEAR, force, member_pledge_fields, org_pledge_fields
+from tests.pledge_world import YEAR, force, member_pledge_fields, org_pledge_fields
 
 IN_WINDOW = datetime.date(YEAR, 2, 1)
 AFTER_WINDOW = datetime.date(YEAR, 5, 1)
