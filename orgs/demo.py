@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from orgs import services
+from orgs import extensions, services
 from orgs.models import (
     Education,
     Member,
@@ -371,7 +371,10 @@ def seed(*, scale: str = "small", seed: int = 2026, log=lambda text: None) -> di
     _reset_sequences()
     users = _demo_users(root)
     _demo_transfers(root, today)
-    return {"orgs": len(nodes), "members": len(joined_of), "users": users}
+    extra = {}
+    for seeder in extensions.demo_seeders:  # later apps add their demo records
+        extra.update(seeder(scale=scale, rng=rng, today=today, log=log))
+    return {"orgs": len(nodes), "members": len(joined_of), "users": users, **extra}
 
 
 def _set_secretaries(pairs: list[tuple[int, int]]) -> None:

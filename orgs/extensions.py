@@ -10,6 +10,8 @@ from collections.abc import Callable
 todo_providers: list[Callable] = []
 org_link_providers: list[Callable] = []
 member_link_providers: list[Callable] = []
+# f(*, scale, rng, today, log) -> dict of counts; called by seed_demo after the tree and roster
+demo_seeders: list[Callable] = []
 
 
 def todo_for(user) -> list[dict]:

@@ -7,8 +7,9 @@ class PledgesConfig(AppConfig):
 
     def ready(self):
         from orgs import extensions
-        from pledges import selectors
+        from pledges import demo, selectors
 
         extensions.todo_providers.append(selectors.todo)
         extensions.org_link_providers.append(selectors.org_links)
         extensions.member_link_providers.append(selectors.member_links)
+        extensions.demo_seeders.append(demo.seed)

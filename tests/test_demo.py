@@ -44,3 +44,40 @@ def test_seed_refuses_a_non_empty_database_unless_asked_to_skip(demo):
         call_command("seed_demo", verbosity=0)
     call_command("seed_demo", "--if-empty", verbosity=0)
     assert Organization.objects.filter(kind="province").count() == 1
+
+
+def test_demo_pages_render_for_the_demo_logins(demo, client):
+    """Every page a demo login reaches from the home page renders, over real demo records."""
+    from pledges.models import Pledge, Rectification, SecretaryPledge
+
+    assert client.login(username="zhibu_shuji", password="cxzy2026")
+    branch = Organization.objects.get(secretary__user__username="zhibu_shuji")
+    year = Pledge.objects.values_list("year", flat=True).first()
+    urls = [
+        reverse("home"),
+        reverse("orgs:detail", args=[branch.pk]),
+        reverse("pledges:year", args=[branch.pk, year]),
+        reverse("pledges:secretary_pledge", args=[branch.pk, year]),
+        reverse("pledges:overdue"),
+        reverse("pledges:rectifications"),
+        reverse("pledges:missing"),
+        reverse("pledges:mine"),
+        reverse("public:notice", args=[branch.code]),
+    ]
+    urls += [reverse("pledges:detail", args=[p.pk]) for p in Pledge.objects.filter(org=branch)]
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+    assert SecretaryPledge.objects.filter(org=branch, status="approved").exists()
+    client.logout()
+    assert client.login(username="zhen_shuji", password="cxzy2026")
+    town = Organization.objects.get(secretary__user__username="zhen_shuji")
+    for url in [
+        reverse("pledges:vet_queue"),
+        reverse("pledges:secretary_ledger", args=[town.pk, year]),
+        reverse("pledges:missing") + f"?org={town.pk}&year={year}",
+        *[
+            reverse("pledges:rectification", args=[r.pk])
+            for r in Rectification.objects.filter(org__parent=town)
+        ],
+    ]:
+        assert client.get(url).status_code == 200, url

@@ -30,7 +30,8 @@ class Command(BaseCommand):
         elapsed = time.monotonic() - started
         self.stdout.write(
             self.style.SUCCESS(
-                f"已建立演示省份：组织 {result['orgs']} 个，党员 {result['members']} 名，用时 {elapsed:.1f} 秒。"
+                f"已建立演示省份：组织 {result['orgs']} 个，党员 {result['members']} 名，"
+                f"公开承诺 {result.get('pledges', 0)} 项，用时 {elapsed:.1f} 秒。"
             )
         )
         self.stdout.write(demo.demo_logins_text(result["users"]))
