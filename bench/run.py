@@ -78,9 +78,24 @@ def main() -> None:
         results["seed_province"] = {"seconds": round(time.perf_counter() - started, 1)}
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
+    from pledges.models import Pledge
+
+    if not Pledge.objects.exists():
+        import random
+
+        from django.utils import timezone
+
+        from pledges import demo as pledge_demo
+
+        started = time.perf_counter()
+        pledge_demo.seed(scale="province", rng=random.Random(7), today=timezone.localdate(), log=print)
+        results["seed_pledges"] = {"seconds": round(time.perf_counter() - started, 1)}
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     results["size"] = {
         "organizations": Organization.objects.count(),
         "members": Member.objects.count(),
+        "pledges": Pledge.objects.count(),
     }
     User = get_user_model()
 
@@ -157,6 +172,32 @@ def main() -> None:
         "xlsx_bytes": size,
         "rows": Member.objects.filter(county.subtree_q("org__")).count(),
     }
+
+    # ---- pledges
+    from django.utils import timezone
+
+    year = timezone.localdate().year
+
+    def page(username, url):
+        c = Client()
+        c.force_login(fresh(username))
+        with CaptureQueriesContext(connection) as ctx:
+            assert c.get(url).status_code == 200, url
+        return c, len(ctx.captured_queries)
+
+    branch = Organization.objects.get(secretary__user__username="zhibu_shuji")
+    url = f"/pledges/org/{branch.pk}/{year}/"
+    c, queries = page("zhibu_shuji", url)
+    measure("branch_year_page", lambda: c.get(url).status_code, queries=queries,
+            members=branch.members.count())  # fmt: skip
+    for username in ("zhen_shuji", "xian_shuji"):
+        c, queries = page(username, "/pledges/vet/")
+        measure(f"vet_queue_{username}", lambda c=c: c.get("/pledges/vet/").status_code, queries=queries)
+    city = Organization.objects.get(code="JY01")
+    url = f"/pledges/overdue/?org={city.pk}"
+    c, queries = page("shi_shuji", url)
+    measure("city_overdue_list", lambda: c.get(url).status_code, queries=queries,
+            overdue=Pledge.objects.overdue(timezone.localdate()).filter(city.subtree_q("org__")).count())  # fmt: skip
 
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)

@@ -95,12 +95,21 @@ def seed(*, scale: str, rng, today: datetime.date, log) -> dict:
     made: list[tuple[int, str, str, datetime.date, int]] = []  # id, status, progress, due, org
     log("公开承诺写入中…")
 
+    # Read everything first: the connection is busy while COPY runs.
+    orgs = list(
+        Organization.objects.filter(kind__in=["committee", "general_branch", "branch"])
+        .order_by("id")
+        .values_list("id")
+    )
+    members = list(
+        Member.objects.order_by("id").values_list(
+            "id", "org_id", "is_elderly_infirm", "is_low_literacy"
+        )
+    )
+
     def rows():
         pid = first
-        orgs = Organization.objects.filter(
-            kind__in=["committee", "general_branch", "branch"]
-        ).values_list("id")
-        for (org_id,) in orgs.iterator(chunk_size=10000):
+        for (org_id,) in orgs:
             for _ in range(rng.choice((1, 1, 2))):
                 category, content, target = rng.choice(ORG_TEXTS)
                 status, progress = _status_for(rng.random())
@@ -114,8 +123,7 @@ def seed(*, scale: str, rng, today: datetime.date, log) -> dict:
                     "", "", None, None, now, now,
                 )  # fmt: skip
                 pid += 1
-        members = Member.objects.values_list("id", "org_id", "is_elderly_infirm", "is_low_literacy")
-        for member_id, org_id, infirm, low in members.order_by("id").iterator(chunk_size=20000):
+        for member_id, org_id, infirm, low in members:
             texts = MEMBER_TEXTS.get(sectors[org_id], MEMBER_TEXTS[Sector.ORGAN])
             count = 0 if rng.random() < 0.08 else rng.choice((1, 2, 2, 3))
             for n in range(count):

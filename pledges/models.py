@@ -199,6 +199,7 @@ class Pledge(models.Model):
         ]
         indexes = [
             models.Index(fields=["year", "org", "status"], name="pledge_year_org_status"),
+            models.Index(fields=["org", "status"], name="pledge_org_status"),
             models.Index(fields=["year", "status", "due_date"], name="pledge_year_status_due"),
             models.Index(fields=["owner_member", "year"], name="pledge_member_year"),
             models.Index(fields=["owner_org", "year"], name="pledge_ownerorg_year"),
