@@ -88,7 +88,9 @@ def main() -> None:
         from pledges import demo as pledge_demo
 
         started = time.perf_counter()
-        pledge_demo.seed(scale="province", rng=random.Random(7), today=timezone.localdate(), log=print)
+        pledge_demo.seed(
+            scale="province", rng=random.Random(7), today=timezone.localdate(), log=print
+        )
         results["seed_pledges"] = {"seconds": round(time.perf_counter() - started, 1)}
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
@@ -192,7 +194,9 @@ def main() -> None:
             members=branch.members.count())  # fmt: skip
     for username in ("zhen_shuji", "xian_shuji"):
         c, queries = page(username, "/pledges/vet/")
-        measure(f"vet_queue_{username}", lambda c=c: c.get("/pledges/vet/").status_code, queries=queries)
+        measure(
+            f"vet_queue_{username}", lambda c=c: c.get("/pledges/vet/").status_code, queries=queries
+        )
     city = Organization.objects.get(code="JY01")
     url = f"/pledges/overdue/?org={city.pk}"
     c, queries = page("shi_shuji", url)

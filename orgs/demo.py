@@ -242,22 +242,7 @@ def _member_rows(nodes: list[Node], rng: random.Random, first_id: int, today: da
             member_id += 1
 
 
-MEMBER_COLUMNS = [
-    "id",
-    "name",
-    "gender",
-    "ethnicity",
-    "birth_date",
-    "joined_on",
-    "education",
-    "post",
-    "category",
-    "is_elderly_infirm",
-    "is_low_literacy",
-    "is_retired",
-    "is_mobile",
-    "org_id",
-]
+MEMBER_COLUMNS = ["id", *Member.EDITABLE_FIELDS, "org_id"]
 
 
 def _copy(table: str, columns: list[str], rows) -> None:

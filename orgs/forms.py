@@ -99,17 +99,7 @@ class MemberForm(forms.ModelForm):
 
     class Meta:
         model = Member
-        fields = [
-            "name",
-            "gender",
-            "ethnicity",
-            "birth_date",
-            "joined_on",
-            "education",
-            "post",
-            "category",
-            *Member.FLAG_FIELDS,
-        ]
+        fields = list(Member.EDITABLE_FIELDS)
         widgets = {"joined_on": DateInput()}
 
     def __init__(self, *args, **kwargs):

@@ -259,7 +259,12 @@ class Member(models.Model):
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 
+    # the 写实簿 header, in the order of the form and of the roster sheet
+    HEADER_FIELDS = (
+        "name", "gender", "ethnicity", "birth_date", "joined_on", "education", "post", "category",
+    )  # fmt: skip
     FLAG_FIELDS = ("is_elderly_infirm", "is_low_literacy", "is_retired", "is_mobile")
+    EDITABLE_FIELDS = (*HEADER_FIELDS, *FLAG_FIELDS)
 
     class Meta:
         verbose_name = "党员"

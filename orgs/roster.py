@@ -214,14 +214,7 @@ def write_export(*, root: Organization, stream: IO[bytes]) -> None:
         Member.objects.filter(root.subtree_q("org__"))
         .order_by("org__lft", "name", "pk")
         .values_list(
-            "name",
-            "gender",
-            "ethnicity",
-            "birth_date",
-            "joined_on",
-            "education",
-            "post",
-            "category",
+            *Member.HEADER_FIELDS,
             "org__code",
             *flag_fields,
         )

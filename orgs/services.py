@@ -24,17 +24,7 @@ from orgs.models import (
 )
 
 ORG_FIELDS = ("name", "code", "kind", "sector", "is_active")
-MEMBER_FIELDS = (
-    "name",
-    "gender",
-    "ethnicity",
-    "birth_date",
-    "joined_on",
-    "education",
-    "post",
-    "category",
-    *Member.FLAG_FIELDS,
-)
+MEMBER_FIELDS = Member.EDITABLE_FIELDS
 
 
 def audit(*, by, action: str, summary: str, org=None, member=None, changes=None) -> AuditEntry:
