@@ -52,14 +52,18 @@ def branch_year(*, org: Organization, year: int, today: datetime.date) -> dict:
     Four queries whatever the size of the branch: members, their pledges, the organisation's own
     pledges and the open rectifications.
     """
-    members = list(Member.objects.filter(org=org).order_by("name", "pk"))
+    # The branch's pledges: a member who moved away keeps the pledges made here, and a member of
+    # another branch may pledge here towards their residential community.
+    member_pledges = list(
+        Pledge.objects.filter(year=year, org=org, owner_member__isnull=False).order_by("created_at")
+    )
+    owners = {p.owner_member_id for p in member_pledges}
+    members = Member.objects.filter(Q(org=org) | Q(pk__in=owners)).order_by("name", "pk")
     by_member = {m.pk: MemberYear(m) for m in members}
-    member_pledges = Pledge.objects.filter(year=year, owner_member__org=org).order_by("created_at")
     for pledge in member_pledges:
-        row = by_member.get(pledge.owner_member_id)
-        if row is not None:
-            pledge.owner_member = row.member
-            row.pledges.append(pledge)
+        row = by_member[pledge.owner_member_id]
+        pledge.owner_member = row.member
+        row.pledges.append(pledge)
     rows = list(by_member.values())
     for row in rows:
         row.needs = _needs(row.pledges, today)

@@ -426,3 +426,19 @@ def test_branch_year_page_reads_a_bounded_number_of_queries(world, django_assert
         data = selectors.branch_year(org=b1, year=YEAR, today=datetime.date(YEAR, 7, 20))
     assert data["rows"][0].needs == "overdue"
     assert len(data["rows"]) == 33  # m1, m1b, the secretary and 30 more
+
+
+def test_a_member_who_moved_keeps_this_years_pledges_in_the_old_branch(world, own):
+    pm = world.extra["pm"]
+    org_services.member_transfer(
+        by=None, member=world.members["m1"], to_org=world.orgs["B2"], on=datetime.date(YEAR, 8, 1)
+    )
+    rows = selectors.branch_year(org=world.orgs["B1"], year=YEAR, today=datetime.date(YEAR, 9, 1))[
+        "rows"
+    ]
+    moved = next(r for r in rows if r.member == world.members["m1"])
+    assert moved.pledges == [pm]
+    rows_b2 = selectors.branch_year(
+        org=world.orgs["B2"], year=YEAR, today=datetime.date(YEAR, 9, 1)
+    )["rows"]
+    assert next(r for r in rows_b2 if r.member == world.members["m1"]).pledges == []
