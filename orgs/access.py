@@ -180,9 +180,19 @@ def roles_of(user) -> list[tuple[Role, int]]:
     return [(g.role, g.org_id) for g in grants_for(user)]
 
 
+def object_id(pk) -> int:
+    """An id from a URL or a query string; anything that is not one is a 404."""
+    text = str(pk)
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        raise Http404("地址有误。")
+    return int(text)
+
+
 def get_org_or_404(user, pk, action: Action = Action.VIEW) -> Organization:
     """The organisation `pk` if the user may see it (else 404) and do `action` on it (else 403)."""
-    org = Organization.objects.select_related("parent", "secretary").filter(pk=pk).first()
+    org = (
+        Organization.objects.select_related("parent", "secretary").filter(pk=object_id(pk)).first()
+    )
     if org is None or not can(user, Action.VIEW, org):
         raise Http404("没有找到该党组织。")
     if action is not Action.VIEW and not can(user, action, org):
@@ -190,9 +200,18 @@ def get_org_or_404(user, pk, action: Action = Action.VIEW) -> Organization:
     return org
 
 
+def is_own_record(user, member: Member) -> bool:
+    """Whether `member` is the logged-in user's own record."""
+    return (
+        getattr(user, "is_authenticated", False)
+        and member.user_id is not None
+        and member.user_id == user.pk
+    )
+
+
 def can_on_member(user, action: Action, member: Member) -> bool:
     if action is Action.VIEW:
-        return member.user_id == user.pk or any(
+        return is_own_record(user, member) or any(
             g.role in READING and g.covers(member.org) for g in grants_for(user)
         )
     return can(user, action, member.org)
@@ -204,7 +223,9 @@ def get_member_or_404(user, pk, action: Action = Action.VIEW) -> Member:
     Acting on a member means acting on the member's organisation: a branch secretary edits the
     branch's own roster (EDIT); the parent secretary may transfer (SUPERVISE).
     """
-    member = Member.objects.select_related("org", "org__parent", "user").filter(pk=pk).first()
+    member = (
+        Member.objects.select_related("org", "org__parent", "user").filter(pk=object_id(pk)).first()
+    )
     if member is None or not can_on_member(user, Action.VIEW, member):
         raise Http404("没有找到该党员。")
     if action is not Action.VIEW and not can_on_member(user, action, member):

@@ -28,26 +28,44 @@ def pledges_visible_to(user) -> QuerySet[Pledge]:
 
 
 def _is_owner(user, pledge: Pledge) -> bool:
-    return pledge.owner_member_id is not None and pledge.owner_member.user_id == user.pk
+    return pledge.owner_member_id is not None and access.is_own_record(user, pledge.owner_member)
+
+
+def _home_branch(pledge: Pledge):
+    """Where a member's community pledge also belongs: the member's own branch."""
+    return pledge.owner_member.org if pledge.is_community else None
 
 
 def may_view(user, pledge: Pledge) -> bool:
-    return _is_owner(user, pledge) or access.can(user, Action.EXPORT, pledge.org)
+    home = _home_branch(pledge)
+    return (
+        _is_owner(user, pledge)
+        or access.can(user, Action.EXPORT, pledge.org)
+        or (home is not None and access.can(user, Action.EXPORT, home))
+    )
 
 
 def may_write(user, pledge: Pledge) -> bool:
     """Edit, submit and report fulfilment: the owner organisation's secretary; for a member's
-    pledge the member or the branch secretary."""
+    pledge the member or the branch secretary (for a community pledge, of either branch)."""
     if pledge.owner_org_id:
         return access.can(user, Action.EDIT, pledge.owner_org)
-    return _is_owner(user, pledge) or access.can(user, Action.EDIT, pledge.org)
+    home = _home_branch(pledge)
+    return (
+        _is_owner(user, pledge)
+        or access.can(user, Action.EDIT, pledge.org)
+        or (home is not None and access.can(user, Action.EDIT, home))
+    )
 
 
 def may_vet(user, pledge: Pledge) -> bool:
     """Vet, publish, rectify and evaluate: the parent secretary of an organisation; the branch
-    secretary for its members (never for their own pledge)."""
+    secretary for its members. Nobody vets a pledge that is their own or their own
+    organisation's."""
     if pledge.owner_org_id:
-        return access.can(user, Action.SUPERVISE, pledge.owner_org)
+        return access.can(user, Action.SUPERVISE, pledge.owner_org) and not access.can(
+            user, Action.EDIT, pledge.owner_org
+        )
     return access.can(user, Action.EDIT, pledge.org) and not _is_owner(user, pledge)
 
 
@@ -59,8 +77,8 @@ def may_publish(user, pledge: Pledge) -> bool:
 
 def get_pledge_or_404(user, pk, check=may_view) -> Pledge:
     pledge = (
-        Pledge.objects.select_related("org", "org__parent", "owner_org", "owner_member__user")
-        .filter(pk=pk)
+        Pledge.objects.select_related("org", "org__parent", "owner_org", "owner_member__org")
+        .filter(pk=access.object_id(pk))
         .first()
     )
     if pledge is None or not may_view(user, pledge):
@@ -71,7 +89,7 @@ def get_pledge_or_404(user, pk, check=may_view) -> Pledge:
 
 
 def may_create_for_member(user, member) -> bool:
-    return member.user_id == user.pk or access.can(user, Action.EDIT, member.org)
+    return access.is_own_record(user, member) or access.can(user, Action.EDIT, member.org)
 
 
 def get_secretary_pledge_or_404(user, pk) -> SecretaryPledge:

@@ -257,12 +257,25 @@ class PledgeEvent(models.Model):
     from_status = models.CharField(max_length=12, blank=True)
     to_status = models.CharField(max_length=12, blank=True)
     comment = models.CharField("意见", max_length=1000, blank=True)
+    # for edits: {field: [old, new]}, so that every round of a returned pledge stays readable
+    changes = models.JSONField("修改内容", default=dict, blank=True)
 
     class Meta:
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
         return f"{self.pledge_id} {self.action}"
+
+    @property
+    def change_lines(self) -> list[str]:
+        labels = {
+            f.name: f.verbose_name for f in Pledge._meta.get_fields() if hasattr(f, "verbose_name")
+        }
+        labels.update(text="兑现情况")
+        return [
+            f"{labels.get(name, name)}：“{old}” → “{new}”"
+            for name, (old, new) in self.changes.items()
+        ]
 
     @property
     def action_label(self) -> str:
@@ -408,6 +421,36 @@ class SecretaryPledge(models.Model):
         return f"{self.org} {self.year}年书记承诺书"
 
 
+class SecretaryPledgeEvent(models.Model):
+    """The history of a secretary's pledge letter: every save, submission, opinion and report."""
+
+    letter = models.ForeignKey(SecretaryPledge, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField("操作", max_length=20)
+    from_status = models.CharField(max_length=10, blank=True)
+    to_status = models.CharField(max_length=10, blank=True)
+    comment = models.TextField("内容", max_length=4000, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.letter_id} {self.action}"
+
+    @property
+    def action_label(self) -> str:
+        return {
+            "save": "保存",
+            "submit": "签字提交",
+            "approve": "审定通过",
+            "return": "退回修改",
+            "report": "报送季度落实情况",
+        }.get(self.action, self.action)
+
+
 class SecretaryReport(models.Model):
     """A quarterly progress report of a secretary's pledge, due before the quarter ends."""
 
@@ -419,6 +462,7 @@ class SecretaryReport(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     submitted_at = models.DateTimeField(auto_now=True)
+    is_late = models.BooleanField("逾期报送", default=False)
 
     class Meta:
         ordering = ["quarter"]

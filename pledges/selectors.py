@@ -55,7 +55,9 @@ def branch_year(*, org: Organization, year: int, today: datetime.date) -> dict:
     # The branch's pledges: a member who moved away keeps the pledges made here, and a member of
     # another branch may pledge here towards their residential community.
     member_pledges = list(
-        Pledge.objects.filter(year=year, org=org, owner_member__isnull=False).order_by("created_at")
+        Pledge.objects.filter(year=year, owner_member__isnull=False)
+        .filter(Q(org=org) | Q(is_community=True, owner_member__org=org))
+        .order_by("created_at")
     )
     owners = {p.owner_member_id for p in member_pledges}
     members = Member.objects.filter(Q(org=org) | Q(pk__in=owners)).order_by("name", "pk")

@@ -31,6 +31,7 @@ from pledges.models import (
     Rectification,
     RectificationStatus,
     SecretaryPledge,
+    SecretaryPledgeEvent,
     SecretaryPledgeStatus,
     SecretaryReport,
     period_label,
@@ -53,7 +54,7 @@ def _refuse(message: str, field: str | None = None):
 
 
 def _event(
-    pledge: Pledge, *, by, action: str, before: str | None = None, comment: str = ""
+    pledge: Pledge, *, by, action: str, before: str | None = None, comment: str = "", changes=None
 ) -> None:
     """Record an action; `before` is the status it moved from (None when it moved nothing)."""
     PledgeEvent.objects.create(
@@ -63,7 +64,12 @@ def _event(
         from_status=before or "",
         to_status=pledge.status if before is not None else "",
         comment=comment[:1000],
+        changes=changes or {},
     )
+
+
+def _text(value) -> str:
+    return value.isoformat() if isinstance(value, datetime.date) else str(value)
 
 
 def _today(today: datetime.date | None) -> datetime.date:
@@ -94,7 +100,7 @@ def window_set(*, by, org: Organization, year: int, start: datetime.date, end: d
         _refuse("只有活动办公室工作人员可以设置年度承诺时间。")
     if end < start:
         _refuse("截止日期不能早于开始日期。", "end")
-    if start.year != year and end.year != year:
+    if start.year != year or end.year != year:
         _refuse(f"承诺时间应在{year}年之内。", "start")
     window, _ = PledgeWindow.objects.update_or_create(
         org=org, year=year, defaults={"start": start, "end": end, "set_by": by}
@@ -208,12 +214,16 @@ def pledge_update(*, by, pledge: Pledge, **fields) -> Pledge:
         _refuse("您不能修改这项承诺。")
     merged = {name: fields.get(name, getattr(pledge, name)) for name in CONTENT_FIELDS}
     _check_content(merged, member=pledge.owner_member, year=pledge.year)
-    changed = [name for name in CONTENT_FIELDS if getattr(pledge, name) != merged[name]]
+    changed = {
+        name: [_text(getattr(pledge, name)), _text(merged[name])]
+        for name in CONTENT_FIELDS
+        if getattr(pledge, name) != merged[name]
+    }
     if changed:
         for name in changed:
             setattr(pledge, name, merged[name])
         pledge.save(update_fields=[*changed, "updated_at"])
-        _event(pledge, by=by, action="update")
+        _event(pledge, by=by, action="update", changes=changed)
     return pledge
 
 
@@ -374,6 +384,9 @@ def fulfilment_record(
             _refuse(f"“{upload.name}”超过 5 MB。", "files")
         kinds.append(_sniff(upload))
     fulfilment = Fulfilment.objects.filter(pledge=pledge, year=year, period=period).first()
+    replaced = {}
+    if fulfilment is not None and (fulfilment.text, fulfilment.status) != (text, status):
+        replaced = {"text": [fulfilment.text, text], "progress": [fulfilment.status, status]}
     if fulfilment is not None and fulfilment.attachments.count() + len(files) > MAX_ATTACHMENTS:
         _refuse(f"每期最多 {MAX_ATTACHMENTS} 个附件。", "files")
     if fulfilment is None and len(files) > MAX_ATTACHMENTS:
@@ -400,9 +413,8 @@ def fulfilment_record(
         pledge.progress = latest.status
         pledge.save(update_fields=["progress", "updated_at"])
     label = period_label(pledge.period_kind, year, period)
-    _event(
-        pledge, by=by, action="fulfil", comment=f"{label}：{Progress(status).label}。{text[:200]}"
-    )
+    comment = f"{label}：{Progress(status).label}。{text[:800]}"
+    _event(pledge, by=by, action="fulfil", comment=comment, changes=replaced)
     return fulfilment
 
 
@@ -415,7 +427,11 @@ def rectification_issue(
 ) -> Rectification:
     """整改: the vetting secretary sets a deadline on an overdue pledge."""
     today = _today(today)
-    pledge = Pledge.objects.select_related("org", "owner_org", "owner_member").get(pk=pledge.pk)
+    pledge = (
+        Pledge.objects.select_for_update(of=("self",))
+        .select_related("org", "owner_org", "owner_member")
+        .get(pk=pledge.pk)
+    )
     if not access.may_vet(by, pledge):
         _refuse("整改由上级党组织（党员承诺由所在支部）书记提出。")
     if not pledge.is_overdue(today):
@@ -513,7 +529,12 @@ def pledge_evaluate(*, by, pledge: Pledge, result: str, remark: str, today=None)
 
 def pledge_repledge(*, by, previous: Pledge, year: int, **fields) -> Pledge:
     """承诺—践诺—评诺—再承诺: a follow-up pledge linked to a fulfilled one."""
-    if previous.progress != Progress.DONE and previous.result != EvaluationResult.FULFILLED:
+    fulfilled = (
+        previous.result == EvaluationResult.FULFILLED
+        if previous.result
+        else previous.progress == Progress.DONE
+    )
+    if not fulfilled:
         _refuse("只有已完成或评为已兑现的承诺才能再承诺。")
     community = previous.org if previous.is_community else None
     return pledge_create(
@@ -548,7 +569,19 @@ def secretary_pledge_save(*, by, org: Organization, year: int, **fields) -> Secr
             setattr(sp, name, value)
         sp.member = member
         sp.save()
+    _letter_event(sp, by=by, action="save", comment=fields["content"])
     return sp
+
+
+def _letter_event(sp: SecretaryPledge, *, by, action: str, before: str = "", comment: str = ""):
+    SecretaryPledgeEvent.objects.create(
+        letter=sp,
+        actor=by if getattr(by, "is_authenticated", False) else None,
+        action=action,
+        from_status=before,
+        to_status=sp.status if before else "",
+        comment=comment[:4000],
+    )
 
 
 @transaction.atomic
@@ -562,8 +595,10 @@ def secretary_pledge_submit(*, by, sp: SecretaryPledge) -> SecretaryPledge:
         _refuse("承诺书由书记本人签字提交。")
     if sp.status not in (SecretaryPledgeStatus.DRAFT, SecretaryPledgeStatus.RETURNED):
         _refuse(f"承诺书当前为“{sp.get_status_display()}”，不能提交。")
+    before = sp.status
     sp.status, sp.signed_on = SecretaryPledgeStatus.SUBMITTED, timezone.localdate()
     sp.save(update_fields=["status", "signed_on", "updated_at"])
+    _letter_event(sp, by=by, action="submit", before=before)
     return sp
 
 
@@ -572,9 +607,13 @@ def secretary_pledge_review(
     *, by, sp: SecretaryPledge, approve: bool, opinion: str
 ) -> SecretaryPledge:
     """The upper organisation's 审定意见."""
-    sp = SecretaryPledge.objects.select_for_update(of=("self",)).select_related("org").get(pk=sp.pk)
-    if not org_access.can(by, Action.SUPERVISE, sp.org):
-        _refuse("审定意见由上一级党组织书记填写。")
+    sp = (
+        SecretaryPledge.objects.select_for_update(of=("self",))
+        .select_related("org", "member")
+        .get(pk=sp.pk)
+    )
+    if not org_access.can(by, Action.SUPERVISE, sp.org) or org_access.is_own_record(by, sp.member):
+        _refuse("审定意见由上一级党组织书记填写（不能审定本人的承诺书）。")
     if sp.status != SecretaryPledgeStatus.SUBMITTED:
         _refuse(f"承诺书当前为“{sp.get_status_display()}”，不在待审定状态。")
     if not opinion.strip():
@@ -582,6 +621,8 @@ def secretary_pledge_review(
     sp.status = SecretaryPledgeStatus.APPROVED if approve else SecretaryPledgeStatus.RETURNED
     sp.upper_opinion, sp.upper_by, sp.upper_on = opinion, by, timezone.localdate()
     sp.save(update_fields=["status", "upper_opinion", "upper_by", "upper_on", "updated_at"])
+    action = "approve" if approve else "return"
+    _letter_event(sp, by=by, action=action, before=SecretaryPledgeStatus.SUBMITTED, comment=opinion)
     return sp
 
 
@@ -600,11 +641,15 @@ def secretary_report_save(
         _refuse("该季度尚未开始。", "quarter")
     if not text.strip() or not measures.strip():
         _refuse("请填写落实推进情况和践诺措施。", "text")
+    late = today > quarter_end(sp.year, quarter)
     report, _ = SecretaryReport.objects.update_or_create(
         pledge=sp,
         quarter=quarter,
-        defaults={"text": text, "measures": measures, "submitted_by": by},
+        defaults={"text": text, "measures": measures, "submitted_by": by, "is_late": late},
     )
+    note = "（逾期报送）" if late else ""
+    comment = f"第{quarter}季度{note}：{text}\n践诺措施：{measures}"
+    _letter_event(sp, by=by, action="report", comment=comment)
     return report
 
 

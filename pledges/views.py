@@ -10,6 +10,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from orgs import access as org_access
@@ -51,6 +52,12 @@ def _year(request, default=None) -> int:
     return min(max(year, 2000), 2100)
 
 
+def _check_year(year: int) -> int:
+    if not 2000 <= year <= 2100:
+        raise Http404("年度有误。")
+    return year
+
+
 def _page(request, queryset):
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
@@ -67,6 +74,7 @@ def _within(request):
 @require_GET
 def year_view(request, org_pk, year):
     org = org_access.get_org_or_404(request.user, org_pk, Action.EXPORT)
+    _check_year(year)
     today = timezone.localdate()
     start, end = services.window_for(org=org, year=year)
     return render(
@@ -89,7 +97,7 @@ def year_view(request, org_pk, year):
 def publish_approved(request, org_pk, year):
     """Publish every approved pledge of the branch and its members for the year."""
     org = org_access.get_org_or_404(request.user, org_pk, Action.EDIT)
-    approved = Pledge.objects.filter(org=org, year=year, status=PledgeStatus.APPROVED)
+    approved = Pledge.objects.filter(org=org, year=_check_year(year), status=PledgeStatus.APPROVED)
     try:
         with transaction.atomic():
             count = sum(1 for p in approved if services.pledge_publish(by=request.user, pledge=p))
@@ -217,7 +225,16 @@ def _act(request, pk, check, action, success):
         messages.error(request, "；".join(error.messages))
     else:
         messages.success(request, success)
-    return redirect(request.POST.get("next") or reverse("pledges:detail", args=[pledge.pk]))
+    return redirect(_next(request) or reverse("pledges:detail", args=[pledge.pk]))
+
+
+def _next(request) -> str:
+    """The page to go back to, if it is one of ours."""
+    target = request.POST.get("next", "")
+    ok = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if ok else ""
 
 
 @require_POST
@@ -263,7 +280,9 @@ def return_(request, pk):
 
 @require_POST
 def bulk_approve(request):
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    ids = [
+        int(i) for i in request.POST.getlist("ids") if i.isascii() and i.isdigit() and len(i) < 19
+    ]
     pledges = list(selectors.vet_queue(user=request.user).filter(pk__in=ids))
     if not pledges:
         messages.error(request, "请先勾选要审定的承诺。")
@@ -538,6 +557,7 @@ def public_qr(request, code):
 @require_http_methods(["GET", "POST"])
 def secretary_pledge(request, org_pk, year):
     org = org_access.get_org_or_404(request.user, org_pk, Action.EXPORT)
+    _check_year(year)
     sp = (
         SecretaryPledge.objects.select_related("member", "upper_by")
         .filter(org=org, year=year)
@@ -576,6 +596,7 @@ def secretary_pledge(request, org_pk, year):
             "is_secretary": is_secretary,
             "may_review": org_access.can(request.user, Action.SUPERVISE, org),
             "reports": sp.reports.all() if sp else [],
+            "events": sp.events.select_related("actor") if sp else [],
             "quarter_ends": [services.quarter_end(year, q) for q in range(1, 5)],
         },
     )
@@ -646,6 +667,7 @@ def secretary_report(request, pk):
 def secretary_ledger(request, org_pk, year):
     """台账: every secretary's pledge letter in the subtree, with its quarterly reports."""
     org = org_access.get_org_or_404(request.user, org_pk, Action.EXPORT)
+    _check_year(year)
     letters = (
         SecretaryPledge.objects.filter(org.subtree_q("org__"), year=year)
         .select_related("org", "member")

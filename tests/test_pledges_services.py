@@ -9,7 +9,7 @@ from orgs.models import OrgKind, Role, Sector
 from pledges import selectors, services
 from pledges.models import EvaluationResult, Pledge, PledgeEvent, PledgeStatus, Progress
 from tests.personas import make_member, make_org, make_user
-from tests.pledge_world import YEAR, force, member_pledge_fields, org_pledge_fields
+from tests.pledge_world import PNG, YEAR, force, member_pledge_fields, org_pledge_fields
 
 IN_WINDOW = datetime.date(YEAR, 2, 1)
 AFTER_WINDOW = datetime.date(YEAR, 5, 1)
@@ -442,3 +442,155 @@ def test_a_member_who_moved_keeps_this_years_pledges_in_the_old_branch(world, ow
         org=world.orgs["B2"], year=YEAR, today=datetime.date(YEAR, 9, 1)
     )["rows"]
     assert next(r for r in rows_b2 if r.member == world.members["m1"]).pledges == []
+
+
+# ---------------------------------------------------------------- guards found in review
+
+
+def test_window_must_lie_within_its_year(world):
+    with pytest.raises(ValidationError) as info:
+        services.window_set(
+            by=world.user("office_inside"), org=world.orgs["K1"], year=YEAR,
+            start=datetime.date(YEAR, 1, 1), end=datetime.date(YEAR + 3, 12, 31),
+        )  # fmt: skip
+    assert "应在2026年之内" in messages_of(info)
+
+
+def test_the_nearest_window_wins(world):
+    office = world.user("office_inside")
+    services.window_set(
+        by=office, org=world.orgs["K1"], year=YEAR,
+        start=datetime.date(YEAR, 1, 1), end=datetime.date(YEAR, 5, 31),
+    )  # fmt: skip
+    t1_office = make_user("t1_office", Role.OFFICE, world.orgs["T1"])
+    services.window_set(
+        by=t1_office, org=world.orgs["T1"], year=YEAR,
+        start=datetime.date(YEAR, 2, 1), end=datetime.date(YEAR, 2, 28),
+    )  # fmt: skip
+    assert services.window_for(org=world.orgs["B1"], year=YEAR) == (
+        datetime.date(YEAR, 2, 1),
+        datetime.date(YEAR, 2, 28),
+    )
+    assert services.window_for(org=world.orgs["K1"], year=YEAR)[1] == datetime.date(YEAR, 5, 31)
+
+
+def test_edits_keep_the_old_text_of_every_round(world, own):
+    pledge = draft(world, own)
+    services.pledge_update(by=own, pledge=pledge, target="走访困难户12户次")
+    event = pledge.events.get(action="update")
+    assert event.changes == {"target": ["走访12次", "走访困难户12户次"]}
+    assert "目标（可衡量）：“走访12次” → “走访困难户12户次”" in event.change_lines
+
+
+def test_term_pledges_are_for_organisations_and_at_most_five_years(world, own):
+    with pytest.raises(ValidationError) as info:
+        draft(world, own, kind="term")
+    assert "任期承诺只适用于党组织" in messages_of(info)
+    with pytest.raises(ValidationError) as info:
+        services.pledge_create(
+            by=own, year=YEAR, owner_org=world.orgs["B1"],
+            **org_pledge_fields(kind="term", due_date=datetime.date(YEAR + 6, 1, 1)),
+        )  # fmt: skip
+    assert "不超过五年" in messages_of(info)
+
+
+def test_at_most_five_attachments_a_period(world, own):
+    pm = world.extra["pm"]
+    files = [SimpleUploadedFile(f"p{i}.png", PNG) for i in range(5)]
+    with pytest.raises(ValidationError) as info:  # one is there already
+        services.fulfilment_record(
+            by=own, pledge=pm, year=YEAR, period=1, text="补充照片", status="in_progress",
+            files=files, today=datetime.date(YEAR, 3, 1),
+        )  # fmt: skip
+    assert "最多 5 个附件" in messages_of(info)
+    assert pm.fulfilments.get(period=1).attachments.count() == 1
+
+
+@pytest.mark.parametrize("persona", ["parent_committee_secretary", "office_inside", "member_self"])
+def test_only_the_vetting_secretary_rectifies_evaluates_and_publishes(world, persona):
+    pm, user = world.extra["pm"], world.user(persona)
+    with pytest.raises(ValidationError):
+        services.rectification_issue(
+            by=user, pledge=pm, requirement="x", deadline=datetime.date(YEAR, 12, 30),
+            today=datetime.date(YEAR, 7, 15),
+        )  # fmt: skip
+    with pytest.raises(ValidationError):
+        services.pledge_evaluate(
+            by=user, pledge=pm, result="fulfilled", remark="", today=datetime.date(YEAR, 12, 5)
+        )
+    approved = draft(world, world.user("own_branch_secretary"))
+    force(approved, status=PledgeStatus.APPROVED)
+    with pytest.raises(ValidationError):
+        services.pledge_publish(by=user, pledge=approved)
+
+
+def test_nobody_vets_their_own_organisations_pledge(world):
+    both = make_user("both", Role.SECRETARY, world.orgs["T1"])
+    org_services.role_grant(by=None, user=both, org=world.orgs["B1"], role=Role.SECRETARY)
+    with pytest.raises(ValidationError):
+        services.pledge_approve(by=both, pledge=world.extra["po"])
+
+
+def test_repledge_needs_a_fulfilled_result_when_there_is_one(world, own):
+    pm = force(
+        world.extra["pm"], progress=Progress.DONE, result="not_fulfilled", status="evaluated"
+    )
+    with pytest.raises(ValidationError):
+        services.pledge_repledge(by=own, previous=pm, year=YEAR + 1, **member_pledge_fields())
+
+
+def test_community_pledge_stays_in_reach_of_the_home_branch(world, own):
+    from pledges import access
+
+    community = make_org("CM2", OrgKind.BRANCH, world.orgs["T2"], Sector.COMMUNITY)
+    pledge = services.pledge_create(
+        by=own, year=YEAR, owner_member=world.members["m1b"], community_org=community,
+        **member_pledge_fields(category="community", kind="immediate", immediate_reason="temporary"),
+    )  # fmt: skip
+    pledge = access.get_pledge_or_404(own, pledge.pk, access.may_write)
+    services.pledge_submit(by=own, pledge=pledge)
+    assert not access.may_vet(own, pledge)
+    community_secretary = make_user("cm2", Role.SECRETARY, community)
+    services.pledge_approve(by=community_secretary, pledge=pledge)
+    rows = selectors.branch_year(org=world.orgs["B1"], year=YEAR, today=datetime.date(YEAR, 5, 1))[
+        "rows"
+    ]
+    assert pledge in next(r for r in rows if r.member == world.members["m1b"]).pledges
+
+
+def test_letter_history_self_review_and_late_reports(world, own, parent):
+    sp = world.extra["sp"]
+    services.secretary_pledge_submit(by=own, sp=sp)
+    both = make_user("both2", Role.SECRETARY, world.orgs["T1"])
+    org_services.member_update(by=None, member=world.extra["secretary"], user=both)
+    with pytest.raises(ValidationError) as info:
+        services.secretary_pledge_review(by=both, sp=sp, approve=True, opinion="同意")
+    assert "不能审定本人的承诺书" in messages_of(info)
+    services.secretary_pledge_review(by=parent, sp=sp, approve=False, opinion="请写具体数量")
+    org_services.member_update(by=None, member=world.extra["secretary"], user=own)
+    services.secretary_pledge_save(
+        by=own, org=world.orgs["B1"], year=YEAR, post="党支部书记", term_start=datetime.date(2021, 1, 1),
+        contact="138", content="走访困难户20户",
+    )  # fmt: skip
+    services.secretary_pledge_submit(by=own, sp=sp)
+    services.secretary_pledge_review(by=parent, sp=sp, approve=True, opinion="同意")
+    report = services.secretary_report_save(
+        by=own,
+        sp=sp,
+        quarter=1,
+        text="走访5户",
+        measures="按月走访",
+        today=datetime.date(YEAR, 5, 1),
+    )
+    assert report.is_late
+    actions = list(sp.events.values_list("action", "comment"))
+    assert [a for a, _ in actions] == [
+        "save",
+        "submit",
+        "return",
+        "save",
+        "submit",
+        "approve",
+        "report",
+    ]
+    assert ("return", "请写具体数量") in actions

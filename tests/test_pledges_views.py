@@ -144,3 +144,56 @@ def test_submit_outside_window_shows_the_refusal(as_user, world):
     response = client.post(reverse("pledges:submit", args=[pledge.pk]), follow=True)
     assert "年度承诺的提交时间为2025年01月01日至2025年03月31日" in response.content.decode()
     assert Pledge.objects.get(pk=pledge.pk).status == PledgeStatus.DRAFT
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/pledges/overdue/?org=abc",
+        "/pledges/missing/?org=1x",
+        "/pledges/rectifications/?org=%C2%B2",
+        "/pledges/mine/?member=abc",
+        "/orgs/members/?org=abc",
+    ],
+)
+def test_malformed_ids_in_the_query_string_are_404(as_user, url):
+    assert as_user("own_branch_secretary").get(url).status_code == 404
+
+
+def test_out_of_range_years_are_404(as_user, world):
+    client = as_user("own_branch_secretary")
+    b1 = world.orgs["B1"].pk
+    for url in (
+        f"/pledges/org/{b1}/0/",
+        f"/pledges/secretary/{b1}/0/",
+        f"/pledges/secretary/ledger/{b1}/99999/",
+    ):
+        assert client.get(url).status_code == 404, url
+
+
+def test_bulk_approve_ignores_junk_ids(as_user):
+    response = as_user("parent_committee_secretary").post(
+        reverse("pledges:bulk_approve"), {"ids": ["²", "x"]}
+    )
+    assert response.status_code == 302
+
+
+def test_next_must_stay_on_this_site(as_user, world):
+    client = as_user("parent_committee_secretary")
+    po = world.extra["po"]
+    response = client.post(
+        reverse("pledges:approve", args=[po.pk]), {"next": "https://evil.example/"}
+    )
+    assert response["Location"] == reverse("pledges:detail", args=[po.pk])
+    response = client.post(reverse("pledges:approve", args=[po.pk]), {"next": "/pledges/vet/"})
+    assert response["Location"] == "/pledges/vet/"
+
+
+def test_public_notice_leaks_no_personal_fields(client, world):
+    from orgs import services as org_services
+
+    org_services.member_update(by=None, member=world.members["m1"], post="村会计", ethnicity="回族")
+    page = client.get(reverse("public:notice", args=["B1"]) + f"?year={YEAR}").content.decode()
+    assert "李一" in page
+    for private in ("村会计", "回族", "男", "1995", "走访12次"):
+        assert private not in page, private
