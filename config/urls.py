@@ -15,6 +15,7 @@ urlpatterns = [
     path("healthz/", org_views.healthz, name="healthz"),
     path("orgs/", include("orgs.urls")),
     path("pledges/", include("pledges.urls")),
+    path("reviews/", include("reviews.urls")),
     path("gs/", include((public_urlpatterns, "public"))),
     path("admin/", admin.site.urls),
 ]

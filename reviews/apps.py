@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class ReviewsConfig(AppConfig):
     name = "reviews"
     verbose_name = "领导点评与民主评议"
+
+    def ready(self):
+        from orgs import extensions
+        from reviews import links
+
+        extensions.org_link_providers.append(links.org_links)
+        extensions.todo_providers.append(links.todo)

@@ -48,7 +48,8 @@ def personas(db) -> Personas:
 
 @pytest.fixture
 def world(db) -> Personas:
-    """The personas with pledge objects inside B1 (tests/pledge_world.py)."""
+    """The personas with pledge and review objects about B1 (tests/*_world.py)."""
     from tests.pledge_world import build_pledge_world
+    from tests.review_world import build_review_world
 
-    return build_pledge_world(build_personas())
+    return build_review_world(build_pledge_world(build_personas()))

@@ -215,6 +215,68 @@ MATRIX = {
         lambda p: {"org_pk": p.orgs["B1"].pk, "year": YEAR},
         only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,), post=False),
     ),
+    # ---- reviews (objects from tests/review_world.py)
+    "reviews:quarter": (
+        lambda p: {"org_pk": p.orgs["B1"].pk, "period": "2026Q3"},
+        only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,), post=False),
+    ),
+    "reviews:half": (
+        lambda p: {"org_pk": p.orgs["B1"].pk, "period": "2026H1"},
+        only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,), post=False),
+    ),
+    "reviews:write_member": (
+        lambda p: {"member_pk": p.members["m1"].pk, "period": "2026Q3"},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN)),
+    ),
+    "reviews:write_org": (
+        lambda p: {"org_pk": p.orgs["B1"].pk, "kind": "org", "period": "2026H1"},
+        {
+            **only(PARENT, OFFICE_IN, inside_forbidden=(OWN, SELF)),
+            # an office may only make random reviews: any other method is refused on POST
+            OFFICE_IN: {"GET": OK, "POST": FORBIDDEN},
+        },
+    ),
+    "reviews:detail": (
+        lambda p: {"pk": p.extra["rm"].pk},
+        only(OWN, PARENT, OFFICE_IN, post=False),
+    ),
+    "reviews:edit": (
+        lambda p: {"pk": p.extra["ro"].pk},
+        only(PARENT, inside_forbidden=(OWN, OFFICE_IN)),
+    ),
+    "reviews:sign": (
+        lambda p: {"pk": p.extra["ro"].pk},
+        only(PARENT, inside_forbidden=(OWN, OFFICE_IN), get=False),
+    ),
+    "reviews:correct": (
+        lambda p: {"pk": p.extra["rm"].pk},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN), get=False),
+    ),
+    "reviews:item_add": (
+        lambda p: {"pk": p.extra["rm"].pk},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN), get=False),
+    ),
+    "reviews:item_update": (
+        lambda p: {"pk": p.extra["item"].pk},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN), get=False),
+    ),
+    "reviews:items": (lambda p: {}, everyone()),
+    "reviews:exempt": (
+        lambda p: {"kind": "member", "pk": p.members["m1"].pk, "period": "2026Q3"},
+        only(PARENT, inside_forbidden=(OWN, OFFICE_IN)),
+    ),
+    "reviews:coverage": (
+        lambda p: {"org_pk": p.orgs["B1"].pk, "period": "2026Q3"},
+        only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,), post=False),
+    ),
+    "reviews:draw": (
+        lambda p: {"org_pk": p.orgs["B1"].pk},
+        only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,)),
+    ),
+    "reviews:draw_detail": (
+        lambda p: {"pk": p.extra["draw"].pk},
+        only(PARENT, OFFICE_IN, post=False),
+    ),
     # the public notice board (示诺): no login, for everyone
     "public:notice": (lambda p: {"code": "B1"}, public()),
     "public:qr": (lambda p: {"code": "B1"}, public()),
@@ -286,6 +348,7 @@ PUBLIC_OR_SCOPED_LISTS = {
     "pledges:rectifications",
     "public:notice",
     "public:qr",
+    "reviews:items",
 }
 
 

@@ -1,0 +1,46 @@
+from django import forms
+from django.utils import timezone
+
+from orgs.forms import DateInput
+from reviews.models import Method
+
+
+class ReviewForm(forms.Form):
+    method = forms.ChoiceField(label="点评方式", choices=Method.choices)
+    reviewed_on = forms.DateField(label="点评日期", widget=DateInput())
+    achievements = forms.CharField(
+        label="成绩", max_length=3000, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    shortcomings = forms.CharField(
+        label="不足", max_length=3000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    direction = forms.CharField(
+        label="努力方向", max_length=3000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    scope = forms.CharField(label="通报范围（可不填）", max_length=200, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reviewed_on"].initial = timezone.localdate()
+
+
+class ItemForm(forms.Form):
+    text = forms.CharField(label="整改事项", max_length=500)
+    deadline = forms.DateField(label="整改期限", widget=DateInput())
+
+
+class ItemReportForm(forms.Form):
+    report = forms.CharField(
+        label="整改情况", max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class ExemptionForm(forms.Form):
+    reason = forms.CharField(label="免予点评原因（如长期病休、组织撤销）", max_length=300)
+
+
+class DrawForm(forms.Form):
+    size = forms.IntegerField(label="抽取数量", min_value=1, max_value=200)
+    seed = forms.CharField(
+        label="随机种子（可不填，系统自动生成并记录）", max_length=40, required=False
+    )

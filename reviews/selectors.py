@@ -1,0 +1,235 @@
+"""Reads for the review pages: obligations by rule and the two coverages (全覆盖)."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q, QuerySet
+
+from orgs.models import Membership, Organization
+from orgs.selectors import members_on
+from reviews.models import Exemption, LeaderReview, ReviewRectification, ReviewStatus, SubjectKind
+from reviews.periods import Period
+from reviews.services import REVIEWABLE_KINDS
+
+LIVE = (ReviewStatus.DRAFT, ReviewStatus.SIGNED)
+
+
+def _in_period(period: Period) -> Q:
+    return Q(year=period.year, period_kind=period.kind, period=period.number)
+
+
+@dataclass
+class Row:
+    subject: object
+    kind: str
+    review: LeaderReview | None = None
+    exemption: Exemption | None = None
+    previous: LeaderReview | None = None
+
+    @property
+    def state(self) -> str:
+        if self.exemption:
+            return "exempt"
+        if self.review is None:
+            return "missing"
+        return self.review.status
+
+
+def branch_quarter(*, branch: Organization, period: Period) -> list[Row]:
+    """Each member owed a review by the branch this quarter (the roll at the quarter's end),
+    with the review, an exemption, and last quarter's review beside it. Four queries."""
+    members = list(members_on(org=branch, day=period.end).order_by("name", "pk"))
+    reviews = LeaderReview.objects.filter(
+        _in_period(period), org=branch, subject_kind=SubjectKind.MEMBER, status__in=LIVE
+    ).order_by("status", "-version")
+    latest = {}
+    for review in reviews:  # a signed review wins over a draft
+        latest.setdefault(review.subject_member_id, review)
+    exempt = {
+        e.subject_member_id: e
+        for e in Exemption.objects.filter(
+            _in_period(period), org=branch, subject_kind=SubjectKind.MEMBER
+        )
+    }
+    before = {
+        r.subject_member_id: r
+        for r in LeaderReview.objects.filter(
+            _in_period(period.previous()), subject_kind=SubjectKind.MEMBER, status=ReviewStatus.SIGNED,
+            subject_member__in=[m.pk for m in members],
+        )
+    }  # fmt: skip
+    rows = [
+        Row(m, SubjectKind.MEMBER, latest.get(m.pk), exempt.get(m.pk), before.get(m.pk))
+        for m in members
+    ]
+    order = {"missing": 0, "draft": 1, "signed": 2, "exempt": 3}
+    rows.sort(key=lambda r: order[r.state])
+    return rows
+
+
+def half_year(*, org: Organization, period: Period) -> list[Row]:
+    """The child organisations (and their secretaries) owed a review by `org` this half-year."""
+    children = list(
+        org.get_children()
+        .filter(kind__in=REVIEWABLE_KINDS, is_active=True)
+        .select_related("secretary")
+    )
+    ids = [c.pk for c in children]
+    reviews = LeaderReview.objects.filter(
+        _in_period(period), subject_org__in=ids, status__in=LIVE
+    ).order_by("status", "-version")
+    latest = {}
+    for review in reviews:
+        latest.setdefault((review.subject_org_id, review.subject_kind), review)
+    exempt = {
+        (e.subject_org_id, e.subject_kind): e
+        for e in Exemption.objects.filter(_in_period(period), subject_org__in=ids)
+    }
+    rows = []
+    for child in children:
+        for kind in (SubjectKind.ORG, SubjectKind.SECRETARY):
+            if kind == SubjectKind.SECRETARY and child.secretary_id is None:
+                continue
+            rows.append(
+                Row(child, kind, latest.get((child.pk, kind)), exempt.get((child.pk, kind)))
+            )
+    return rows
+
+
+@dataclass
+class Coverage:
+    org: Organization
+    members_owed: int = 0
+    members_reviewed: int = 0
+    orgs_owed: int = 0
+    orgs_reviewed: int = 0
+    secretaries_owed: int = 0
+    secretaries_reviewed: int = 0
+    reviewers_owed: int = 0
+    reviewers_done: int = 0
+    gaps: list = field(default_factory=list)
+
+    @staticmethod
+    def rate(done: int, owed: int) -> str:
+        return f"{100 * done / owed:.1f}%" if owed else "—"
+
+    @property
+    def member_rate(self) -> str:
+        return self.rate(self.members_reviewed, self.members_owed)
+
+    @property
+    def org_rate(self) -> str:
+        return self.rate(
+            self.orgs_reviewed + self.secretaries_reviewed, self.orgs_owed + self.secretaries_owed
+        )
+
+    @property
+    def reviewer_rate(self) -> str:
+        return self.rate(self.reviewers_done, self.reviewers_owed)
+
+
+def coverage(*, root: Organization, quarter: Period, half: Period) -> dict:
+    """全覆盖 for `root`'s subtree: members reviewed in `quarter`, organisations and secretaries
+    reviewed in `half`, and reviewers whose every obligation is met — in total and for each child.
+
+    Six grouped queries whatever the size of the subtree; the roll-up to children is by
+    nested-set range over the grouped rows."""
+    in_tree = root.subtree_q("org__")
+    owed = dict(
+        Membership.objects.on(quarter.end)
+        .filter(in_tree)
+        .values("org_id")
+        .annotate(n=Count("id"))
+        .values_list("org_id", "n")
+    )
+    reviewed = dict(
+        LeaderReview.objects.filter(_in_period(quarter), in_tree, subject_kind=SubjectKind.MEMBER, status=ReviewStatus.SIGNED)
+        .values("org_id").annotate(n=Count("subject_member_id", distinct=True)).values_list("org_id", "n")
+    )  # fmt: skip
+    exempt = dict(
+        Exemption.objects.filter(_in_period(quarter), in_tree, subject_kind=SubjectKind.MEMBER)
+        .values("org_id").annotate(n=Count("id")).values_list("org_id", "n")
+    )  # fmt: skip
+    orgs = list(
+        Organization.objects.filter(root.subtree_q(), is_active=True)
+        .order_by("lft")
+        .values_list("pk", "lft", "parent_id", "kind", "secretary_id")
+    )
+    org_done = set(
+        LeaderReview.objects.filter(_in_period(half), in_tree, status=ReviewStatus.SIGNED)
+        .exclude(subject_kind=SubjectKind.MEMBER).values_list("subject_org_id", "subject_kind").distinct()
+    )  # fmt: skip
+    org_exempt = set(
+        Exemption.objects.filter(_in_period(half), in_tree).exclude(subject_kind=SubjectKind.MEMBER)
+        .values_list("subject_org_id", "subject_kind")
+    )  # fmt: skip
+    children = list(root.get_children().filter(is_active=True).order_by("lft"))
+    starts = [c.lft for c in children]
+    total = Coverage(root)
+    parts = {c.pk: Coverage(c) for c in children}
+    reviewer_gaps: dict[int, int] = {}  # reviewer org → obligations not met
+
+    def bucket(lft: int) -> Coverage | None:
+        i = bisect.bisect_right(starts, lft) - 1
+        return parts[children[i].pk] if i >= 0 and lft <= children[i].rght else None
+
+    lft_of = {pk: lft for pk, lft, *_ in orgs}
+    for pk, lft, parent_id, kind, secretary_id in orgs:
+        part = bucket(lft)
+        targets = [total] + ([part] if part else [])
+        members_owed = owed.get(pk, 0) - exempt.get(pk, 0)
+        members_done = min(reviewed.get(pk, 0), max(members_owed, 0))
+        if members_owed > 0:
+            reviewer_gaps[pk] = reviewer_gaps.get(pk, 0) + members_owed - members_done
+        reviewable = kind in REVIEWABLE_KINDS and parent_id is not None and pk != root.pk
+        for t in targets:
+            t.members_owed += max(members_owed, 0)
+            t.members_reviewed += members_done
+        if not reviewable:
+            continue
+        kinds = [SubjectKind.ORG] + ([SubjectKind.SECRETARY] if secretary_id else [])
+        for subject_kind in kinds:
+            if (pk, subject_kind) in org_exempt:
+                continue
+            done = (pk, subject_kind) in org_done
+            if parent_id in lft_of:
+                reviewer_gaps[parent_id] = reviewer_gaps.get(parent_id, 0) + (not done)
+            for t in targets:
+                if subject_kind == SubjectKind.ORG:
+                    t.orgs_owed += 1
+                    t.orgs_reviewed += done
+                else:
+                    t.secretaries_owed += 1
+                    t.secretaries_reviewed += done
+    for pk, gap in reviewer_gaps.items():
+        part = bucket(lft_of[pk])
+        for t in [total] + ([part] if part else []):
+            t.reviewers_owed += 1
+            t.reviewers_done += gap == 0
+    missing = sorted(((g, pk) for pk, g in reviewer_gaps.items() if g), reverse=True)[:100]
+    missing_orgs = Organization.objects.in_bulk([pk for _, pk in missing])
+    total.gaps = [(missing_orgs[pk], g) for g, pk in missing]
+    return {"total": total, "children": list(parts.values())}
+
+
+def missing_members(*, branch: Organization, period: Period) -> list:
+    return [
+        r.subject
+        for r in branch_quarter(branch=branch, period=period)
+        if r.state in ("missing", "draft")
+    ]
+
+
+def items_for(*, user, within: Organization | None = None) -> QuerySet[ReviewRectification]:
+    """Rectification items the user set, or that concern organisations in the user's reading scope."""
+    from orgs.access import Action, orgs_for
+
+    scope = orgs_for(user, Action.EXPORT).values("pk")
+    items = ReviewRectification.objects.filter(Q(review__reviewer=user) | Q(org__in=scope))
+    if within is not None:
+        items = items.filter(within.subtree_q("org__"))
+    return items.select_related(
+        "review", "review__subject_member", "review__subject_org", "org"
+    ).order_by("status", "deadline", "pk")
