@@ -1,0 +1,266 @@
+import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from orgs import services as org_services
+from orgs.models import Role
+from reviews import selectors, services
+from reviews.models import LeaderReview, ReviewStatus
+from reviews.periods import Period
+from tests.personas import make_member, make_user
+from tests.review_world import H1, Q3, TODAY, review_fields
+
+Q2 = Period(2026, "Q", 2)
+
+
+@pytest.fixture
+def own(world):
+    return world.user("own_branch_secretary")
+
+
+@pytest.fixture
+def parent(world):
+    return world.user("parent_committee_secretary")
+
+
+def messages_of(info) -> str:
+    return " ".join(info.value.messages)
+
+
+def review_member(by, member, period=Q3, **extra):
+    return services.review_create(
+        by=by,
+        subject_kind="member",
+        subject_member=member,
+        period=period,
+        today=TODAY,
+        **review_fields(**extra),
+    )
+
+
+def test_periods():
+    assert (Q3.start, Q3.end, Q3.label) == (
+        datetime.date(2026, 7, 1),
+        datetime.date(2026, 9, 30),
+        "2026年第三季度",
+    )
+    assert (H1.end, Period.parse("2026H2").label) == (datetime.date(2026, 6, 30), "2026年下半年")
+    assert Period(2026, "Q", 1).previous() == Period(2025, "Q", 4)
+    with pytest.raises(ValueError):
+        Period.parse("2026Q5")
+
+
+def test_the_roll_at_the_quarters_end_decides_who_owes_the_review(world, own):
+    m1 = world.members["m1"]
+    org_services.member_transfer(
+        by=None, member=m1, to_org=world.orgs["B2"], on=datetime.date(2026, 8, 15)
+    )
+    q3_b1 = [r.subject for r in selectors.branch_quarter(branch=world.orgs["B1"], period=Q3)]
+    q3_b2 = [r.subject for r in selectors.branch_quarter(branch=world.orgs["B2"], period=Q3)]
+    q2_b1 = [r.subject for r in selectors.branch_quarter(branch=world.orgs["B1"], period=Q2)]
+    assert m1 not in q3_b1 and m1 in q3_b2 and m1 in q2_b1
+    with pytest.raises(ValidationError):
+        review_member(own, m1, period=Period(2026, "Q", 4))  # B2 owes it now
+    sibling = world.user("sibling_branch_secretary")
+    assert review_member(sibling, m1, period=Q3).org == world.orgs["B2"]
+    assert review_member(own, m1, period=Q2).org == world.orgs["B1"]
+
+
+def test_members_quarterly_organisations_half_yearly(world, own, parent):
+    with pytest.raises(ValidationError) as info:
+        review_member(own, world.members["m1b"], period=H1)
+    assert "按季度" in messages_of(info)
+    with pytest.raises(ValidationError) as info:
+        services.review_create(
+            by=parent,
+            subject_kind="org",
+            subject_org=world.orgs["B2"],
+            period=Q3,
+            today=TODAY,
+            **review_fields(),
+        )
+    assert "按半年" in messages_of(info)
+
+
+def test_who_may_review(world, own, parent):
+    with pytest.raises(ValidationError):
+        review_member(parent, world.members["m1b"])  # members are the branch's
+    with pytest.raises(ValidationError):
+        review_member(world.user("sibling_branch_secretary"), world.members["m1b"])
+    with pytest.raises(ValidationError):
+        services.review_create(
+            by=world.user("unrelated_committee_secretary"), subject_kind="org", subject_org=world.orgs["B2"],
+            period=H1, today=TODAY, **review_fields(),
+        )  # fmt: skip
+    with pytest.raises(ValidationError) as info:
+        review_member(own, world.extra["secretary"])
+    assert "不能点评本人" in messages_of(info)
+    review = services.review_create(
+        by=parent,
+        subject_kind="secretary",
+        subject_org=world.orgs["B1"],
+        period=H1,
+        today=TODAY,
+        **review_fields(),
+    )
+    assert review.subject_member == world.extra["secretary"]
+    assert review.reviewer_name and review.reviewer_post.endswith("书记")
+
+
+def test_office_makes_random_reviews_only(world):
+    office = world.user("office_inside")
+    with pytest.raises(ValidationError):
+        services.review_create(
+            by=office,
+            subject_kind="org",
+            subject_org=world.orgs["B2"],
+            period=H1,
+            today=TODAY,
+            **review_fields(),
+        )
+    review = services.review_create(
+        by=office, subject_kind="org", subject_org=world.orgs["B2"], period=H1, today=TODAY,
+        **review_fields(method="random"),
+    )  # fmt: skip
+    assert review.reviewer_org == world.orgs["K1"]
+
+
+def test_empty_parts_and_future_dates_are_refused(world, own):
+    with pytest.raises(ValidationError) as info:
+        review_member(own, world.members["m1b"], shortcomings=" ")
+    assert "请填写“不足”" in messages_of(info)
+    with pytest.raises(ValidationError):
+        review_member(own, world.members["m1b"], reviewed_on=TODAY + datetime.timedelta(days=1))
+
+
+def test_signed_review_is_locked_and_corrected_by_a_new_version(world, own):
+    rm = world.extra["rm"]
+    with pytest.raises(ValidationError) as info:
+        services.review_update(by=own, review=rm, direction="改", today=TODAY)
+    assert "签字，不能再修改" in messages_of(info)
+    fix = services.review_correct(by=own, review=rm)
+    assert (fix.version, fix.previous, fix.status) == (2, rm, ReviewStatus.DRAFT)
+    with pytest.raises(ValidationError):
+        services.review_correct(by=own, review=rm)
+    services.review_update(by=own, review=fix, direction="每月集中学习一次", today=TODAY)
+    services.review_sign(by=own, review=fix)
+    rm.refresh_from_db()
+    assert rm.status == ReviewStatus.SUPERSEDED and rm.direction == "加强理论学习"
+    assert fix.events.filter(action="update").get().changes == {
+        "direction": ["加强理论学习", "每月集中学习一次"]
+    }
+    cover = selectors.coverage(root=world.orgs["B1"], quarter=Q3, half=H1)["total"]
+    assert cover.members_reviewed == 1
+
+
+def test_only_the_reviewer_signs(world, own):
+    with pytest.raises(ValidationError):
+        services.review_sign(by=own, review=world.extra["ro"])
+
+
+def test_rectification_items(world, own, parent):
+    rm, item = world.extra["rm"], world.extra["item"]
+    with pytest.raises(ValidationError):
+        services.item_add(
+            by=own,
+            review=world.extra["ro"],
+            text="x",
+            deadline=datetime.date(2026, 12, 1),
+            today=TODAY,
+        )
+    with pytest.raises(ValidationError):
+        services.item_add(by=own, review=rm, text="x", deadline=TODAY, today=TODAY)
+    with pytest.raises(ValidationError):
+        services.item_close(by=own, item=item)  # nothing reported yet
+    with pytest.raises(ValidationError):
+        services.item_report(by=parent, item=item, report="已学习")
+    services.item_report(by=own, item=item, report="已参加三次学习")
+    with pytest.raises(ValidationError):
+        services.item_close(by=parent, item=item)
+    services.item_close(by=own, item=item)
+    services.item_close(by=own, item=item, reopen=True)
+    item.refresh_from_db()
+    assert item.status == "open"
+    assert [e.action for e in rm.events.all()][-4:] == [
+        "rectify",
+        "rectify_report",
+        "rectify_close",
+        "rectify_reopen",
+    ]
+
+
+def test_exemption_by_the_reviewers_parent(world, own, parent):
+    m1b = world.members["m1b"]
+    with pytest.raises(ValidationError):
+        services.exemption_grant(
+            by=own, period=Q3, subject_kind="member", subject_member=m1b, reason="病休"
+        )
+    with pytest.raises(ValidationError):
+        services.exemption_grant(
+            by=parent, period=Q3, subject_kind="member", subject_member=m1b, reason=" "
+        )
+    services.exemption_grant(
+        by=parent, period=Q3, subject_kind="member", subject_member=m1b, reason="长期病休"
+    )
+    with pytest.raises(ValidationError):
+        services.exemption_grant(
+            by=parent, period=Q3, subject_kind="member", subject_member=m1b, reason="again"
+        )
+    states = {
+        r.subject: r.state for r in selectors.branch_quarter(branch=world.orgs["B1"], period=Q3)
+    }
+    assert states[m1b] == "exempt" and states[world.members["m1"]] == "signed"
+    cover = selectors.coverage(root=world.orgs["B1"], quarter=Q3, half=H1)["total"]
+    assert (cover.members_owed, cover.members_reviewed) == (2, 1)
+
+
+def test_random_draw_is_reproducible_from_its_seed(world, parent):
+    for i in range(6):
+        make_member(world.orgs["B2"], f"x{i}", birth_date=datetime.date(1960, 1, 1))
+    draw = services.random_draw(by=parent, scope=world.orgs["T1"], size=1, seed="abc")
+    again = services.random_draw(by=parent, scope=world.orgs["T1"], size=1, seed="abc")
+    assert draw.picked == again.picked and services.draw_verify(draw)
+    with pytest.raises(ValidationError):
+        services.random_draw(by=parent, scope=world.orgs["T1"], size=5)
+    with pytest.raises(ValidationError):
+        services.random_draw(
+            by=world.user("unrelated_committee_secretary"), scope=world.orgs["T1"], size=1
+        )
+    assert len(services.random_draw(by=parent, scope=world.orgs["T1"], size=2).seed) > 20
+
+
+def test_coverage_counts_both_coverages_and_the_reviewers(world, parent):
+    cover = selectors.coverage(root=world.orgs["T1"], quarter=Q3, half=H1)
+    total = cover["total"]
+    assert (total.members_owed, total.members_reviewed) == (4, 1)  # B1: m1, m1b, secretary; B2: m2
+    assert (total.orgs_owed, total.orgs_reviewed, total.secretaries_owed) == (2, 0, 1)
+    assert (total.reviewers_owed, total.reviewers_done) == (3, 0)  # B1, B2 and T1 itself
+    by_child = {c.org.code: (c.members_owed, c.members_reviewed) for c in cover["children"]}
+    assert by_child == {"B1": (3, 1), "B2": (1, 0)}
+    services.review_sign(by=parent, review=world.extra["ro"])
+    assert (
+        selectors.coverage(root=world.orgs["T1"], quarter=Q3, half=H1)["total"].orgs_reviewed == 1
+    )
+
+
+def test_coverage_costs_a_fixed_number_of_queries(world, django_assert_max_num_queries):
+    k1 = world.orgs["K1"]
+    with django_assert_max_num_queries(9) as few:
+        selectors.coverage(root=k1, quarter=Q3, half=H1)
+    deputy = make_user("dep", Role.DEPUTY, world.orgs["B2"])
+    for i in range(30):
+        member = make_member(
+            world.orgs["B2"], f"成员{i}", birth_date=datetime.date(1950 + i % 20, 1, 1)
+        )
+        services.review_sign(by=deputy, review=review_member(deputy, member))
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        total = selectors.coverage(root=k1, quarter=Q3, half=H1)["total"]
+    assert total.members_reviewed == 31
+
+
+def test_branch_quarter_costs_a_fixed_number_of_queries(world, django_assert_num_queries):
+    with django_assert_num_queries(4):  # roll, reviews, exemptions, last quarter's reviews
+        rows = selectors.branch_quarter(branch=world.orgs["B1"], period=Q3)
+    assert {r.state for r in rows} == {"missing", "signed"}
+    assert LeaderReview.objects.count() == 2

@@ -1,0 +1,72 @@
+import pytest
+from django.urls import reverse
+
+from reviews.models import LeaderReview, ReviewStatus
+
+
+@pytest.fixture
+def as_user(client, world):
+    def login(persona):
+        client.force_login(world.user(persona))
+        return client
+
+    return login
+
+
+def test_quarter_page_lists_members_with_their_state(as_user, world):
+    page = as_user("own_branch_secretary").get(
+        reverse("reviews:quarter", args=[world.orgs["B1"].pk, "2026Q3"])
+    )
+    text = page.content.decode()
+    assert "李一" in text and "已点评" in text and "未点评" in text
+
+
+def test_bad_period_is_404(as_user, world):
+    client = as_user("own_branch_secretary")
+    for slug in ("2026Q5", "2026H1", "abc", "1999Q1"):
+        assert (
+            client.get(reverse("reviews:quarter", args=[world.orgs["B1"].pk, slug])).status_code
+            == 404
+        )
+
+
+def test_writing_a_review_keeps_input_on_error_then_signs(as_user, world):
+    client = as_user("own_branch_secretary")
+    m1b = world.members["m1b"]
+    url = reverse("reviews:write_member", args=[m1b.pk, "2026Q3"])
+    data = {"method": "individual", "reviewed_on": "2026-09-20", "achievements": "积极参加志愿服务",
+            "shortcomings": "", "direction": "加强学习"}  # fmt: skip
+    response = client.post(url, data)
+    assert "积极参加志愿服务" in response.content.decode()
+    assert not LeaderReview.objects.filter(subject_member=m1b).exists()
+    response = client.post(url, data | {"shortcomings": "发言不多"})
+    review = LeaderReview.objects.get(subject_member=m1b)
+    assert response["Location"] == reverse("reviews:detail", args=[review.pk])
+    client.post(reverse("reviews:sign", args=[review.pk]))
+    review.refresh_from_db()
+    assert review.status == ReviewStatus.SIGNED
+    response = client.get(reverse("reviews:edit", args=[review.pk]))
+    assert response.status_code == 403
+
+
+def test_previous_review_and_pledges_are_shown_beside_the_form(as_user, world):
+    client = as_user("own_branch_secretary")
+    page = client.get(reverse("reviews:write_member", args=[world.members["m1"].pk, "2026Q4"]))
+    text = page.content.decode()
+    assert "上次点评（2026年第三季度）" in text and "加强理论学习" in text
+    assert "本年度公开承诺" in text and "每月走访困难群众一次" in text
+
+
+def test_coverage_page_drills_down(as_user, world):
+    page = as_user("parent_committee_secretary").get(
+        reverse("reviews:coverage", args=[world.orgs["T1"].pk, "2026Q3"])
+    )
+    text = page.content.decode()
+    assert "组织B1" in text and "1 / 4" in text
+
+
+def test_draw_page_shows_the_verifiable_result(as_user, world):
+    page = as_user("parent_committee_secretary").get(
+        reverse("reviews:draw_detail", args=[world.extra["draw"].pk])
+    )
+    assert "结果一致" in page.content.decode()
