@@ -94,10 +94,27 @@ def main() -> None:
         results["seed_pledges"] = {"seconds": round(time.perf_counter() - started, 1)}
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
+    from reviews.models import LeaderReview
+
+    if not LeaderReview.objects.exists():
+        import random
+
+        from django.utils import timezone
+
+        from reviews import demo as review_demo
+
+        started = time.perf_counter()
+        review_demo.seed(
+            scale="province", rng=random.Random(11), today=timezone.localdate(), log=print
+        )
+        results["seed_reviews"] = {"seconds": round(time.perf_counter() - started, 1)}
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     results["size"] = {
         "organizations": Organization.objects.count(),
         "members": Member.objects.count(),
         "pledges": Pledge.objects.count(),
+        "reviews": LeaderReview.objects.count(),
     }
     User = get_user_model()
 
@@ -202,6 +219,39 @@ def main() -> None:
     c, queries = page("shi_shuji", url)
     measure("city_overdue_list", lambda: c.get(url).status_code, queries=queries,
             overdue=Pledge.objects.overdue(timezone.localdate()).filter(city.subtree_q("org__")).count())  # fmt: skip
+
+    # ---- reviews: coverage for the province by city, a city by county, the branch quarter page
+    from reviews import selectors as review_selectors
+    from reviews.periods import HALF, QUARTER, Period
+
+    today = timezone.localdate()
+    quarter = Period.containing(today, QUARTER).previous()
+    half = Period.containing(quarter.end, HALF)
+    province = Organization.objects.get(code="JY")
+    with CaptureQueriesContext(connection) as ctx:
+        review_selectors.coverage(root=province, quarter=quarter, half=half)
+    measure(
+        "coverage_province_by_city",
+        lambda: (
+            review_selectors.coverage(root=province, quarter=quarter, half=half)[
+                "total"
+            ].member_rate
+        ),
+        queries=len(ctx.captured_queries),
+        runs_note=quarter.label,
+    )
+    measure(
+        "coverage_city_by_county",
+        lambda: (
+            review_selectors.coverage(root=city, quarter=quarter, half=half)["total"].member_rate
+        ),
+    )
+    url = f"/reviews/quarter/{branch.pk}/{quarter.slug}/"
+    c, queries = page("zhibu_shuji", url)
+    measure("branch_quarter_page", lambda: c.get(url).status_code, queries=queries)
+    url = f"/reviews/coverage/{city.pk}/{quarter.slug}/"
+    c, queries = page("shi_shuji", url)
+    measure("city_coverage_page", lambda: c.get(url).status_code, queries=queries)
 
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)

@@ -302,6 +302,14 @@ def role_grant(*, by, user, org: Organization, role: Role) -> None:
     )
 
 
+def role_grant_exists(*, user, org: Organization, role: Role) -> bool:
+    from orgs.models import OrganizationUserObjectPermission
+
+    return OrganizationUserObjectPermission.objects.filter(
+        user=user, content_object=org, permission__codename=Role(role).codename
+    ).exists()
+
+
 @transaction.atomic
 def role_revoke(*, by, user, org: Organization, role: Role) -> None:
     remove_perm(f"orgs.{Role(role).codename}", user, org)

@@ -7,7 +7,8 @@ class ReviewsConfig(AppConfig):
 
     def ready(self):
         from orgs import extensions
-        from reviews import links
+        from reviews import demo, links
 
         extensions.org_link_providers.append(links.org_links)
         extensions.todo_providers.append(links.todo)
+        extensions.demo_seeders.append(demo.seed)

@@ -81,3 +81,29 @@ def test_demo_pages_render_for_the_demo_logins(demo, client):
         ],
     ]:
         assert client.get(url).status_code == 200, url
+
+
+def test_demo_review_pages_render(demo, client):
+    from reviews.models import LeaderReview
+    from reviews.periods import HALF, QUARTER, Period
+
+    today = __import__("django.utils.timezone", fromlist=["x"]).localdate()
+    q, h = Period.containing(today, QUARTER), Period.containing(today, HALF)
+    assert client.login(username="zhen_shuji", password="cxzy2026")
+    town = Organization.objects.get(secretary__user__username="zhen_shuji")
+    urls = [
+        reverse("reviews:half", args=[town.pk, h.slug]),
+        reverse("reviews:coverage", args=[town.pk, q.slug]),
+        reverse("reviews:draw", args=[town.pk]),
+        reverse("reviews:items"),
+    ]
+    branch = town.get_children().filter(kind="branch").first()
+    urls.append(reverse("reviews:quarter", args=[branch.pk, q.previous().slug]))
+    urls += [
+        reverse("reviews:detail", args=[r.pk])
+        for r in LeaderReview.objects.filter(org__parent=town)[:20]
+    ]
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+    secretary_login = branch.secretary.user.username
+    assert secretary_login.startswith("sj_") or secretary_login.endswith("shuji")

@@ -31,7 +31,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"已建立演示省份：组织 {result['orgs']} 个，党员 {result['members']} 名，"
-                f"公开承诺 {result.get('pledges', 0)} 项，用时 {elapsed:.1f} 秒。"
+                f"公开承诺 {result.get('pledges', 0)} 项，领导点评 {result.get('reviews', 0)} 份，"
+                f"用时 {elapsed:.1f} 秒。"
             )
         )
         self.stdout.write(demo.demo_logins_text(result["users"]))

@@ -1,0 +1,137 @@
+"""Demo reviews: member reviews for every quarter begun this year and organisation/secretary
+reviews for every half-year begun, mostly signed, a few drafts and gaps. Bulk-written (COPY on
+PostgreSQL). At small scale every secretary gets a login of their own to sign with; at province
+scale (benchmarks) one account stands for the reviewers."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.utils import timezone
+
+from orgs import services as org_services
+from orgs.demo import DEMO_PASSWORD, _copy
+from orgs.models import MEMBER_HOLDING_KINDS, Member, Organization, Role
+from reviews.models import LeaderReview, ReviewEvent
+from reviews.periods import HALF, QUARTER, Period
+
+COLUMNS = [
+    "reviewer_id", "reviewer_name", "reviewer_post", "reviewer_org_id", "subject_kind",
+    "subject_org_id", "subject_member_id", "org_id", "method", "reviewed_on", "achievements",
+    "shortcomings", "direction", "scope", "status", "version", "previous_id", "signed_at",
+    "created_at", "updated_at", "year", "period_kind", "period",
+]  # fmt: skip
+MEMBER_TEXT = (
+    "积极参加组织生活，按时完成承诺事项",
+    "联系群众还不够经常",
+    "多走访群众，发挥先锋模范作用",
+)
+ORG_TEXT = (
+    "组织开展公开承诺，为群众办实事",
+    "党员教育管理还需加强",
+    "落实“三会一课”，建设服务型党组织",
+)
+
+
+def _reviewers(scale: str, secretaries: dict[int, tuple[int, str]]) -> dict[int, tuple[int, str]]:
+    """org id → (user id, name) of the person who signs in the organisation's name."""
+    User = get_user_model()
+    if scale != "small":
+        user, _ = User.objects.get_or_create(
+            username="bench_reviewer", defaults={"first_name": "点评人"}
+        )
+        return {org_id: (user.pk, "点评人") for org_id in secretaries}
+    password = make_password(DEMO_PASSWORD)
+    result = {}
+    codes = dict(Organization.objects.filter(pk__in=secretaries).values_list("pk", "code"))
+    for org_id, (member_id, name) in secretaries.items():
+        member = Member.objects.get(pk=member_id)
+        user = member.user
+        if user is None:
+            user = User.objects.create(
+                username=f"sj_{codes[org_id].lower()}", first_name=name, password=password
+            )
+            Member.objects.filter(pk=member_id).update(user=user)
+        org = Organization.objects.get(pk=org_id)
+        if not org_services.role_grant_exists(user=user, org=org, role=Role.SECRETARY):
+            org_services.role_grant(by=None, user=user, org=org, role=Role.SECRETARY)
+        result[org_id] = (user.pk, name)
+    return result
+
+
+def seed(*, scale: str, rng, today: datetime.date, log) -> dict:
+    orgs = list(
+        Organization.objects.filter(is_active=True).values_list(
+            "pk", "parent_id", "kind", "name", "secretary_id"
+        )
+    )
+    sec_of = {pk: secretary_id for pk, _, _, _, secretary_id in orgs if secretary_id}
+    names = dict(Member.objects.filter(pk__in=sec_of.values()).values_list("pk", "name"))
+    secretaries = {org_id: (member_id, names[member_id]) for org_id, member_id in sec_of.items()}
+    reviewers = _reviewers(scale, secretaries)
+    org_name = {pk: name for pk, _, _, name, _ in orgs}
+    members = list(Member.objects.order_by("pk").values_list("pk", "org_id"))
+    year, now = today.year, timezone.now()
+    quarters = [
+        Period(year, QUARTER, q) for q in range(1, 5) if Period(year, QUARTER, q).start <= today
+    ]
+    halves = [Period(year, HALF, h) for h in range(1, 3) if Period(year, HALF, h).start <= today]
+    count = 0
+
+    def state(period: Period) -> str | None:
+        roll = rng.random()
+        current = period.end >= today
+        if roll < (0.35 if current else 0.04):
+            return None
+        return "draft" if roll < (0.45 if current else 0.07) else "signed"
+
+    def rows():
+        nonlocal count
+        for period in quarters:
+            for member_id, org_id in members:
+                status = state(period)
+                reviewer = reviewers.get(org_id)
+                if status is None or reviewer is None:
+                    continue
+                count += 1
+                day = min(period.end, today) - datetime.timedelta(days=rng.randint(0, 20))
+                yield (
+                    reviewer[0], reviewer[1], f"{org_name[org_id]}书记", org_id, "member", None, member_id,
+                    org_id, "individual", day, *MEMBER_TEXT, "", status, 1, None,
+                    now if status == "signed" else None, now, now, year, QUARTER, period.number,
+                )  # fmt: skip
+        for period in halves:
+            for pk, parent_id, kind, _, secretary_id in orgs:
+                if kind not in MEMBER_HOLDING_KINDS or parent_id not in reviewers:
+                    continue
+                reviewer = reviewers[parent_id]
+                for subject_kind in ("org", "secretary") if secretary_id else ("org",):
+                    status = state(period)
+                    if status is None:
+                        continue
+                    count += 1
+                    day = min(period.end, today) - datetime.timedelta(days=rng.randint(0, 30))
+                    yield (
+                        reviewer[0], reviewer[1], f"{org_name[parent_id]}书记", parent_id, subject_kind, pk,
+                        secretary_id if subject_kind == "secretary" else None, pk, "central", day, *ORG_TEXT,
+                        "", status, 1, None, now if status == "signed" else None, now, now, year, HALF,
+                        period.number,
+                    )  # fmt: skip
+
+    log("领导点评写入中…")
+    _copy(LeaderReview._meta.db_table, COLUMNS, rows())
+    from pledges.demo import _reset
+
+    _reset([LeaderReview])
+    if scale == "small":
+        ReviewEvent.objects.bulk_create(
+            (
+                ReviewEvent(review_id=pk, action="create")
+                for pk in LeaderReview.objects.values_list("pk", flat=True)
+            ),
+            batch_size=2000,
+        )
+    log(f"领导点评 {count} 份。")
+    return {"reviews": count}
