@@ -219,6 +219,7 @@ class RandomDraw(models.Model):
     seed = models.CharField("随机种子", max_length=64)
     population = models.PositiveIntegerField("候选组织数")
     picked = models.JSONField("抽中的组织", default=list)
+    candidates = models.JSONField("候选组织", default=list)
 
     def __str__(self) -> str:
         return f"{self.scope} {self.at:%Y-%m-%d}"

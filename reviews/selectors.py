@@ -20,6 +20,18 @@ def _in_period(period: Period) -> Q:
     return Q(year=period.year, period_kind=period.kind, period=period.number)
 
 
+def _prefer_signed(reviews, *, key) -> dict:
+    """One review per subject: the signed one over a draft (a correction in progress)."""
+    chosen: dict = {}
+    for review in reviews:
+        current = chosen.get(key(review))
+        if current is None or (
+            current.status != ReviewStatus.SIGNED and review.status == ReviewStatus.SIGNED
+        ):
+            chosen[key(review)] = review
+    return chosen
+
+
 @dataclass
 class Row:
     subject: object
@@ -41,12 +53,14 @@ def branch_quarter(*, branch: Organization, period: Period) -> list[Row]:
     """Each member owed a review by the branch this quarter (the roll at the quarter's end),
     with the review, an exemption, and last quarter's review beside it. Four queries."""
     members = list(members_on(org=branch, day=period.end).order_by("name", "pk"))
-    reviews = LeaderReview.objects.filter(
-        _in_period(period), org=branch, subject_kind=SubjectKind.MEMBER, status__in=LIVE
-    ).order_by("status", "-version")
-    latest = {}
-    for review in reviews:  # a signed review wins over a draft
-        latest.setdefault(review.subject_member_id, review)
+    if branch.secretary_id:  # the secretary is reviewed half-yearly, as the branch's secretary
+        members = [m for m in members if m.pk != branch.secretary_id]
+    latest = _prefer_signed(
+        LeaderReview.objects.filter(
+            _in_period(period), org=branch, subject_kind=SubjectKind.MEMBER, status__in=LIVE
+        ),
+        key=lambda r: r.subject_member_id,
+    )
     exempt = {
         e.subject_member_id: e
         for e in Exemption.objects.filter(
@@ -77,12 +91,12 @@ def half_year(*, org: Organization, period: Period) -> list[Row]:
         .select_related("secretary")
     )
     ids = [c.pk for c in children]
-    reviews = LeaderReview.objects.filter(
-        _in_period(period), subject_org__in=ids, status__in=LIVE
-    ).order_by("status", "-version")
-    latest = {}
-    for review in reviews:
-        latest.setdefault((review.subject_org_id, review.subject_kind), review)
+    latest = _prefer_signed(
+        LeaderReview.objects.filter(
+            _in_period(period), subject_org__in=ids, reviewer_org=org, status__in=LIVE
+        ),
+        key=lambda r: (r.subject_org_id, r.subject_kind),
+    )
     exempt = {
         (e.subject_org_id, e.subject_kind): e
         for e in Exemption.objects.filter(_in_period(period), subject_org__in=ids)
@@ -134,7 +148,7 @@ def coverage(*, root: Organization, quarter: Period, half: Period) -> dict:
     """全覆盖 for `root`'s subtree: members reviewed in `quarter`, organisations and secretaries
     reviewed in `half`, and reviewers whose every obligation is met — in total and for each child.
 
-    Six grouped queries whatever the size of the subtree; the roll-up to children is by
+    Seven grouped queries whatever the size of the subtree; the roll-up to children is by
     nested-set range over the grouped rows."""
     in_tree = root.subtree_q("org__")
     owed = dict(
@@ -157,10 +171,24 @@ def coverage(*, root: Organization, quarter: Period, half: Period) -> dict:
         .order_by("lft")
         .values_list("pk", "lft", "parent_id", "kind", "secretary_id")
     )
-    org_done = set(
-        LeaderReview.objects.filter(_in_period(half), in_tree, status=ReviewStatus.SIGNED)
-        .exclude(subject_kind=SubjectKind.MEMBER).values_list("subject_org_id", "subject_kind").distinct()
-    )  # fmt: skip
+    # a branch's secretary is reviewed half-yearly as its secretary, not quarterly as a member
+    secretary_at = dict(
+        Membership.objects.on(quarter.end)
+        .filter(member_id__in=[sec for *_, sec in orgs if sec])
+        .values_list("member_id", "org_id")
+    )
+    own_secretary_on_roll = {pk for pk, *_, sec in orgs if sec and secretary_at.get(sec) == pk}
+    parent_of = {pk: parent_id for pk, _, parent_id, *_ in orgs}
+    org_done = {  # only the parent's review meets the obligation; other leaders' are extra
+        (subject, kind)
+        for subject, kind, reviewer_org in LeaderReview.objects.filter(
+            _in_period(half), in_tree, status=ReviewStatus.SIGNED
+        )
+        .exclude(subject_kind=SubjectKind.MEMBER)
+        .values_list("subject_org_id", "subject_kind", "reviewer_org_id")
+        .distinct()
+        if parent_of.get(subject) == reviewer_org
+    }
     org_exempt = set(
         Exemption.objects.filter(_in_period(half), in_tree).exclude(subject_kind=SubjectKind.MEMBER)
         .values_list("subject_org_id", "subject_kind")
@@ -179,8 +207,8 @@ def coverage(*, root: Organization, quarter: Period, half: Period) -> dict:
     for pk, lft, parent_id, kind, secretary_id in orgs:
         part = bucket(lft)
         targets = [total] + ([part] if part else [])
-        members_owed = owed.get(pk, 0) - exempt.get(pk, 0)
-        members_done = min(reviewed.get(pk, 0), max(members_owed, 0))
+        members_owed = owed.get(pk, 0) - exempt.get(pk, 0) - (pk in own_secretary_on_roll)
+        members_done = reviewed.get(pk, 0)
         if members_owed > 0:
             reviewer_gaps[pk] = reviewer_gaps.get(pk, 0) + members_owed - members_done
         reviewable = kind in REVIEWABLE_KINDS and parent_id is not None and pk != root.pk
@@ -227,7 +255,9 @@ def items_for(*, user, within: Organization | None = None) -> QuerySet[ReviewRec
     from orgs.access import Action, orgs_for
 
     scope = orgs_for(user, Action.EXPORT).values("pk")
-    items = ReviewRectification.objects.filter(Q(review__reviewer=user) | Q(org__in=scope))
+    items = ReviewRectification.objects.filter(
+        Q(review__reviewer=user) | Q(org__in=scope) | Q(review__subject_member__user_id=user.pk)
+    )
     if within is not None:
         items = items.filter(within.subtree_q("org__"))
     return items.select_related(

@@ -4,7 +4,6 @@ exemptions and random draws. Every change leaves a ReviewEvent."""
 from __future__ import annotations
 
 import datetime
-import hashlib
 import random
 import secrets
 
@@ -51,7 +50,7 @@ def _text(value) -> str:
     return value.isoformat() if isinstance(value, datetime.date) else str(value)
 
 
-def _check_texts(fields: dict, today: datetime.date) -> None:
+def _check_texts(fields: dict, today: datetime.date, period: Period | None = None) -> None:
     for name, label in (
         ("achievements", "成绩"),
         ("shortcomings", "不足"),
@@ -63,6 +62,8 @@ def _check_texts(fields: dict, today: datetime.date) -> None:
         _refuse("请选择点评方式。", "method")
     if fields["reviewed_on"] > today:
         _refuse("点评日期不能晚于今天。", "reviewed_on")
+    if period is not None and fields["reviewed_on"] < period.start:
+        _refuse(f"点评日期应在{period.label}开始之后。", "reviewed_on")
 
 
 def _leading_org_over(user, org: Organization) -> Organization | None:
@@ -126,7 +127,7 @@ def review_create(
     """Draft a review of a member (quarterly) or of an organisation or its secretary (half-yearly)."""
     today = today or timezone.localdate()
     fields = {name: fields.get(name, "") for name in TEXT_FIELDS}
-    _check_texts(fields, today)
+    _check_texts(fields, today, period)
     if period.start > today:
         _refuse(f"{period.label}尚未开始。", "period")
     if subject_kind == SubjectKind.MEMBER:
@@ -149,6 +150,19 @@ def review_create(
             if access.is_own_record(by, subject_member):
                 _refuse("不能点评本人。")
         org = subject_org
+    same = LeaderReview.objects.filter(
+        year=period.year, period_kind=period.kind, period=period.number, subject_kind=subject_kind,
+        reviewer_org=reviewer_org, status__in=[ReviewStatus.DRAFT, ReviewStatus.SIGNED],
+    )  # fmt: skip
+    same = (
+        same.filter(subject_member=subject_member)
+        if subject_kind == SubjectKind.MEMBER
+        else same.filter(subject_org=subject_org)
+    )
+    if same.exists():
+        _refuse(f"{period.label}已有对该对象的点评，请继续修改草稿或对已签字的点评建立更正版本。")
+    if _exemption_for(period, subject_kind, subject_member, subject_org).exists():
+        _refuse(f"该对象{period.label}已免予点评。")
     name, post = _reviewer_identity(by, reviewer_org)
     review = LeaderReview.objects.create(
         reviewer=by, reviewer_name=name, reviewer_post=post, reviewer_org=reviewer_org,
@@ -160,10 +174,17 @@ def review_create(
     return review
 
 
+def still_reviewer(by, review: LeaderReview) -> bool:
+    """The reviewer, still holding a role at the organisation in whose name they reviewed."""
+    return review.reviewer_id == getattr(by, "pk", None) and any(
+        g.org_id == review.reviewer_org_id for g in grants_for(by)
+    )
+
+
 def _own_draft(by, review: LeaderReview) -> LeaderReview:
     review = LeaderReview.objects.select_for_update(of=("self",)).get(pk=review.pk)
-    if review.reviewer_id != getattr(by, "pk", None):
-        _refuse("只有点评人本人可以修改和签字。")
+    if not still_reviewer(by, review):
+        _refuse("只有点评人本人（仍在任）可以修改和签字。")
     if review.status != ReviewStatus.DRAFT:
         _refuse(
             f"点评已于{timezone.localtime(review.signed_at):%Y年%m月%d日}签字，不能再修改；如需更正，请建立新版本。"
@@ -177,7 +198,7 @@ def _own_draft(by, review: LeaderReview) -> LeaderReview:
 def review_update(*, by, review: LeaderReview, today=None, **fields) -> LeaderReview:
     review = _own_draft(by, review)
     merged = {name: fields.get(name, getattr(review, name)) for name in TEXT_FIELDS}
-    _check_texts(merged, today or timezone.localdate())
+    _check_texts(merged, today or timezone.localdate(), review.period_obj)
     changed = {
         n: [_text(getattr(review, n)), _text(v)]
         for n, v in merged.items()
@@ -208,8 +229,8 @@ def review_sign(*, by, review: LeaderReview) -> LeaderReview:
 def review_correct(*, by, review: LeaderReview) -> LeaderReview:
     """Start a correction: a new draft version that copies the signed one."""
     review = LeaderReview.objects.select_for_update(of=("self",)).get(pk=review.pk)
-    if review.reviewer_id != getattr(by, "pk", None):
-        _refuse("只有点评人本人可以更正。")
+    if not still_reviewer(by, review):
+        _refuse("只有点评人本人（仍在任）可以更正。")
     if review.status != ReviewStatus.SIGNED:
         _refuse("只有已签字的点评需要以新版本更正。")
     if LeaderReview.objects.filter(previous=review).exists():
@@ -235,8 +256,8 @@ def item_add(
     *, by, review: LeaderReview, text: str, deadline: datetime.date, today=None
 ) -> ReviewRectification:
     today = today or timezone.localdate()
-    if review.reviewer_id != getattr(by, "pk", None):
-        _refuse("整改事项由点评人提出。")
+    if not still_reviewer(by, review):
+        _refuse("整改事项由点评人（仍在任）提出。")
     if review.status != ReviewStatus.SIGNED:
         _refuse("点评签字后才能提出整改事项。")
     if not text.strip():
@@ -285,8 +306,8 @@ def item_close(*, by, item: ReviewRectification, reopen: bool = False) -> Review
         .select_related("review")
         .get(pk=item.pk)
     )
-    if item.review.reviewer_id != getattr(by, "pk", None):
-        _refuse("整改事项由点评人销号或重新打开。")
+    if not still_reviewer(by, item.review):
+        _refuse("整改事项由点评人（仍在任）销号或重新打开。")
     if reopen:
         if item.status != ItemStatus.CLOSED:
             _refuse("该整改事项尚未销号。")
@@ -308,6 +329,15 @@ def item_close(*, by, item: ReviewRectification, reopen: bool = False) -> Review
 # ---------------------------------------------------------------- exemptions
 
 
+def _exemption_for(period: Period, subject_kind: str, subject_member, subject_org):
+    found = Exemption.objects.filter(
+        year=period.year, period_kind=period.kind, period=period.number, subject_kind=subject_kind
+    )
+    if subject_kind == SubjectKind.MEMBER:
+        return found.filter(subject_member=subject_member)
+    return found.filter(subject_org=subject_org)
+
+
 @transaction.atomic
 def exemption_grant(
     *, by, period: Period, subject_kind: str, reason: str,
@@ -317,6 +347,10 @@ def exemption_grant(
     reviewer's parent secretary."""
     if not reason.strip():
         _refuse("请写明免予点评的原因。", "reason")
+    if (subject_kind == SubjectKind.MEMBER) != (period.kind == QUARTER):
+        _refuse("党员按季度、党组织及其书记按半年免予点评。")
+    if period.start > timezone.localdate():
+        _refuse(f"{period.label}尚未开始。")
     if subject_kind == SubjectKind.MEMBER:
         reviewer_org = member_branch_for(subject_member, period)
         org = reviewer_org
@@ -325,13 +359,19 @@ def exemption_grant(
         org = subject_org
     if reviewer_org is None or not access.can(by, Action.SUPERVISE, reviewer_org):
         _refuse("免予点评由点评责任人的上级党组织书记决定。")
-    exists = Exemption.objects.filter(
-        year=period.year, period_kind=period.kind, period=period.number, subject_kind=subject_kind,
-        subject_member=subject_member if subject_kind != SubjectKind.ORG else None,
-        subject_org=subject_org if subject_kind != SubjectKind.MEMBER else None,
-    ).exists()  # fmt: skip
-    if exists:
+    if _exemption_for(period, subject_kind, subject_member, subject_org).exists():
         _refuse("该对象本期已免予点评。")
+    reviewed = LeaderReview.objects.filter(
+        year=period.year, period_kind=period.kind, period=period.number, subject_kind=subject_kind,
+        status__in=[ReviewStatus.DRAFT, ReviewStatus.SIGNED],
+    )  # fmt: skip
+    reviewed = (
+        reviewed.filter(subject_member=subject_member)
+        if subject_kind == SubjectKind.MEMBER
+        else reviewed.filter(subject_org=subject_org)
+    )
+    if reviewed.exists():
+        _refuse("该对象本期已有点评，不再免予点评。")
     return Exemption.objects.create(
         year=period.year, period_kind=period.kind, period=period.number, subject_kind=subject_kind,
         subject_member=subject_member if subject_kind != SubjectKind.ORG else None,
@@ -350,10 +390,6 @@ def _population(scope: Organization) -> list[int]:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-
-
-def population_digest(ids: list[int]) -> str:
-    return hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:16]
 
 
 def draw_sample(ids: list[int], size: int, seed: str) -> list[int]:
@@ -375,14 +411,13 @@ def random_draw(*, by, scope: Organization, size: int, seed: str = "") -> Random
         scope=scope,
         by=by,
         size=size,
-        seed=f"{seed}:{population_digest(ids)}",
+        seed=seed,
         population=len(ids),
         picked=picked,
+        candidates=ids,
     )
 
 
 def draw_verify(draw: RandomDraw) -> bool:
-    """Whether the recorded sample follows from the recorded seed over today's candidates."""
-    seed, _, digest = draw.seed.rpartition(":")
-    ids = _population(draw.scope)
-    return population_digest(ids) == digest and draw_sample(ids, draw.size, seed) == draw.picked
+    """Whether the recorded sample follows from the recorded seed over the recorded candidates."""
+    return draw_sample(draw.candidates, draw.size, draw.seed) == draw.picked

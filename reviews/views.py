@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from orgs import access
 from orgs.access import Action
-from orgs.models import Organization
+from orgs.models import Member, Organization
 from orgs.views import _apply_errors
 from pledges.models import Pledge
 from reviews import selectors, services
@@ -24,6 +24,8 @@ def _period(slug: str, kind: str | None = None) -> Period:
         period = Period.parse(slug)
     except ValueError:
         raise Http404("期次有误。") from None
+    if not 2001 <= period.year <= 2099:  # its neighbours must exist too
+        raise Http404("期次有误。")
     if kind and period.kind != kind:
         raise Http404("期次有误。")
     return period
@@ -89,10 +91,24 @@ def _review_form_page(request, *, form, title, back, previous=None, pledges=()):
     )
 
 
+def _member_for_period(user, pk, p: Period):
+    """The member, if visible now or through the branch that owes their review for `p`."""
+    member = Member.objects.select_related("org").filter(pk=access.object_id(pk)).first()
+    if member is None:
+        raise Http404("没有找到该党员。")
+    branch = services.member_branch_for(member, p)
+    if not (
+        access.can_on_member(user, Action.VIEW, member)
+        or (branch is not None and access.can(user, Action.EXPORT, branch))
+    ):
+        raise Http404("没有找到该党员。")
+    return member
+
+
 @require_http_methods(["GET", "POST"])
 def write_member(request, member_pk, period):
-    member = access.get_member_or_404(request.user, member_pk)
     p = _period(period, QUARTER)
+    member = _member_for_period(request.user, member_pk, p)
     if services.may_review_member(request.user, member, p) is None:
         raise PermissionDenied("党员由其在该季度末所在党支部的书记点评。")
     form = ReviewForm(request.POST or None, initial={"method": "individual"})
@@ -131,7 +147,9 @@ def write_org(request, org_pk, kind, period):
     method = request.POST.get("method", "") if request.method == "POST" else "random"
     if services.may_review_org(request.user, subject, method) is None:
         raise PermissionDenied("党组织及其书记由上级党组织负责人点评。")
-    form = ReviewForm(request.POST or None, initial={"method": "central"})
+    leads = services.may_review_org(request.user, subject) is not None
+    initial = request.GET.get("method") or ("central" if leads else "random")
+    form = ReviewForm(request.POST or None, initial={"method": initial})
     if request.method == "POST" and form.is_valid():
         try:
             review = services.review_create(
@@ -284,7 +302,7 @@ def items(request):
 def exempt(request, kind, pk, period):
     p = _period(period)
     if kind == SubjectKind.MEMBER:
-        member = access.get_member_or_404(request.user, pk)
+        member = _member_for_period(request.user, pk, p)
         subject = {"subject_member": member}
         name = member.name
     elif kind in (SubjectKind.ORG, SubjectKind.SECRETARY):

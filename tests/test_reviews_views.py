@@ -62,7 +62,7 @@ def test_coverage_page_drills_down(as_user, world):
         reverse("reviews:coverage", args=[world.orgs["T1"].pk, "2026Q3"])
     )
     text = page.content.decode()
-    assert "组织B1" in text and "1 / 4" in text
+    assert "组织B1" in text and "1 / 3" in text
 
 
 def test_draw_page_shows_the_verifiable_result(as_user, world):
