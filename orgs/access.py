@@ -88,7 +88,8 @@ def can(user, action: Action, org: Organization) -> bool:
     grants = grants_for(user)
     if action is Action.VIEW:
         return any(
-            (g.role in READING and g.covers(org)) or (g.role == Role.MEMBER and g.org_id == org.pk)
+            (g.role in READING and g.covers(org))
+            or (g.role in (Role.MEMBER, Role.CONTACT) and g.org_id == org.pk)
             for g in grants
         )
     if action is Action.EDIT:
@@ -133,7 +134,7 @@ def orgs_visible_to(user) -> QuerySet[Organization]:
     """Every organisation the user may see: MPTT ranges of reading roles, plus member-role orgs."""
     grants = grants_for(user)
     q = _range_q(_subtree_grants(user))
-    own = [g.org_id for g in grants if g.role == Role.MEMBER]
+    own = [g.org_id for g in grants if g.role in (Role.MEMBER, Role.CONTACT)]
     if own:
         q |= Q(pk__in=own)
     return Organization.objects.filter(q)

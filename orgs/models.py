@@ -57,6 +57,7 @@ class Role(models.TextChoices):
     DEPUTY = "deputy", "副书记"
     OFFICE = "office", "工作人员"
     MEMBER = "member", "党员"
+    CONTACT = "contact", "联系点领导"  # a leader linked to the organisation (联系点)
 
     @property
     def codename(self) -> str:

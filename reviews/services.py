@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from orgs import access
 from orgs.access import LEADING, Action, grants_for
-from orgs.models import MEMBER_HOLDING_KINDS, Member, Organization
+from orgs.models import MEMBER_HOLDING_KINDS, Member, Organization, Role
 from orgs.selectors import membership_org_on
 from reviews.models import (
     Exemption,
@@ -93,12 +93,15 @@ def may_review_member(user, member: Member, period: Period) -> Organization | No
 
 
 def may_review_org(user, org: Organization, method: str = "") -> Organization | None:
-    """The organisation in whose name `user` reviews `org`: a leading role above it, or for a
-    random review also an office above it."""
+    """The organisation in whose name `user` reviews `org`: a leading role above it, a linked
+    leader's (联系点) grant on it, or for a random review also an office above it. Only the
+    parent's review meets the half-yearly obligation; the others are reviews besides it."""
     if org.parent_id is None or org.kind not in REVIEWABLE_KINDS:
         return None
     if access.can(user, Action.MANAGE, org.parent):
         return _leading_org_over(user, org.parent)
+    if any(g.role == Role.CONTACT and g.org_id == org.pk for g in grants_for(user)):
+        return org  # a linked leader (联系点) reviews in the organisation's own name, at any time
     if method == Method.RANDOM and access.can(user, Action.EXPORT, org.parent):
         grant = max((g for g in grants_for(user) if g.covers(org.parent)), key=lambda g: g.lft)
         return Organization.objects.get(pk=grant.org_id)

@@ -375,3 +375,30 @@ def test_the_branch_that_owes_a_moved_members_review_can_still_write_it(world, c
 
     assert client.get(reverse("reviews:write_member", args=[m1b.pk, "2026Q3"])).status_code == 200
     assert client.get(reverse("reviews:write_member", args=[m1b.pk, "2026Q4"])).status_code == 404
+
+
+def test_a_linked_leader_reviews_their_contact_point_at_any_time(world, client):
+    from django.urls import reverse
+
+    leader = make_user("linked", Role.CONTACT, world.orgs["B2"])
+    client.force_login(leader)
+    assert client.get(reverse("orgs:detail", args=[world.orgs["B2"].pk])).status_code == 200
+    assert client.get(reverse("orgs:detail", args=[world.orgs["B1"].pk])).status_code == 404
+    review = services.review_create(
+        by=leader, subject_kind="org", subject_org=world.orgs["B2"], period=H1, today=TODAY,
+        **review_fields(method="onsite"),
+    )  # fmt: skip
+    services.review_sign(by=leader, review=review)
+    assert review.reviewer_post == "组织B2联系点领导"
+    assert (
+        selectors.coverage(root=world.orgs["T1"], quarter=Q3, half=H1)["total"].orgs_reviewed == 0
+    )
+    with pytest.raises(ValidationError):
+        services.review_create(
+            by=leader,
+            subject_kind="org",
+            subject_org=world.orgs["B1"],
+            period=H1,
+            today=TODAY,
+            **review_fields(),
+        )
