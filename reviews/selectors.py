@@ -174,7 +174,11 @@ def coverage(*, root: Organization, quarter: Period, half: Period) -> dict:
     # a branch's secretary is reviewed half-yearly as its secretary, not quarterly as a member
     secretary_at = dict(
         Membership.objects.on(quarter.end)
-        .filter(member_id__in=[sec for *_, sec in orgs if sec])
+        .filter(
+            member_id__in=Organization.objects.filter(
+                root.subtree_q(), secretary__isnull=False
+            ).values("secretary_id")
+        )
         .values_list("member_id", "org_id")
     )
     own_secretary_on_roll = {pk for pk, *_, sec in orgs if sec and secretary_at.get(sec) == pk}
