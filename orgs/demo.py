@@ -245,7 +245,7 @@ def _member_rows(nodes: list[Node], rng: random.Random, first_id: int, today: da
 MEMBER_COLUMNS = ["id", *Member.EDITABLE_FIELDS, "org_id"]
 
 
-def _copy(table: str, columns: list[str], rows) -> None:
+def bulk_copy(table: str, columns: list[str], rows) -> None:
     """COPY on PostgreSQL; executemany in batches elsewhere."""
     quote = connection.ops.quote_name
     table, columns = quote(table), [quote(c) for c in columns]
@@ -299,7 +299,7 @@ def seed(*, scale: str = "small", seed: int = 2026, log=lambda text: None) -> di
         )
         for n in nodes
     )
-    _copy(
+    bulk_copy(
         Organization._meta.db_table,
         [
             "id",
@@ -331,9 +331,9 @@ def seed(*, scale: str = "small", seed: int = 2026, log=lambda text: None) -> di
             yield (*row, now, now)
 
     log("党员写入中…")
-    _copy(Member._meta.db_table, [*MEMBER_COLUMNS, "created_at", "updated_at"], members())
+    bulk_copy(Member._meta.db_table, [*MEMBER_COLUMNS, "created_at", "updated_at"], members())
     log(f"党员 {len(joined_of)} 名；组织关系写入中…")
-    _copy(
+    bulk_copy(
         Membership._meta.db_table,
         ["member_id", "org_id", "start", "end", "note"],
         ((mid, org_id, joined, None, "") for mid, org_id, joined in joined_of),
@@ -353,7 +353,7 @@ def seed(*, scale: str = "small", seed: int = 2026, log=lambda text: None) -> di
         ),
         batch_size=5000,
     )
-    _reset_sequences()
+    reset_sequences()
     users = _demo_users(root)
     _demo_transfers(root, today)
     extra = {}
@@ -379,10 +379,9 @@ def _set_secretaries(pairs: list[tuple[int, int]]) -> None:
             )
 
 
-def _reset_sequences() -> None:
-    statements = connection.ops.sequence_reset_sql(
-        no_style(), [Organization, Member, Membership, OrgYearFigure]
-    )
+def reset_sequences(models=(Organization, Member, Membership, OrgYearFigure)) -> None:
+    """After inserts with explicit ids, let the database hand out the next ones."""
+    statements = connection.ops.sequence_reset_sql(no_style(), list(models))
     with connection.cursor() as cursor:
         for sql in statements:
             cursor.execute(sql)

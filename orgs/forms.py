@@ -7,6 +7,7 @@ import re
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from orgs.models import Member, Organization
@@ -139,3 +140,12 @@ class RosterImportForm(forms.Form):
             limit = settings.ROSTER_UPLOAD_MAX_BYTES // (1024 * 1024)
             raise forms.ValidationError(f"文件超过 {limit} MB，请分批导入或使用命令行导入。")
         return upload
+
+
+def apply_errors(form, error: ValidationError) -> None:
+    """Attach a service's ValidationError to the form fields it names (others to the form)."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)

@@ -22,20 +22,12 @@ from orgs.forms import (
     OrgMoveForm,
     RosterImportForm,
     YearFigureForm,
+    apply_errors,
 )
 from orgs.models import Member, MemberCategory, Organization
 
 PAGE_SIZE = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _apply_errors(form, error: ValidationError) -> None:
-    """Attach a service's ValidationError to the form fields it names (others to the form)."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 def _page(request, queryset):
@@ -87,7 +79,7 @@ def org_create(request, parent_pk):
         try:
             org = services.organization_create(by=request.user, parent=parent, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, f"已新建“{org.name}”。")
             return redirect("orgs:detail", pk=org.pk)
@@ -111,7 +103,7 @@ def org_edit(request, pk):
                 by=request.user, org=org, **{f: form.cleaned_data[f] for f in form.Meta.fields}
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "已保存。")
             return redirect("orgs:detail", pk=org.pk)
@@ -133,7 +125,7 @@ def org_move(request, pk):
             try:
                 services.organization_move(by=request.user, org=org, new_parent=new_parent)
             except ValidationError as error:
-                _apply_errors(form, error)
+                apply_errors(form, error)
             else:
                 messages.success(request, f"已将“{org.name}”移到“{new_parent.name}”之下。")
                 return redirect("orgs:detail", pk=org.pk)
@@ -148,7 +140,7 @@ def org_figures(request, pk):
         try:
             services.org_year_figure_set(by=request.user, org=org, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "已保存年度数据。")
             return redirect("orgs:detail", pk=org.pk)
@@ -210,7 +202,7 @@ def member_create(request, org_pk):
         try:
             member = services.member_create(by=request.user, org=org, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, f"已新增党员“{member.name}”。")
             return redirect("orgs:member_detail", pk=member.pk)
@@ -225,7 +217,7 @@ def member_edit(request, pk):
         try:
             services.member_update(by=request.user, member=member, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "已保存。")
             return redirect("orgs:member_detail", pk=member.pk)
@@ -258,7 +250,7 @@ def member_transfer(request, pk):
                     note=form.cleaned_data["note"],
                 )
             except ValidationError as error:
-                _apply_errors(form, error)
+                apply_errors(form, error)
             else:
                 messages.success(request, f"已将“{member.name}”转至“{to_org.name}”。")
                 return redirect("orgs:member_detail", pk=member.pk)

@@ -7,12 +7,10 @@ from __future__ import annotations
 import datetime
 
 from django.contrib.auth import get_user_model
-from django.core.management.color import no_style
-from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
-from orgs.demo import _copy
+from orgs.demo import bulk_copy, reset_sequences
 from orgs.models import Member, Organization, Sector
 from pledges import services
 from pledges.models import (
@@ -143,19 +141,13 @@ def seed(*, scale: str, rng, today: datetime.date, log) -> dict:
                 )  # fmt: skip
                 pid += 1
 
-    _copy(Pledge._meta.db_table, PLEDGE_COLUMNS, rows())
-    _reset([Pledge])
+    bulk_copy(Pledge._meta.db_table, PLEDGE_COLUMNS, rows())
+    reset_sequences([Pledge])
     log(f"公开承诺 {len(made)} 项。")
     if scale != "small":
         return {"pledges": len(made)}
     _small_extras(made, year=year, today=today, now=now, rng=rng)
     return {"pledges": len(made)}
-
-
-def _reset(models) -> None:
-    with connection.cursor() as cursor:
-        for sql in connection.ops.sequence_reset_sql(no_style(), models):
-            cursor.execute(sql)
 
 
 def _small_extras(made, *, year, today, now, rng) -> None:

@@ -15,8 +15,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from orgs import access as org_access
 from orgs.access import Action
+from orgs.forms import apply_errors
 from orgs.models import Organization
-from orgs.views import _apply_errors
 from pledges import access, selectors, services
 from pledges.forms import (
     EvaluationForm,
@@ -130,7 +130,7 @@ def create_org_pledge(request, org_pk):
                 by=request.user, year=year, owner_org=org, **form.cleaned_data
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "已保存为草稿。确认无误后请提交审核。")
             return redirect("pledges:detail", pk=pledge.pk)
@@ -159,7 +159,7 @@ def create_member_pledge(request, member_pk):
                     by=request.user, year=year, owner_member=member, community_org=community, **data
                 )
             except ValidationError as error:
-                _apply_errors(form, error)
+                apply_errors(form, error)
             else:
                 messages.success(request, "已保存为草稿。确认无误后请提交审核。")
                 return redirect("pledges:detail", pk=pledge.pk)
@@ -209,7 +209,7 @@ def edit(request, pk):
         try:
             services.pledge_update(by=request.user, pledge=pledge, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "已保存。")
             return redirect("pledges:detail", pk=pledge.pk)
@@ -327,7 +327,7 @@ def fulfil(request, pk):
                 files=request.FILES.getlist("files"),
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "已保存兑现情况。")
             return redirect("pledges:detail", pk=pledge.pk)
@@ -397,7 +397,7 @@ def rectify(request, pk):
         try:
             services.rectification_issue(by=request.user, pledge=pledge, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "已下达整改要求。")
             return redirect("pledges:detail", pk=pledge.pk)
@@ -441,7 +441,7 @@ def rectification(request, pk):
             if action in ("close", "reopen"):
                 messages.error(request, "；".join(error.messages))
             else:
-                _apply_errors(form, error)
+                apply_errors(form, error)
     return render(
         request,
         "pledges/rectification.html",
@@ -467,7 +467,7 @@ def evaluate(request, pk):
         try:
             services.pledge_evaluate(by=request.user, pledge=pledge, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "已评诺。")
             return redirect("pledges:detail", pk=pledge.pk)
@@ -489,7 +489,7 @@ def repledge(request, pk):
                 by=request.user, previous=previous, year=year, **form.cleaned_data
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "已建立再承诺草稿。")
             return redirect("pledges:detail", pk=pledge.pk)
@@ -512,7 +512,7 @@ def window(request, org_pk):
         try:
             services.window_set(by=request.user, org=org, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "已设置年度承诺时间。")
             return redirect(reverse("pledges:year", args=[org.pk, form.cleaned_data["year"]]))
@@ -580,7 +580,7 @@ def secretary_pledge(request, org_pk, year):
                     by=request.user, org=org, year=year, **form.cleaned_data
                 )
             except ValidationError as error:
-                _apply_errors(form, error)
+                apply_errors(form, error)
             else:
                 messages.success(request, "已保存。确认后请签字提交上级党组织审定。")
                 return redirect("pledges:secretary_pledge", org_pk=org.pk, year=year)
@@ -637,7 +637,7 @@ def secretary_review(request, pk):
                 opinion=form.cleaned_data["opinion"],
             )  # fmt: skip
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "已填写审定意见。")
             return redirect("pledges:secretary_pledge", org_pk=sp.org_id, year=sp.year)
@@ -656,7 +656,7 @@ def secretary_report(request, pk):
         try:
             services.secretary_report_save(by=request.user, sp=sp, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "已报送本季度落实情况。")
             return redirect("pledges:secretary_pledge", org_pk=sp.org_id, year=sp.year)

@@ -12,7 +12,7 @@ from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from orgs import services as org_services
-from orgs.demo import DEMO_PASSWORD, _copy
+from orgs.demo import DEMO_PASSWORD, bulk_copy, reset_sequences
 from orgs.models import MEMBER_HOLDING_KINDS, Member, Organization, Role
 from reviews.models import LeaderReview, ReviewEvent
 from reviews.periods import HALF, QUARTER, Period
@@ -121,10 +121,8 @@ def seed(*, scale: str, rng, today: datetime.date, log) -> dict:
                     )  # fmt: skip
 
     log("领导点评写入中…")
-    _copy(LeaderReview._meta.db_table, COLUMNS, rows())
-    from pledges.demo import _reset
-
-    _reset([LeaderReview])
+    bulk_copy(LeaderReview._meta.db_table, COLUMNS, rows())
+    reset_sequences([LeaderReview])
     if scale == "small":
         ReviewEvent.objects.bulk_create(
             (

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from orgs import access
 from orgs.access import Action
+from orgs.forms import apply_errors
 from orgs.models import Member, Organization
-from orgs.views import _apply_errors
 from pledges.models import Pledge
 from reviews import selectors, services
 from reviews.forms import DrawForm, ExemptionForm, ItemForm, ItemReportForm, ReviewForm
@@ -122,7 +122,7 @@ def write_member(request, member_pk, period):
                 **form.cleaned_data,
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "已保存草稿。确认后请签字。")
             return redirect("reviews:detail", pk=review.pk)
@@ -160,7 +160,7 @@ def write_org(request, org_pk, kind, period):
                 **form.cleaned_data,
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "已保存草稿。确认后请签字。")
             return redirect("reviews:detail", pk=review.pk)
@@ -210,7 +210,7 @@ def edit(request, pk):
         try:
             services.review_update(by=request.user, review=review, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "已保存。")
             return redirect("reviews:detail", pk=review.pk)
@@ -329,7 +329,7 @@ def exempt(request, kind, pk, period):
                 **subject,
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, f"已同意{name}{p.label}免予点评。")
             return redirect("home")
@@ -358,7 +358,7 @@ def draw(request, org_pk):
         try:
             result = services.random_draw(by=request.user, scope=scope, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, "已抽取。")
             return redirect("reviews:draw_detail", pk=result.pk)
