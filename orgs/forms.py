@@ -149,3 +149,29 @@ def apply_errors(form, error: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, error)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label="角色")
+    member = forms.ModelChoiceField(
+        label="为本组织党员开通登录账号",
+        queryset=Member.objects.none(),
+        required=False,
+        empty_label="（不开通新账号）",
+    )
+    username = forms.CharField(
+        label="用户名（已有账号填其用户名；新开通可自定，不填则自动生成）",
+        max_length=150,
+        required=False,
+    )
+
+    def __init__(self, *args, roles, members, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [(r.value, r.label) for r in roles]
+        self.fields["member"].queryset = members
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("member") and not (data.get("username") or "").strip():
+            raise forms.ValidationError("请填写已有账号的用户名，或选择要开通账号的党员。")
+        return data

@@ -320,3 +320,65 @@ def role_revoke(*, by, user, org: Organization, role: Role) -> None:
         org=org,
         summary=f"撤销 {user.get_username()} {Role(role).label}角色",
     )
+
+
+def may_assign_role(*, by, org: Organization, role: Role) -> bool:
+    """A secretary is appointed from above (the parent's leaders); the other roles at an
+    organisation are given by its own leaders or those above."""
+    from orgs.access import Action, can
+
+    if role == Role.SECRETARY:
+        return org.parent_id is not None and can(by, Action.MANAGE, org.parent)
+    return can(by, Action.MANAGE, org)
+
+
+@transaction.atomic
+def role_assign(
+    *, by, org: Organization, role: Role, username: str = "", member: Member | None = None
+) -> tuple[object, str]:
+    """Give a role at `org` to an existing account, or to a member of `org` through a new login.
+
+    Returns the user and, for a new login, its one-time password (shown once, never stored)."""
+    import secrets
+
+    from django.contrib.auth import get_user_model
+
+    role = Role(role)
+    if not may_assign_role(by=by, org=org, role=role):
+        raise ValidationError(
+            {"role": f"您不能在“{org.name}”授予{role.label}角色（书记由上级党组织任命）。"}
+        )
+    User = get_user_model()
+    password = ""
+    if member is not None:
+        if member.org_id != org.pk:
+            raise ValidationError({"member": f"“{member.name}”不是本组织的党员。"})
+        if member.user_id:
+            user = member.user
+        else:
+            name = username.strip() or f"dy{member.pk}"
+            if User.objects.filter(username=name).exists():
+                raise ValidationError({"username": f"用户名“{name}”已被使用。"})
+            password = secrets.token_urlsafe(9)
+            user = User.objects.create_user(
+                username=name, password=password, first_name=member.name
+            )
+            Member.objects.filter(pk=member.pk).update(user=user)
+    else:
+        user = User.objects.filter(username=username.strip()).first()
+        if user is None:
+            raise ValidationError({"username": f"没有用户名为“{username.strip()}”的账号。"})
+    if role_grant_exists(user=user, org=org, role=role):
+        raise ValidationError({"role": f"{user.get_username()} 已是“{org.name}”的{role.label}。"})
+    role_grant(by=by, user=user, org=org, role=role)
+    return user, password
+
+
+@transaction.atomic
+def role_withdraw(*, by, org: Organization, role: Role, user) -> None:
+    role = Role(role)
+    if not may_assign_role(by=by, org=org, role=role):
+        raise ValidationError(f"您不能撤销“{org.name}”的{role.label}角色。")
+    if user.pk == getattr(by, "pk", None):
+        raise ValidationError("不能撤销自己的角色，请由上级党组织办理。")
+    role_revoke(by=by, user=user, org=org, role=role)

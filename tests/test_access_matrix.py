@@ -90,6 +90,14 @@ MATRIX = {
         lambda p: {"pk": p.orgs["B1"].pk},
         only(OWN, PARENT, inside_forbidden=(OFFICE_IN, SELF)),
     ),
+    "orgs:roles": (
+        lambda p: {"pk": p.orgs["B1"].pk},
+        only(OWN, PARENT, inside_forbidden=(OFFICE_IN, SELF)),
+    ),
+    "orgs:role_revoke": (
+        lambda p: {"pk": p.orgs["B1"].pk},
+        only(OWN, PARENT, inside_forbidden=(OFFICE_IN, SELF), get=False),
+    ),
     "orgs:roster_export": (
         lambda p: {"pk": p.orgs["B1"].pk},
         only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,), post=False),

@@ -183,3 +183,56 @@ def test_login_page_in_chinese(client):
     assert "登录" in page and 'lang="zh-hans"' in page
     response = client.post(reverse("login"), {"username": "x", "password": "y"})
     assert "用户名或密码不正确" in response.content.decode()
+
+
+def test_secretary_opens_a_login_for_a_member_and_grants_roles(client, personas):
+    from orgs.models import Role
+    from orgs.services import role_grant_exists
+
+    client.force_login(personas.user("own_branch_secretary"))
+    url = reverse("orgs:roles", args=[personas.orgs["B1"].pk])
+    m1 = personas.members["m1"]
+    response = client.post(url, {"role": "member", "member": m1.pk, "username": ""}, follow=True)
+    assert "初始密码" in response.content.decode()
+    m1.refresh_from_db()
+    assert m1.user and role_grant_exists(user=m1.user, org=personas.orgs["B1"], role=Role.MEMBER)
+    response = client.post(url, {"role": "secretary", "username": "sibling"})
+    assert "role" in response.context["form"].errors  # a branch cannot appoint its own secretary
+    assert not role_grant_exists(
+        user=personas.user("sibling_branch_secretary"), org=personas.orgs["B1"], role=Role.SECRETARY
+    )
+    response = client.post(url, {"role": "office", "username": "nobody"})
+    assert "没有用户名为“nobody”的账号" in response.content.decode()
+
+
+def test_parent_appoints_a_secretary_and_nobody_revokes_themselves(client, personas):
+    from orgs.models import OrganizationUserObjectPermission, Role
+    from orgs.services import role_grant_exists
+
+    client.force_login(personas.user("parent_committee_secretary"))
+    url = reverse("orgs:roles", args=[personas.orgs["B2"].pk])
+    client.post(url, {"role": "secretary", "username": "office_in"})
+    assert role_grant_exists(
+        user=personas.user("office_inside"), org=personas.orgs["B2"], role=Role.SECRETARY
+    )
+    own_grant = OrganizationUserObjectPermission.objects.get(
+        user=personas.user("own_branch_secretary"), content_object=personas.orgs["B1"]
+    )
+    client.force_login(personas.user("own_branch_secretary"))
+    response = client.post(
+        reverse("orgs:role_revoke", args=[personas.orgs["B1"].pk]),
+        {"grant": own_grant.pk},
+        follow=True,
+    )
+    assert "您不能撤销“组织B1”的书记角色" in response.content.decode()  # appointed from above
+    assert OrganizationUserObjectPermission.objects.filter(pk=own_grant.pk).exists()
+    from tests.personas import make_user
+
+    deputy = make_user("deputy_b1", Role.DEPUTY, personas.orgs["B1"])
+    grant = OrganizationUserObjectPermission.objects.get(user=deputy)
+    client.force_login(deputy)
+    response = client.post(
+        reverse("orgs:role_revoke", args=[personas.orgs["B1"].pk]), {"grant": grant.pk}, follow=True
+    )
+    assert "不能撤销自己的角色" in response.content.decode()
+    assert OrganizationUserObjectPermission.objects.filter(pk=grant.pk).exists()
