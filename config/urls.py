@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from orgs import views as org_views
 from pledges.urls import public_urlpatterns
+from reviews.appraisal.urls import public_urlpatterns as vote_urlpatterns
 
 admin.site.site_header = "创先争优活动管理系统"
 admin.site.site_title = "创先争优"
@@ -17,5 +18,7 @@ urlpatterns = [
     path("pledges/", include("pledges.urls")),
     path("reviews/", include("reviews.urls")),
     path("gs/", include((public_urlpatterns, "public"))),
+    path("appraisal/", include("reviews.appraisal.urls")),
+    path("py/", include((vote_urlpatterns, "vote"))),
     path("admin/", admin.site.urls),
 ]

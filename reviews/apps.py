@@ -8,7 +8,11 @@ class ReviewsConfig(AppConfig):
     def ready(self):
         from orgs import extensions
         from reviews import demo, links
+        from reviews.appraisal import links as appraisal_links
 
         extensions.org_link_providers.append(links.org_links)
+        extensions.org_link_providers.append(appraisal_links.org_links)
+        extensions.member_link_providers.append(appraisal_links.member_links)
         extensions.todo_providers.append(links.todo)
+        extensions.todo_providers.append(appraisal_links.todo)
         extensions.demo_seeders.append(demo.seed)

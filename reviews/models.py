@@ -223,3 +223,16 @@ class RandomDraw(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.at:%Y-%m-%d}"
+
+
+# Democratic appraisal lives in its own package; importing it here registers its models.
+from reviews.appraisal.models import (  # noqa: E402, F401
+    Appraisal,
+    AppraisalEvent,
+    AppraisalSubject,
+    Ballot,
+    GradeRule,
+    PaperCount,
+    PaperEntry,
+    Slip,
+)

@@ -48,8 +48,9 @@ def personas(db) -> Personas:
 
 @pytest.fixture
 def world(db) -> Personas:
-    """The personas with pledge and review objects about B1 (tests/*_world.py)."""
+    """The personas with pledge, review and appraisal objects about B1 (tests/*_world.py)."""
+    from tests.appraisal_world import build_appraisal_world
     from tests.pledge_world import build_pledge_world
     from tests.review_world import build_review_world
 
-    return build_review_world(build_pledge_world(build_personas()))
+    return build_appraisal_world(build_review_world(build_pledge_world(build_personas())))

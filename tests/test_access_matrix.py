@@ -285,6 +285,58 @@ MATRIX = {
         lambda p: {"pk": p.extra["draw"].pk},
         only(PARENT, OFFICE_IN, post=False),
     ),
+    # ---- democratic appraisal (objects from tests/appraisal_world.py)
+    "appraisal:list": (
+        lambda p: {"org_pk": p.orgs["B1"].pk},
+        only(OWN, PARENT, OFFICE_IN, SELF, post=False),
+    ),
+    "appraisal:create": (
+        lambda p: {"org_pk": p.orgs["B1"].pk},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF)),
+    ),
+    "appraisal:rule": (
+        lambda p: {"org_pk": p.orgs["B1"].pk},
+        only(OFFICE_IN, inside_forbidden=(OWN, PARENT, SELF)),
+    ),
+    "appraisal:detail": (
+        lambda p: {"pk": p.extra["ap_open"].pk},
+        only(OWN, PARENT, OFFICE_IN, SELF, post=False),
+    ),
+    **{
+        route: (
+            lambda p: {"pk": p.extra["ap_open"].pk},
+            only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF), get=get),
+        )
+        for route, get in (
+            ("appraisal:edit", True),
+            ("appraisal:advance", False),
+            ("appraisal:slips", True),
+            ("appraisal:void", False),
+            ("appraisal:paper", True),
+            ("appraisal:close", False),
+        )
+    },
+    "appraisal:results": (
+        lambda p: {"pk": p.extra["ap_done"].pk},
+        only(OWN, PARENT, OFFICE_IN, SELF, post=False),
+    ),
+    "appraisal:decide": (
+        lambda p: {"pk": p.extra["ap_done"].pk},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF), get=False),
+    ),
+    "appraisal:publish": (
+        lambda p: {"pk": p.extra["ap_done"].pk},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF), get=False),
+    ),
+    "appraisal:statement": (
+        lambda p: {"pk": p.extra["subject"].pk},
+        only(OWN, SELF, inside_forbidden=(PARENT, OFFICE_IN)),
+    ),
+    # the voting page: the one public route of the appraisal, answering everyone
+    "vote:ballot": (
+        lambda p: {"public_id": p.extra["ap_open"].public_id},
+        {persona: {"GET": OK, "POST": OK} for persona in PERSONA_NAMES},
+    ),
     # the public notice board (示诺): no login, for everyone
     "public:notice": (lambda p: {"code": "B1"}, public()),
     "public:qr": (lambda p: {"code": "B1"}, public()),
@@ -357,6 +409,7 @@ PUBLIC_OR_SCOPED_LISTS = {
     "public:notice",
     "public:qr",
     "reviews:items",
+    "vote:ballot",
 }
 
 

@@ -5,3 +5,14 @@ document.addEventListener("click", function (event) {
     event.preventDefault();
   }
 });
+
+// A scanned voting slip carries its code after "#", which never reaches the server: move it into
+// the code field and drop it from the address bar and the history.
+(function () {
+  var field = document.getElementById("vote-code");
+  var match = window.location.hash.match(/^#c=([0-9A-Za-z-]+)$/);
+  if (field && match) {
+    field.value = match[1];
+    window.history.replaceState(null, "", window.location.pathname);
+  }
+})();

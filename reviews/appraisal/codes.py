@@ -1,0 +1,59 @@
+"""One-time voting codes: a serial and a secret of 65 bits from the operating system's
+cryptographic generator, written in Crockford base 32 so that it survives being read aloud or
+typed on a phone (O/0, I/L/1 are the same; case, spaces and dashes do not matter).
+
+A slip reads `0017-K3F9-QX2M-7TBD-A`: four digits of serial, thirteen characters of secret. The
+server keeps SHA-256(salt, serial, secret) only; the salt is the session's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+SECRET_CHARS = 13  # 13 × 5 = 65 bits
+SERIAL_DIGITS = 4
+MAX_SERIAL = 10**SERIAL_DIGITS - 1
+_SAME = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+class BadCode(ValueError):
+    """The text is not a voting code of this session."""
+
+
+def new_salt() -> str:
+    return secrets.token_hex(16)
+
+
+def new_public_id() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(10)).lower()
+
+
+def new_secret() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(SECRET_CHARS))
+
+
+def secret_hash(salt: str, serial: int, secret: str) -> str:
+    return hashlib.sha256(f"{salt}:{serial}:{secret}".encode()).hexdigest()
+
+
+def matches(stored_hash: str, salt: str, serial: int, secret: str) -> bool:
+    return hmac.compare_digest(stored_hash, secret_hash(salt, serial, secret))
+
+
+def format_code(serial: int, secret: str) -> str:
+    s = secret
+    return f"{serial:0{SERIAL_DIGITS}d}-{s[:4]}-{s[4:8]}-{s[8:12]}-{s[12:]}"
+
+
+def parse(text: str) -> tuple[int, str]:
+    """(serial, secret) from what the voter typed or scanned; BadCode if it cannot be a code."""
+    cleaned = "".join(ch for ch in str(text).upper() if ch not in " -_\t\r\n").translate(_SAME)
+    if len(cleaned) != SERIAL_DIGITS + SECRET_CHARS:
+        raise BadCode
+    serial, secret = cleaned[:SERIAL_DIGITS], cleaned[SERIAL_DIGITS:]
+    if not serial.isdigit() or any(ch not in ALPHABET for ch in secret):
+        raise BadCode
+    return int(serial), secret

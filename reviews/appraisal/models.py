@@ -1,0 +1,368 @@
+"""Democratic appraisal records. Imported by reviews.models, so they belong to the reviews app."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from orgs.models import Member, Organization
+
+
+class AppraisalKind(models.TextChoices):
+    MEMBER = "member", "民主评议党员"
+    ORG = "org", "民主评议基层党组织"
+
+
+class AppraisalState(models.TextChoices):
+    PLAN = "plan", "确定方案"
+    STATEMENTS = "statements", "公开述职"
+    VOTING = "voting", "组织评议"
+    CLOSED = "closed", "评议结束"
+    PUBLISHED = "published", "公开结果"
+
+
+STATE_ORDER = [s.value for s in AppraisalState]
+
+
+class VotingMethod(models.TextChoices):
+    CODE = "code", "手机扫码投票"
+    PAPER = "paper", "纸质评议表"
+    BOTH = "both", "扫码与纸质并用"
+
+
+class Group(models.TextChoices):
+    """Participant groups. 党员 and 下级党组织负责人 count as 参加党员人数, the others as 参加群众人数."""
+
+    MEMBER = "member", "党员"
+    MASSES = "masses", "群众（代表）"
+    LEADER = "leader", "下级党组织负责人"
+    RECIPIENT = "recipient", "服务对象代表"
+
+
+PARTY_GROUPS = frozenset({Group.MEMBER, Group.LEADER})
+GROUPS_FOR = {
+    AppraisalKind.MEMBER: (Group.MEMBER, Group.MASSES),
+    AppraisalKind.ORG: (Group.MEMBER, Group.MASSES, Group.LEADER, Group.RECIPIENT),
+}
+
+# The two four-grade scales of the 评议表; grades are stored as 1 (best) to 4, blank as 0.
+SCALES = {
+    AppraisalKind.ORG: ("满意", "比较满意", "一般", "不满意"),
+    AppraisalKind.MEMBER: ("好", "较好", "一般", "差"),
+}
+GRADES = (1, 2, 3, 4)
+
+
+class ResultGrade(models.TextChoices):
+    EXCELLENT = "excellent", "优秀"
+    PASS = "pass", "合格"
+    BASIC = "basic", "基本合格"
+    FAIL = "fail", "不合格"
+
+
+class Appraisal(models.Model):
+    """One yearly appraisal session (评议会) of an organisation."""
+
+    public_id = models.CharField("投票链接编号", max_length=16, unique=True)
+    kind = models.CharField("评议类别", max_length=8, choices=AppraisalKind.choices)
+    org = models.ForeignKey(
+        Organization,
+        verbose_name="组织评议的党组织",
+        on_delete=models.PROTECT,
+        related_name="appraisals",
+    )
+    year = models.PositiveSmallIntegerField("年度")
+    state = models.CharField(
+        "阶段", max_length=12, choices=AppraisalState.choices, default=AppraisalState.PLAN
+    )
+    held_on = models.DateField("评议日期")
+    place = models.CharField("评议地点", max_length=100)
+    method = models.CharField("评议方式", max_length=8, choices=VotingMethod.choices)
+    content = models.TextField("评议内容", max_length=2000)
+    expected_member = models.PositiveIntegerField("应参加党员人数", default=0)
+    expected_masses = models.PositiveIntegerField("应参加群众（代表）人数", default=0)
+    expected_leader = models.PositiveIntegerField("应参加下级党组织负责人人数", default=0)
+    expected_recipient = models.PositiveIntegerField("应参加服务对象代表人数", default=0)
+    subject_count = models.PositiveIntegerField("评议对象数", default=0)
+    slip_salt = models.CharField(max_length=32)
+    # frozen at closing: the tally as counted and the SHA-256 of the records it was counted from
+    tally = models.JSONField("计票结果", default=dict, blank=True)
+    digest = models.CharField("计票摘要", max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField("计票时间", null=True, blank=True)
+    published_at = models.DateTimeField("公开时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "民主评议"
+        verbose_name_plural = "民主评议"
+        constraints = [
+            models.UniqueConstraint(fields=["org", "kind", "year"], name="appraisal_once_a_year")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.org.name} {self.year}年{self.get_kind_display()}"
+
+    @property
+    def scale(self) -> tuple[str, ...]:
+        return SCALES[self.kind]
+
+    @property
+    def groups(self) -> tuple[Group, ...]:
+        return GROUPS_FOR[self.kind]
+
+    def expected(self, group: str) -> int:
+        return getattr(self, f"expected_{group}")
+
+    @property
+    def uses_codes(self) -> bool:
+        return self.method in (VotingMethod.CODE, VotingMethod.BOTH)
+
+    @property
+    def uses_paper(self) -> bool:
+        return self.method in (VotingMethod.PAPER, VotingMethod.BOTH)
+
+    def reached(self, state: str) -> bool:
+        return STATE_ORDER.index(self.state) >= STATE_ORDER.index(state)
+
+
+class AppraisalSubject(models.Model):
+    """A member or an organisation appraised in the session, with its 述职 and its result."""
+
+    appraisal = models.ForeignKey(Appraisal, on_delete=models.CASCADE, related_name="subjects")
+    position = models.PositiveIntegerField("序号")
+    member = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.PROTECT, related_name="appraisals"
+    )
+    subject_org = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="appraised"
+    )
+    name = models.CharField("评议对象", max_length=100)
+    statement = models.TextField("述职报告", max_length=3000, blank=True)
+    statement_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    statement_at = models.DateTimeField("述职时间", null=True, blank=True)
+    # written at closing from the tally: [好/满意, 较好/比较满意, 一般, 差/不满意, 弃权]
+    counts = models.JSONField("票数", default=list, blank=True)
+    suggested_grade = models.CharField(
+        "建议等次", max_length=10, choices=ResultGrade.choices, blank=True
+    )
+    final_grade = models.CharField(
+        "评议结果", max_length=10, choices=ResultGrade.choices, blank=True
+    )
+    override_reason = models.CharField("调整理由", max_length=500, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField("认定时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "评议对象"
+        verbose_name_plural = "评议对象"
+        ordering = ["appraisal", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["appraisal", "position"], name="appraisal_subject_position"
+            ),
+            models.UniqueConstraint(
+                fields=["appraisal", "member"],
+                condition=Q(member__isnull=False),
+                name="appraisal_subject_member_once",
+            ),
+            models.UniqueConstraint(
+                fields=["appraisal", "subject_org"],
+                condition=Q(subject_org__isnull=False),
+                name="appraisal_subject_org_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(member__isnull=False) | Q(subject_org__isnull=False),
+                name="appraisal_subject_present",
+            ),
+        ]
+        indexes = [models.Index(fields=["subject_org"], name="appraisal_subject_org")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def graded(self) -> int:
+        return sum(self.counts[:4]) if self.counts else 0
+
+    @property
+    def satisfaction(self) -> float | None:
+        """满意率: (满意 + 比较满意) over the ballots that graded the subject (blanks left out)."""
+        graded = self.graded
+        return (self.counts[0] + self.counts[1]) / graded if graded else None
+
+
+class Slip(models.Model):
+    """A one-time voting code handed out at the meeting. Only its serial, the group printed on it,
+    a hash of its secret and whether it has been used are kept: never who had it or when."""
+
+    appraisal = models.ForeignKey(Appraisal, on_delete=models.CASCADE, related_name="slips")
+    serial = models.PositiveIntegerField("编号")
+    group = models.CharField("参加人员类别", max_length=10, choices=Group.choices)
+    secret_hash = models.CharField(max_length=64)
+    used = models.BooleanField("已使用", default=False)
+    voided = models.BooleanField("已作废", default=False)
+
+    class Meta:
+        verbose_name = "选票码"
+        verbose_name_plural = "选票码"
+        constraints = [
+            models.UniqueConstraint(fields=["appraisal", "serial"], name="slip_serial_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"选票码 {self.serial:04d}"
+
+
+class Ballot(models.Model):
+    """One cast 评议表. Its id is random; it holds the group printed on the slip and the grades by
+    subject position ("1"–"4", "0" for blank) — nothing about the slip, the voter or the moment."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    appraisal = models.ForeignKey(Appraisal, on_delete=models.PROTECT, related_name="ballots")
+    group = models.CharField("参加人员类别", max_length=10, choices=Group.choices)
+    marks = models.TextField("评价")
+
+    class Meta:
+        verbose_name = "评议票"
+        verbose_name_plural = "评议票"
+
+    def __str__(self) -> str:
+        return "评议票"
+
+
+class PaperEntry(models.Model):
+    """One teller's count of the paper sheets of one participant group."""
+
+    appraisal = models.ForeignKey(Appraisal, on_delete=models.CASCADE, related_name="paper_entries")
+    group = models.CharField("参加人员类别", max_length=10, choices=Group.choices)
+    teller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="计票人", on_delete=models.PROTECT, related_name="+"
+    )
+    sheets_issued = models.PositiveIntegerField("发出评议表")
+    sheets_returned = models.PositiveIntegerField("收回评议表")
+    blank_sheets = models.PositiveIntegerField("空白表")
+    spoiled_sheets = models.PositiveIntegerField("废表")
+    # by subject position: [grade 1, grade 2, grade 3, grade 4, blank] among the valid sheets
+    counts = models.JSONField("票数")
+    entered_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "纸质评议表录入"
+        verbose_name_plural = "纸质评议表录入"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["appraisal", "group", "teller"], name="paper_entry_per_teller"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_group_display()} 纸质评议表录入"
+
+    def figures(self) -> dict:
+        return {
+            "sheets_issued": self.sheets_issued,
+            "sheets_returned": self.sheets_returned,
+            "blank_sheets": self.blank_sheets,
+            "spoiled_sheets": self.spoiled_sheets,
+            "counts": self.counts,
+        }
+
+
+class PaperCount(models.Model):
+    """The paper count of a group once two tellers' entries agree; only these are counted."""
+
+    appraisal = models.ForeignKey(Appraisal, on_delete=models.CASCADE, related_name="paper_counts")
+    group = models.CharField("参加人员类别", max_length=10, choices=Group.choices)
+    sheets_issued = models.PositiveIntegerField("发出评议表")
+    sheets_returned = models.PositiveIntegerField("收回评议表")
+    blank_sheets = models.PositiveIntegerField("空白表")
+    spoiled_sheets = models.PositiveIntegerField("废表")
+    counts = models.JSONField("票数")
+    tellers = models.CharField("计票人", max_length=120)
+    confirmed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "纸质评议表计票"
+        verbose_name_plural = "纸质评议表计票"
+        constraints = [
+            models.UniqueConstraint(fields=["appraisal", "group"], name="paper_count_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_group_display()} 纸质评议表计票"
+
+    @property
+    def valid_sheets(self) -> int:
+        return self.sheets_returned - self.blank_sheets - self.spoiled_sheets
+
+
+class GradeRule(models.Model):
+    """Thresholds suggesting a member's result grade, set by an office for its subtree and a year.
+    Shares are of the ballots that graded the member (blanks left out), in per cent."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="grade_rules")
+    year = models.PositiveSmallIntegerField("年度")
+    excellent_good_min = models.PositiveSmallIntegerField("优秀：“好”票不少于（%）")
+    excellent_poor_max = models.PositiveSmallIntegerField("优秀：“差”票不超过（%）")
+    basic_positive_min = models.PositiveSmallIntegerField("合格：“好”与“较好”票不少于（%）")
+    fail_poor_min = models.PositiveSmallIntegerField("不合格：“差”票达到（%）")
+    commend_satisfaction_min = models.PositiveSmallIntegerField("推荐先进党组织：满意率不低于（%）")
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "评议结果等次规则"
+        verbose_name_plural = "评议结果等次规则"
+        constraints = [models.UniqueConstraint(fields=["org", "year"], name="grade_rule_once")]
+
+    def __str__(self) -> str:
+        return f"{self.org} {self.year}年评议结果等次规则"
+
+
+class AppraisalEvent(models.Model):
+    """History of a session. Casting a ballot leaves no event: that would date the ballot."""
+
+    appraisal = models.ForeignKey(Appraisal, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField("操作", max_length=20)
+    comment = models.CharField("说明", max_length=500, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "民主评议记录"
+        verbose_name_plural = "民主评议记录"
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.appraisal} {self.action}"
+
+
+EVENT_LABELS = {
+    "create": "制定方案",
+    "edit": "修改方案",
+    "statements": "进入公开述职",
+    "statement": "提交述职",
+    "voting": "开始组织评议",
+    "slips": "印制选票码",
+    "void": "作废选票码",
+    "paper": "录入纸质评议表",
+    "paper_confirm": "纸质计票确认",
+    "close": "结束评议并计票",
+    "decide": "认定评议结果",
+    "publish": "公开结果",
+}

@@ -1,0 +1,81 @@
+"""The rule that suggests a member's result grade (优秀 / 合格 / 基本合格 / 不合格).
+
+Shares are taken over the ballots that graded the member; blanks are left out. In order:
+
+1. 不合格 if “差” reaches `fail_poor_min` per cent (default 34: a third of the votes);
+2. 基本合格 if “好” and “较好” together fall below `basic_positive_min` (default 50);
+3. 优秀 if “好” reaches `excellent_good_min` (default 70) and “差” is at most
+   `excellent_poor_max` (default 5);
+4. otherwise 合格.
+
+With no graded ballot there is no suggestion. The branch committee decides the grade; departing
+from the suggestion needs a reason. An office may set other thresholds for its subtree and a year
+(the nearest setting above the branch wins). Organisations get a satisfaction rate, (满意 + 比较满意)
+over the graded ballots; those at or above `commend_satisfaction_min` (default 90) are suggested for
+commendation (评先评优), as are members decided 优秀.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from orgs.models import Organization
+from reviews.appraisal.models import GradeRule, ResultGrade
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    excellent_good_min: int = 70
+    excellent_poor_max: int = 5
+    basic_positive_min: int = 50
+    fail_poor_min: int = 34
+    commend_satisfaction_min: int = 90
+    set_at: str = ""  # the organisation that set them; empty for the defaults
+
+    def describe(self) -> list[str]:
+        return [
+            f"“差”票占有效评价 {self.fail_poor_min}% 及以上：不合格；",
+            f"“好”与“较好”票合计低于 {self.basic_positive_min}%：基本合格；",
+            f"“好”票占 {self.excellent_good_min}% 及以上且“差”票不超过 "
+            f"{self.excellent_poor_max}%：优秀；",
+            "其余：合格。弃权票不计入有效评价。",
+        ]
+
+
+FIELDS = [f.name for f in fields(Thresholds) if f.name != "set_at"]
+DEFAULT = Thresholds()
+
+
+def thresholds_for(*, org: Organization, year: int) -> Thresholds:
+    """The rule set nearest above `org` for `year`, else the defaults (one query)."""
+    rule = (
+        GradeRule.objects.filter(
+            year=year, org__tree_id=org.tree_id, org__lft__lte=org.lft, org__rght__gte=org.rght
+        )
+        .select_related("org")
+        .order_by("-org__level")
+        .first()
+    )
+    if rule is None:
+        return DEFAULT
+    return Thresholds(**{name: getattr(rule, name) for name in FIELDS}, set_at=rule.org.name)
+
+
+def suggest(counts: list[int], t: Thresholds) -> str:
+    """The suggested grade for [好, 较好, 一般, 差, 弃权]; "" when nobody graded."""
+    good, fair, _, poor = counts[:4]
+    graded = sum(counts[:4])
+    if not graded:
+        return ""
+    if poor * 100 >= t.fail_poor_min * graded:
+        return ResultGrade.FAIL
+    if (good + fair) * 100 < t.basic_positive_min * graded:
+        return ResultGrade.BASIC
+    if good * 100 >= t.excellent_good_min * graded and poor * 100 <= t.excellent_poor_max * graded:
+        return ResultGrade.EXCELLENT
+    return ResultGrade.PASS
+
+
+def commended_org(counts: list[int], t: Thresholds) -> bool:
+    graded = sum(counts[:4])
+    return bool(graded) and (counts[0] + counts[1]) * 100 >= t.commend_satisfaction_min * graded

@@ -1,0 +1,155 @@
+"""Reads for the appraisal pages, the 写实簿 and the statistics."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from orgs import access
+from orgs.access import Action, grants_for
+from orgs.models import Member, Organization
+from pledges.models import Pledge
+from reviews.appraisal import rules
+from reviews.appraisal.models import (
+    Appraisal,
+    AppraisalKind,
+    AppraisalState,
+    AppraisalSubject,
+    Group,
+    ResultGrade,
+)
+
+SMALL_GROUP = 5  # fewer ballots than this: the counts are shown to the running secretary only
+
+
+def may_view(user, appraisal: Appraisal) -> bool:
+    """The running organisation's readers and members; for an appraisal of organisations, also
+    anyone holding a role in the organisations appraised (all of them lie below it)."""
+    org = appraisal.org
+    if access.can(user, Action.VIEW, org):
+        return True
+    if appraisal.kind == AppraisalKind.ORG:
+        return any(
+            g.tree_id == org.tree_id and org.lft < g.lft < org.rght for g in grants_for(user)
+        )
+    return False
+
+
+def get_appraisal_or_404(user, pk) -> Appraisal:
+    appraisal = (
+        Appraisal.objects.select_related("org", "org__parent")
+        .filter(pk=access.object_id(pk))
+        .first()
+    )
+    if appraisal is None or not may_view(user, appraisal):
+        raise Http404("没有找到该评议。")
+    return appraisal
+
+
+def get_subject_or_404(user, pk) -> AppraisalSubject:
+    subject = (
+        AppraisalSubject.objects.select_related(
+            "appraisal", "appraisal__org", "member", "subject_org"
+        )
+        .filter(pk=access.object_id(pk))
+        .first()
+    )
+    if subject is None:
+        raise Http404("没有找到该评议对象。")
+    own = subject.member_id and access.is_own_record(user, subject.member)
+    if not (own or may_view(user, subject.appraisal)):
+        raise Http404("没有找到该评议对象。")
+    return subject
+
+
+def org_appraisals(*, org: Organization) -> QuerySet[Appraisal]:
+    return Appraisal.objects.filter(org=org).order_by("-year", "kind")
+
+
+def subjects(*, appraisal: Appraisal) -> QuerySet[AppraisalSubject]:
+    return AppraisalSubject.objects.filter(appraisal=appraisal).order_by("position")
+
+
+def subject_pledges(*, subject: AppraisalSubject) -> QuerySet[Pledge]:
+    """The subject's pledges of the year, with their 评诺 results, to read beside the 述职."""
+    year = subject.appraisal.year
+    if subject.member_id:
+        pledges = Pledge.objects.filter(owner_member_id=subject.member_id, year=year)
+    else:
+        pledges = Pledge.objects.filter(owner_org_id=subject.subject_org_id, year=year)
+    return pledges.order_by("due_date", "pk")
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{part * 100 / whole:.1f}%" if whole else "—"
+
+
+def results(*, appraisal: Appraisal, user) -> dict:
+    """Everything the results page shows, from the tally frozen at closing: a fixed number of
+    queries (the subjects and the rule) whatever the number of ballots."""
+    tally = appraisal.tally or {}
+    runner = access.can(user, Action.EDIT, appraisal.org)
+    ballots = tally.get("ballots", 0)
+    participants = tally.get("participants", {})
+    show_counts = runner or ballots >= SMALL_GROUP
+    shown_groups = [
+        g for g in appraisal.groups if runner or participants.get(str(g), 0) >= SMALL_GROUP
+    ]
+    thresholds = rules.thresholds_for(org=appraisal.org, year=appraisal.year)
+    by_position = {row["position"]: row for row in tally.get("subjects", [])}
+    rows = []
+    for subject in subjects(appraisal=appraisal).select_related("decided_by"):
+        counts = subject.counts or [0] * 5
+        graded = sum(counts[:4])
+        row = {
+            "subject": subject,
+            "counts": counts,
+            "graded": graded,
+            "shares": [_pct(c, graded) for c in counts[:4]],
+            "groups": [
+                (g.label, by_position.get(subject.position, {}).get("groups", {}).get(str(g)))
+                for g in shown_groups
+            ],
+        }
+        if appraisal.kind == AppraisalKind.ORG:
+            row["satisfaction"] = _pct(counts[0] + counts[1], graded)
+            row["commended"] = rules.commended_org(counts, thresholds)
+        else:
+            row["commended"] = subject.final_grade == ResultGrade.EXCELLENT
+        rows.append(row)
+    return {
+        "rows": rows,
+        "scale": appraisal.scale,
+        "tally": tally,
+        "runner": runner,
+        "show_counts": show_counts,
+        "shown_groups": [g.label for g in shown_groups],
+        "hidden_groups": [g.label for g in appraisal.groups if g not in shown_groups],
+        "thresholds": thresholds,
+        "commended": [r for r in rows if r["commended"]],
+        "participants": [(Group(g).label, n) for g, n in participants.items() if g in Group.values],
+        "small": SMALL_GROUP,
+    }
+
+
+def record_entries(*, member: Member | None = None, org: Organization | None = None) -> list[dict]:
+    """Published appraisal results of a member or an organisation, for its record and the
+    写实簿: the counts on the four grades, the participants and the grade (members)."""
+    found = AppraisalSubject.objects.filter(appraisal__state=AppraisalState.PUBLISHED)
+    found = found.filter(member=member) if member is not None else found.filter(subject_org=org)
+    entries = []
+    for subject in found.select_related("appraisal", "appraisal__org").order_by("-appraisal__year"):
+        tally = subject.appraisal.tally or {}
+        entries.append(
+            {
+                "year": subject.appraisal.year,
+                "appraisal": subject.appraisal,
+                "subject": subject,
+                "counts": (subject.counts or [0] * 5)[:4],
+                "party_participants": tally.get("party_participants", 0),
+                "mass_participants": tally.get("mass_participants", 0),
+                "grade": subject.get_final_grade_display(),
+                "satisfaction": subject.satisfaction,
+            }
+        )
+    return entries

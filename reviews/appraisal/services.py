@@ -1,0 +1,630 @@
+"""Every change to an appraisal session. Each refuses with a Chinese ValidationError and, apart from
+casting a ballot, leaves an AppraisalEvent."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from orgs import access
+from orgs.access import Action
+from orgs.models import MEMBER_HOLDING_KINDS, Organization
+from orgs.selectors import members_on
+from reviews.appraisal import codes, rules, tally
+from reviews.appraisal.models import (
+    GRADES,
+    Appraisal,
+    AppraisalEvent,
+    AppraisalKind,
+    AppraisalState,
+    AppraisalSubject,
+    Ballot,
+    GradeRule,
+    Group,
+    PaperCount,
+    PaperEntry,
+    ResultGrade,
+    Slip,
+    VotingMethod,
+)
+
+PLAN_FIELDS = (
+    "held_on",
+    "place",
+    "method",
+    "content",
+    "expected_member",
+    "expected_masses",
+    "expected_leader",
+    "expected_recipient",
+)
+MAX_BATCH = 500
+MAX_SUBJECTS = 2000
+
+
+class CodeRefused(ValidationError):
+    """A code that is not one of the session's (counts towards the rate limit)."""
+
+
+def _refuse(message: str, field: str | None = None):
+    raise ValidationError({field: message} if field else message)
+
+
+def _event(appraisal, *, by, action, comment="") -> None:
+    AppraisalEvent.objects.create(
+        appraisal=appraisal,
+        actor=by if getattr(by, "is_authenticated", False) else None,
+        action=action,
+        comment=comment[:500],
+    )
+
+
+def may_run(user, appraisal: Appraisal) -> bool:
+    """The organisation running the session (its secretary or deputy) plans, counts and decides."""
+    return access.can(user, Action.EDIT, appraisal.org)
+
+
+def _require_run(user, appraisal: Appraisal) -> None:
+    if not may_run(user, appraisal):
+        _refuse(f"只有{appraisal.org.name}的书记或副书记可以进行此操作。")
+
+
+def _require_state(appraisal: Appraisal, *states: str) -> None:
+    if appraisal.state not in states:
+        _refuse(f"评议当前处于“{appraisal.get_state_display()}”阶段，不能进行此操作。")
+
+
+def subject_orgs(org: Organization):
+    """The basic-level organisations directly under `org`, appraised by it."""
+    return (
+        org.get_children()
+        .filter(is_active=True, kind__in=MEMBER_HOLDING_KINDS)
+        .order_by("lft")
+        .only("pk", "name")
+    )
+
+
+def kinds_for(org: Organization) -> list[str]:
+    kinds = []
+    if org.holds_members:
+        kinds.append(AppraisalKind.MEMBER)
+    if subject_orgs(org).exists():
+        kinds.append(AppraisalKind.ORG)
+    return kinds
+
+
+# ---------------------------------------------------------------- 确定方案
+
+
+def _check_plan(appraisal: Appraisal, fields: dict[str, Any], today: datetime.date) -> None:
+    if not str(fields.get("place", "")).strip():
+        _refuse("请填写评议地点。", "place")
+    if not str(fields.get("content", "")).strip():
+        _refuse("请填写评议内容。", "content")
+    if fields.get("method") not in VotingMethod.values:
+        _refuse("请选择评议方式。", "method")
+    held_on = fields["held_on"]
+    if held_on.year != appraisal.year:
+        _refuse(f"评议日期应在{appraisal.year}年内。", "held_on")
+    groups = {str(g) for g in appraisal.groups}
+    for group in Group.values:
+        value = fields.get(f"expected_{group}") or 0
+        if value < 0 or value > 100000:
+            _refuse("人数应在 0 到 100000 之间。", f"expected_{group}")
+        if group not in groups and value:
+            _refuse(f"评议党员不设“{Group(group).label}”，人数应为 0。", f"expected_{group}")
+    if not fields.get("expected_member") and not fields.get("expected_masses"):
+        _refuse("请填写应参加评议的党员或群众人数。", "expected_member")
+
+
+def _sync_subjects(appraisal: Appraisal) -> int:
+    """Make the subjects the roll on the day of the meeting (members) or the organisations below."""
+    AppraisalSubject.objects.filter(appraisal=appraisal).delete()
+    if appraisal.kind == AppraisalKind.MEMBER:
+        rows = (
+            members_on(org=appraisal.org, day=appraisal.held_on)
+            .order_by("name", "pk")
+            .values_list("pk", "name")
+            .distinct()
+        )
+        subjects = [
+            AppraisalSubject(appraisal=appraisal, position=i, member_id=pk, name=name)
+            for i, (pk, name) in enumerate(rows, start=1)
+        ]
+        if not subjects:
+            _refuse(f"{appraisal.org.name}在评议日期没有在册党员，无法评议党员。", "held_on")
+    else:
+        subjects = [
+            AppraisalSubject(appraisal=appraisal, position=i, subject_org_id=o.pk, name=o.name)
+            for i, o in enumerate(subject_orgs(appraisal.org), start=1)
+        ]
+        if not subjects:
+            _refuse(f"{appraisal.org.name}没有下级基层党组织，无法评议党组织。")
+    if len(subjects) > MAX_SUBJECTS:
+        _refuse(f"一次评议最多 {MAX_SUBJECTS} 个对象，请分批组织。")
+    AppraisalSubject.objects.bulk_create(subjects, batch_size=1000)
+    return len(subjects)
+
+
+@transaction.atomic
+def appraisal_create(
+    *, by, org: Organization, kind: str, year: int, today: datetime.date | None = None, **fields
+) -> Appraisal:
+    today = today or timezone.localdate()
+    if not access.can(by, Action.EDIT, org):
+        _refuse(f"只有{org.name}的书记或副书记可以制定评议方案。")
+    if kind not in kinds_for(org):
+        if kind == AppraisalKind.MEMBER:
+            _refuse("只有党委、党总支和党支部组织评议党员。", "kind")
+        _refuse("该组织下没有基层党组织可供评议。", "kind")
+    if not 2001 <= year <= today.year + 1:
+        _refuse("年度有误。", "year")
+    appraisal = Appraisal(
+        org=org,
+        kind=kind,
+        year=year,
+        public_id=codes.new_public_id(),
+        slip_salt=codes.new_salt(),
+        created_by=by,
+        **{name: fields.get(name) for name in PLAN_FIELDS},
+    )
+    _check_plan(appraisal, fields, today)
+    if Appraisal.objects.filter(org=org, kind=kind, year=year).exists():
+        _refuse(f"{org.name}{year}年的{appraisal.get_kind_display()}已经有方案了。", "year")
+    try:
+        with transaction.atomic():
+            appraisal.save()
+    except IntegrityError:
+        _refuse(f"{org.name}{year}年的{appraisal.get_kind_display()}已经有方案了。", "year")
+    count = _sync_subjects(appraisal)
+    _event(appraisal, by=by, action="create", comment=f"评议对象 {count} 个")
+    return appraisal
+
+
+def _locked(appraisal: Appraisal) -> Appraisal:
+    return Appraisal.objects.select_for_update().select_related("org").get(pk=appraisal.pk)
+
+
+@transaction.atomic
+def appraisal_update(*, by, appraisal: Appraisal, today=None, **fields) -> Appraisal:
+    today = today or timezone.localdate()
+    appraisal = _locked(appraisal)
+    _require_run(by, appraisal)
+    _require_state(appraisal, AppraisalState.PLAN)
+    _check_plan(appraisal, fields, today)
+    changed = [n for n in PLAN_FIELDS if getattr(appraisal, n) != fields.get(n)]
+    for name in PLAN_FIELDS:
+        setattr(appraisal, name, fields.get(name))
+    appraisal.save()
+    count = _sync_subjects(appraisal)
+    labels = [str(Appraisal._meta.get_field(n).verbose_name) for n in changed]
+    _event(
+        appraisal, by=by, action="edit", comment=f"{'、'.join(labels) or '无变化'}；对象 {count} 个"
+    )
+    return appraisal
+
+
+@transaction.atomic
+def appraisal_advance(*, by, appraisal: Appraisal) -> Appraisal:
+    """确定方案 → 公开述职 → 组织评议 (voting opens)."""
+    appraisal = _locked(appraisal)
+    _require_run(by, appraisal)
+    _require_state(appraisal, AppraisalState.PLAN, AppraisalState.STATEMENTS)
+    if appraisal.state == AppraisalState.PLAN:
+        appraisal.state = AppraisalState.STATEMENTS
+    else:
+        appraisal.subject_count = AppraisalSubject.objects.filter(appraisal=appraisal).count()
+        if not appraisal.subject_count:
+            _refuse("没有评议对象，不能开始评议。")
+        appraisal.state = AppraisalState.VOTING
+    appraisal.save(update_fields=["state", "subject_count", "updated_at"])
+    _event(appraisal, by=by, action=appraisal.state)
+    return appraisal
+
+
+# ---------------------------------------------------------------- 公开述职
+
+
+def may_state(user, subject: AppraisalSubject) -> bool:
+    """Who may write a subject's 述职: the running secretary, the member, the subject's secretary."""
+    appraisal = subject.appraisal
+    if may_run(user, appraisal):
+        return True
+    if subject.member_id:
+        return access.is_own_record(user, subject.member)
+    return access.can(user, Action.EDIT, subject.subject_org)
+
+
+@transaction.atomic
+def statement_save(*, by, subject: AppraisalSubject, text: str) -> AppraisalSubject:
+    appraisal = _locked(subject.appraisal)
+    subject.appraisal = appraisal
+    if not may_state(by, subject):
+        _refuse("只有评议对象本人（本组织书记）或组织评议的书记可以填写述职。")
+    _require_state(appraisal, AppraisalState.STATEMENTS, AppraisalState.VOTING)
+    text = str(text or "").strip()
+    if not text:
+        _refuse("请填写述职内容。", "statement")
+    if len(text) > 3000:
+        _refuse("述职内容请控制在 3000 字以内。", "statement")
+    subject.statement = text
+    subject.statement_by = by
+    subject.statement_at = timezone.now()
+    subject.save(update_fields=["statement", "statement_by", "statement_at"])
+    _event(appraisal, by=by, action="statement", comment=subject.name)
+    return subject
+
+
+# ---------------------------------------------------------------- slips (选票码)
+
+
+@transaction.atomic
+def slips_issue(*, by, appraisal: Appraisal, group: str, count: int) -> list[tuple[int, str]]:
+    """Make `count` one-time codes for `group`. The codes are returned once, for printing; only
+    their hashes are kept."""
+    appraisal = _locked(appraisal)
+    _require_run(by, appraisal)
+    _require_state(appraisal, AppraisalState.PLAN, AppraisalState.STATEMENTS, AppraisalState.VOTING)
+    if not appraisal.uses_codes:
+        _refuse("本次评议采用纸质评议表，不印制选票码。")
+    if group not in {str(g) for g in appraisal.groups}:
+        _refuse("请选择参加人员类别。", "group")
+    if not 1 <= count <= MAX_BATCH:
+        _refuse(f"每次印制 1 到 {MAX_BATCH} 张。", "count")
+    last = Slip.objects.filter(appraisal=appraisal).aggregate(m=Max("serial"))["m"] or 0
+    if last + count > codes.MAX_SERIAL:
+        _refuse(f"本次评议最多印制 {codes.MAX_SERIAL} 张选票码。", "count")
+    issued = []
+    slips = []
+    for serial in range(last + 1, last + count + 1):
+        secret = codes.new_secret()
+        issued.append((serial, codes.format_code(serial, secret)))
+        slips.append(
+            Slip(
+                appraisal=appraisal,
+                serial=serial,
+                group=group,
+                secret_hash=codes.secret_hash(appraisal.slip_salt, serial, secret),
+            )
+        )
+    Slip.objects.bulk_create(slips, batch_size=1000)
+    _event(
+        appraisal,
+        by=by,
+        action="slips",
+        comment=f"{Group(group).label} {count} 张，编号 {last + 1:04d}–{last + count:04d}",
+    )
+    return issued
+
+
+@transaction.atomic
+def slips_void(*, by, appraisal: Appraisal, first: int, last: int) -> int:
+    """Void the unused codes numbered first–last (a lost batch); used ones stay counted."""
+    appraisal = _locked(appraisal)
+    _require_run(by, appraisal)
+    _require_state(appraisal, AppraisalState.PLAN, AppraisalState.STATEMENTS, AppraisalState.VOTING)
+    if first < 1 or last < first:
+        _refuse("请填写正确的编号范围。", "first")
+    voided = Slip.objects.filter(
+        appraisal=appraisal, serial__gte=first, serial__lte=last, used=False, voided=False
+    ).update(voided=True)
+    if not voided:
+        _refuse("该编号范围内没有可作废的选票码（已使用的不能作废）。", "first")
+    _event(appraisal, by=by, action="void", comment=f"编号 {first:04d}–{last:04d}，共 {voided} 张")
+    return voided
+
+
+# ---------------------------------------------------------------- casting a ballot
+
+
+def _read_shared(appraisal_id: int):
+    """The session's state, read under a share lock on PostgreSQL: closing takes the row
+    exclusively, so a ballot is either in before the count or refused after it."""
+    table = Appraisal._meta.db_table
+    lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT state, subject_count, slip_salt, method FROM {table} WHERE id = %s{lock}",
+            [appraisal_id],
+        )
+        return cursor.fetchone()
+
+
+def _refuse_code():
+    raise CodeRefused("选票码不正确，请核对后重新输入。", code="bad_code")
+
+
+def closed_message(state: str) -> str:
+    if state in (AppraisalState.PLAN, AppraisalState.STATEMENTS):
+        return "评议尚未开始投票，请在主持人宣布开始后再提交。"
+    return "评议投票已经结束，不再接受提交。"
+
+
+def code_check(*, appraisal: Appraisal, code: str) -> Slip:
+    """The unused slip behind `code`, for showing the ballot sheet (nothing is written)."""
+    try:
+        serial, secret = codes.parse(code)
+    except codes.BadCode:
+        _refuse_code()
+    if appraisal.state != AppraisalState.VOTING or not appraisal.uses_codes:
+        _refuse(closed_message(appraisal.state))
+    slip = Slip.objects.filter(appraisal=appraisal, serial=serial).first()
+    if slip is None or not codes.matches(slip.secret_hash, appraisal.slip_salt, serial, secret):
+        _refuse_code()
+    if slip.voided:
+        _refuse("该选票码已作废，请向工作人员领取新的选票码。")
+    if slip.used:
+        _refuse("该选票码已经投过票，每张选票码只能提交一次。")
+    return slip
+
+
+def marks_text(marks: dict[int, int | None], subject_count: int) -> str:
+    """Grades by subject position (1-based) as the stored string; blanks are "0"."""
+    cells = ["0"] * subject_count
+    for position, grade in marks.items():
+        if not isinstance(position, int) or not 1 <= position <= subject_count:
+            _refuse("评议表与本次评议的对象不符，请刷新页面后重新填写。")
+        if grade in (None, "", 0):
+            continue
+        if grade not in GRADES:
+            _refuse(f"第 {position} 项的评价无效。")
+        cells[position - 1] = str(grade)
+    return "".join(cells)
+
+
+def ballot_cast(*, appraisal_id: int, code: str, marks: dict[int, int | None]) -> None:
+    """Cast one ballot: lock the slip, check it is unused and the session open, mark it used and
+    store the ballot, all in one transaction. Nothing records who or when."""
+    try:
+        serial, secret = codes.parse(code)
+    except codes.BadCode:
+        _refuse_code()
+    with transaction.atomic():
+        row = _read_shared(appraisal_id)
+        if row is None:
+            _refuse_code()
+        state, subject_count, salt, method = row
+        if state != AppraisalState.VOTING or method == VotingMethod.PAPER:
+            _refuse(closed_message(state))
+        slip = (
+            Slip.objects.select_for_update()
+            .filter(appraisal_id=appraisal_id, serial=serial)
+            .first()
+        )
+        if slip is None or not codes.matches(slip.secret_hash, salt, serial, secret):
+            _refuse_code()
+        if slip.voided:
+            _refuse("该选票码已作废，请向工作人员领取新的选票码。")
+        if slip.used:
+            _refuse("该选票码已经投过票，每张选票码只能提交一次。")
+        text = marks_text(marks, subject_count)
+        Slip.objects.filter(pk=slip.pk).update(used=True)
+        Ballot.objects.create(appraisal_id=appraisal_id, group=slip.group, marks=text)
+
+
+# ---------------------------------------------------------------- paper sheets (纸质评议表)
+
+
+def _check_paper(appraisal: Appraisal, names: list[str], figures: dict) -> None:
+    returned, blank, spoiled = (
+        figures["sheets_returned"],
+        figures["blank_sheets"],
+        figures["spoiled_sheets"],
+    )
+    for field, label in (
+        ("sheets_issued", "发出评议表"),
+        ("sheets_returned", "收回评议表"),
+        ("blank_sheets", "空白表"),
+        ("spoiled_sheets", "废表"),
+    ):
+        if not isinstance(figures[field], int) or figures[field] < 0:
+            _refuse(f"“{label}”应为不小于 0 的整数。", field)
+    if returned > figures["sheets_issued"]:
+        _refuse("收回的评议表不能多于发出的。", "sheets_returned")
+    if blank + spoiled > returned:
+        _refuse("空白表与废表之和不能多于收回的评议表。", "blank_sheets")
+    valid = returned - blank - spoiled
+    rows = figures["counts"]
+    if len(rows) != len(names):
+        _refuse("评议对象与本次评议不符，请刷新页面后重新录入。")
+    scale = list(appraisal.scale) + ["弃权"]
+    for i, (name, cells) in enumerate(zip(names, rows, strict=True), start=1):
+        if len(cells) != 5 or any(not isinstance(c, int) or c < 0 for c in cells):
+            _refuse(f"第 {i} 项“{name}”：票数应为不小于 0 的整数。", f"c{i}_0")
+        if sum(cells) != valid:
+            detail = "、".join(f"{label}{c}" for label, c in zip(scale, cells, strict=True))
+            _refuse(
+                f"第 {i} 项“{name}”：{detail}，合计 {sum(cells)}，"
+                f"应等于有效评议表 {valid} 张（收回 {returned} − 空白 {blank} − 废表 {spoiled}）。",
+                f"c{i}_0",
+            )
+
+
+def paper_differences(a: PaperEntry, b: PaperEntry, names: list[str]) -> list[str]:
+    """Where two tellers' entries differ, by field and subject, without their figures."""
+    diffs = []
+    for field, label in (
+        ("sheets_issued", "发出评议表"),
+        ("sheets_returned", "收回评议表"),
+        ("blank_sheets", "空白表"),
+        ("spoiled_sheets", "废表"),
+    ):
+        if getattr(a, field) != getattr(b, field):
+            diffs.append(label)
+    for i, name in enumerate(names, start=1):
+        if i > len(a.counts) or i > len(b.counts) or a.counts[i - 1] != b.counts[i - 1]:
+            diffs.append(f"第 {i} 项“{name}”")
+    return diffs
+
+
+@transaction.atomic
+def paper_enter(*, by, appraisal: Appraisal, group: str, figures: dict) -> dict:
+    """A teller's count of one group's paper sheets. It counts once a second teller's entry
+    agrees; until then either may re-enter theirs. Returns {"state": "waiting" | "mismatch" |
+    "confirmed", "differences": [...]}."""
+    appraisal = _locked(appraisal)
+    _require_run(by, appraisal)
+    _require_state(appraisal, AppraisalState.VOTING)
+    if not appraisal.uses_paper:
+        _refuse("本次评议采用手机扫码投票，没有纸质评议表。")
+    if group not in {str(g) for g in appraisal.groups}:
+        _refuse("请选择参加人员类别。", "group")
+    if PaperCount.objects.filter(appraisal=appraisal, group=group).exists():
+        _refuse(f"“{Group(group).label}”的纸质评议表已经两人核对一致并计票，不能再录入。")
+    names = list(
+        AppraisalSubject.objects.filter(appraisal=appraisal)
+        .order_by("position")
+        .values_list("name", flat=True)
+    )
+    _check_paper(appraisal, names, figures)
+    entry, _ = PaperEntry.objects.update_or_create(
+        appraisal=appraisal, group=group, teller=by, defaults=figures
+    )
+    _event(appraisal, by=by, action="paper", comment=Group(group).label)
+    others = list(
+        PaperEntry.objects.filter(appraisal=appraisal, group=group)
+        .exclude(teller=by)
+        .select_related("teller")
+    )
+    if not others:
+        return {"state": "waiting", "differences": []}
+    for other in others:
+        if other.figures() == entry.figures():
+            names_of = sorted((u.get_full_name() or u.username) for u in (by, other.teller))
+            PaperCount.objects.create(
+                appraisal=appraisal, group=group, tellers="、".join(names_of), **figures
+            )
+            _event(appraisal, by=by, action="paper_confirm", comment=Group(group).label)
+            return {"state": "confirmed", "differences": []}
+    return {"state": "mismatch", "differences": paper_differences(entry, others[0], names)}
+
+
+# ---------------------------------------------------------------- closing and results
+
+
+@transaction.atomic
+def appraisal_close(*, by, appraisal: Appraisal) -> Appraisal:
+    """End the voting: no ballot is accepted after this. Count, check the invariants, freeze the
+    tally and its digest, and write each subject's counts and suggested grade."""
+    appraisal = _locked(appraisal)  # waits for ballots being cast; later ones see "closed"
+    _require_run(by, appraisal)
+    _require_state(appraisal, AppraisalState.VOTING)
+    confirmed = set(PaperCount.objects.filter(appraisal=appraisal).values_list("group", flat=True))
+    pending = (
+        set(PaperEntry.objects.filter(appraisal=appraisal).values_list("group", flat=True))
+        - confirmed
+    )
+    if pending:
+        labels = "、".join(Group(g).label for g in sorted(pending))
+        _refuse(f"纸质评议表（{labels}）还没有两位计票人核对一致，请先完成核对再结束评议。")
+    counted, digest = tally.count_and_digest(appraisal)
+    if not counted["ok"]:
+        broken = "；".join(i["label"] for i in counted["invariants"] if not i["ok"])
+        _refuse(f"计票校验未通过：{broken}。请联系管理员核查。")
+    if counted["ballots"] == 0:
+        _refuse("还没有任何评议票，不能结束评议。")
+    appraisal.tally = counted
+    appraisal.digest = digest
+    appraisal.state = AppraisalState.CLOSED
+    appraisal.closed_at = timezone.now()
+    appraisal.save(update_fields=["tally", "digest", "state", "closed_at", "updated_at"])
+    thresholds = rules.thresholds_for(org=appraisal.org, year=appraisal.year)
+    subjects = list(AppraisalSubject.objects.filter(appraisal=appraisal).order_by("position"))
+    for subject, row in zip(subjects, counted["subjects"], strict=True):
+        subject.counts = row["total"]
+        if appraisal.kind == AppraisalKind.MEMBER:
+            subject.suggested_grade = rules.suggest(row["total"], thresholds)
+    AppraisalSubject.objects.bulk_update(subjects, ["counts", "suggested_grade"], batch_size=1000)
+    _event(
+        appraisal,
+        by=by,
+        action="close",
+        comment=f"计票 {counted['ballots']} 张，摘要 {digest[:16]}",
+    )
+    return appraisal
+
+
+@transaction.atomic
+def results_decide(*, by, appraisal: Appraisal, decisions: dict[int, tuple[str, str]]) -> int:
+    """The branch committee's grades: {subject id: (grade, reason)}. A grade other than the
+    suggested one needs a reason. All-or-nothing."""
+    appraisal = _locked(appraisal)
+    _require_run(by, appraisal)
+    _require_state(appraisal, AppraisalState.CLOSED)
+    if appraisal.kind != AppraisalKind.MEMBER:
+        _refuse("评议党组织只公布满意度，不认定等次。")
+    subjects = {s.pk: s for s in AppraisalSubject.objects.filter(appraisal=appraisal)}
+    now = timezone.now()
+    changed = []
+    for pk, (grade, reason) in decisions.items():
+        subject = subjects.get(pk)
+        if subject is None:
+            _refuse("评议对象与本次评议不符，请刷新页面后重试。")
+        if not grade:
+            continue
+        if grade not in ResultGrade.values:
+            _refuse(f"“{subject.name}”的评议结果无效。", f"grade_{pk}")
+        reason = str(reason or "").strip()[:500]
+        if grade != subject.suggested_grade and not reason:
+            if subject.suggested_grade:
+                suggested = ResultGrade(subject.suggested_grade).label
+                _refuse(
+                    f"“{subject.name}”的认定结果与建议等次（{suggested}）不同，请填写理由。",
+                    f"reason_{pk}",
+                )
+            _refuse(f"“{subject.name}”没有有效评价，请填写认定依据。", f"reason_{pk}")
+        if subject.final_grade == grade and subject.override_reason == reason:
+            continue
+        subject.final_grade = grade
+        subject.override_reason = reason if grade != subject.suggested_grade else ""
+        subject.decided_by = by
+        subject.decided_at = now
+        changed.append(subject)
+    AppraisalSubject.objects.bulk_update(
+        changed, ["final_grade", "override_reason", "decided_by", "decided_at"]
+    )
+    if changed:
+        _event(appraisal, by=by, action="decide", comment=f"{len(changed)} 名党员")
+    return len(changed)
+
+
+@transaction.atomic
+def appraisal_publish(*, by, appraisal: Appraisal) -> Appraisal:
+    appraisal = _locked(appraisal)
+    _require_run(by, appraisal)
+    _require_state(appraisal, AppraisalState.CLOSED)
+    if appraisal.kind == AppraisalKind.MEMBER:
+        undecided = AppraisalSubject.objects.filter(appraisal=appraisal, final_grade="").count()
+        if undecided:
+            _refuse(f"还有 {undecided} 名党员没有认定评议结果，请先由支部委员会认定。")
+    appraisal.state = AppraisalState.PUBLISHED
+    appraisal.published_at = timezone.now()
+    appraisal.save(update_fields=["state", "published_at", "updated_at"])
+    _event(appraisal, by=by, action="publish")
+    return appraisal
+
+
+# ---------------------------------------------------------------- the grade rule
+
+
+@transaction.atomic
+def rule_set(*, by, org: Organization, year: int, **values) -> GradeRule:
+    if not access.can(by, Action.CONFIGURE, org):
+        _refuse("只有活动办公室工作人员可以设置评议结果等次规则。")
+    for name in rules.FIELDS:
+        value = values.get(name)
+        if not isinstance(value, int) or not 0 <= value <= 100:
+            _refuse("请填写 0 到 100 之间的整数。", name)
+    if values["excellent_poor_max"] >= values["fail_poor_min"]:
+        _refuse("优秀所允许的“差”票比例应低于不合格的“差”票比例。", "excellent_poor_max")
+    if not 1 <= values["fail_poor_min"]:
+        _refuse("不合格的“差”票比例至少为 1%。", "fail_poor_min")
+    rule, _ = GradeRule.objects.update_or_create(
+        org=org, year=year, defaults={**{n: values[n] for n in rules.FIELDS}, "set_by": by}
+    )
+    return rule

@@ -1,0 +1,25 @@
+from django.urls import path
+
+from reviews.appraisal import views
+
+app_name = "appraisal"
+
+urlpatterns = [
+    path("org/<int:org_pk>/", views.org_list, name="list"),
+    path("org/<int:org_pk>/new/", views.create, name="create"),
+    path("org/<int:org_pk>/rule/", views.rule, name="rule"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/edit/", views.edit, name="edit"),
+    path("<int:pk>/advance/", views.advance, name="advance"),
+    path("<int:pk>/slips/", views.slips, name="slips"),
+    path("<int:pk>/slips/void/", views.void, name="void"),
+    path("<int:pk>/paper/", views.paper, name="paper"),
+    path("<int:pk>/close/", views.close, name="close"),
+    path("<int:pk>/results/", views.results, name="results"),
+    path("<int:pk>/decide/", views.decide, name="decide"),
+    path("<int:pk>/publish/", views.publish, name="publish"),
+    path("subjects/<int:pk>/statement/", views.statement, name="statement"),
+]
+
+# The one public route: the short link printed on the slips.
+public_urlpatterns = [path("<str:public_id>/", views.ballot, name="ballot")]

@@ -1,0 +1,551 @@
+"""Appraisal pages. The voting page (`ballot`) is the one public route; codes and choices travel
+only in POST bodies (a scanned slip puts the code after '#', which browsers never send)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import segno
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from orgs import access
+from orgs.access import Action
+from orgs.forms import apply_errors
+from reviews.appraisal import rules, selectors, services
+from reviews.appraisal.forms import (
+    CreateForm,
+    PaperForm,
+    PlanForm,
+    RuleForm,
+    SlipForm,
+    StatementForm,
+    VoidForm,
+)
+from reviews.appraisal.models import (
+    EVENT_LABELS,
+    Appraisal,
+    AppraisalKind,
+    AppraisalState,
+    Group,
+    PaperCount,
+    PaperEntry,
+    ResultGrade,
+    Slip,
+)
+
+FAILURE_LIMIT = 20  # wrong codes from one address within FAILURE_WINDOW seconds
+FAILURE_WINDOW = 600
+
+
+def _runner_or_403(user, appraisal: Appraisal) -> None:
+    if not services.may_run(user, appraisal):
+        raise PermissionDenied(f"只有{appraisal.org.name}的书记或副书记可以进行此操作。")
+
+
+def _events(events) -> list:
+    rows = list(events)
+    for e in rows:
+        e.who = (e.actor.get_full_name() or e.actor.username) if e.actor else "系统"
+        e.label = EVENT_LABELS.get(e.action, e.action)
+    return rows
+
+
+def _detail(appraisal: Appraisal):
+    return redirect("appraisal:detail", pk=appraisal.pk)
+
+
+def _vote_url(request, appraisal: Appraisal) -> str:
+    return request.build_absolute_uri(reverse("vote:ballot", args=[appraisal.public_id]))
+
+
+@require_GET
+def org_list(request, org_pk):
+    org = access.get_org_or_404(request.user, org_pk)
+    return render(
+        request,
+        "reviews/appraisal/list.html",
+        {
+            "org": org,
+            "appraisals": selectors.org_appraisals(org=org),
+            "may_create": access.can(request.user, Action.EDIT, org)
+            and bool(services.kinds_for(org)),
+            "may_configure": access.can(request.user, Action.CONFIGURE, org),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def create(request, org_pk):
+    org = access.get_org_or_404(request.user, org_pk, Action.EDIT)
+    kinds = services.kinds_for(org)
+    if not kinds:
+        raise PermissionDenied("该组织既没有党员也没有下级基层党组织，无需组织民主评议。")
+    form = CreateForm(request.POST or None, kinds=kinds)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            appraisal = services.appraisal_create(
+                by=request.user, org=org, kind=data.pop("kind"), year=data.pop("year"), **data
+            )
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, "评议方案已制定，评议对象已按名册列出。")
+            return _detail(appraisal)
+    return render(
+        request,
+        "reviews/appraisal/plan_form.html",
+        {"form": form, "org": org, "title": f"{org.name} · 制定民主评议方案"},
+    )
+
+
+@require_GET
+def detail(request, pk):
+    appraisal = selectors.get_appraisal_or_404(request.user, pk)
+    runner = services.may_run(request.user, appraisal)
+    slips = Slip.objects.filter(appraisal=appraisal)
+    context = {
+        "appraisal": appraisal,
+        "runner": runner,
+        "subjects": selectors.subjects(appraisal=appraisal).select_related("member"),
+        "events": _events(appraisal.events.select_related("actor")),
+        "states": AppraisalState.choices,
+        "expected": [(g.label, appraisal.expected(str(g))) for g in appraisal.groups],
+    }
+    if runner and appraisal.uses_codes:
+        url = _vote_url(request, appraisal)
+        context.update(
+            vote_url=url,
+            vote_qr=segno.make(url, error="m").svg_inline(scale=3),
+            slips_issued=slips.filter(voided=False).count(),
+            slips_used=slips.filter(used=True).count(),
+        )
+    return render(request, "reviews/appraisal/detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def edit(request, pk):
+    appraisal = selectors.get_appraisal_or_404(request.user, pk)
+    _runner_or_403(request.user, appraisal)
+    initial = {name: getattr(appraisal, name) for name in services.PLAN_FIELDS}
+    form = PlanForm(request.POST or None, initial=initial, kind=appraisal.kind)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.appraisal_update(by=request.user, appraisal=appraisal, **form.cleaned_data)
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, "评议方案已修改。")
+            return _detail(appraisal)
+    return render(
+        request,
+        "reviews/appraisal/plan_form.html",
+        {"form": form, "org": appraisal.org, "appraisal": appraisal, "title": "修改评议方案"},
+    )
+
+
+def _act(request, appraisal, action, done: str):
+    try:
+        action()
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, done)
+    return _detail(appraisal)
+
+
+@require_POST
+def advance(request, pk):
+    appraisal = selectors.get_appraisal_or_404(request.user, pk)
+    _runner_or_403(request.user, appraisal)
+    nxt = "公开述职" if appraisal.state == AppraisalState.PLAN else "组织评议（开始投票）"
+    return _act(
+        request,
+        appraisal,
+        lambda: services.appraisal_advance(by=request.user, appraisal=appraisal),
+        f"已进入“{nxt}”阶段。",
+    )
+
+
+@require_POST
+def close(request, pk):
+    appraisal = selectors.get_appraisal_or_404(request.user, pk)
+    _runner_or_403(request.user, appraisal)
+    return _act(
+        request,
+        appraisal,
+        lambda: services.appraisal_close(by=request.user, appraisal=appraisal),
+        "评议已结束，计票完成。",
+    )
+
+
+@require_POST
+def publish(request, pk):
+    appraisal = selectors.get_appraisal_or_404(request.user, pk)
+    _runner_or_403(request.user, appraisal)
+    try:
+        services.appraisal_publish(by=request.user, appraisal=appraisal)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+        return redirect("appraisal:results", pk=appraisal.pk)
+    messages.success(request, "评议结果已公开。")
+    return redirect("appraisal:results", pk=appraisal.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def statement(request, pk):
+    subject = selectors.get_subject_or_404(request.user, pk)
+    if not services.may_state(request.user, subject):
+        raise PermissionDenied("只有评议对象本人（本组织书记）或组织评议的书记可以填写述职。")
+    form = StatementForm(request.POST or None, initial={"statement": subject.statement})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.statement_save(
+                by=request.user, subject=subject, text=form.cleaned_data["statement"]
+            )
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, f"“{subject.name}”的述职已保存。")
+            if selectors.may_view(request.user, subject.appraisal):
+                return _detail(subject.appraisal)
+            return redirect("appraisal:statement", pk=subject.pk)
+    return render(
+        request,
+        "reviews/appraisal/statement.html",
+        {
+            "subject": subject,
+            "appraisal": subject.appraisal,
+            "form": form,
+            "pledges": selectors.subject_pledges(subject=subject),
+            "open": subject.appraisal.state in (AppraisalState.STATEMENTS, AppraisalState.VOTING),
+        },
+    )
+
+
+# ---------------------------------------------------------------- slips
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def slips(request, pk):
+    appraisal = selectors.get_appraisal_or_404(request.user, pk)
+    _runner_or_403(request.user, appraisal)
+    form = SlipForm(request.POST or None, groups=appraisal.groups)
+    if request.method == "POST" and form.is_valid():
+        try:
+            issued = services.slips_issue(
+                by=request.user,
+                appraisal=appraisal,
+                group=form.cleaned_data["group"],
+                count=form.cleaned_data["count"],
+            )
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            return _slips_pdf(request, appraisal, form.cleaned_data["group"], issued)
+    return render(
+        request,
+        "reviews/appraisal/slips.html",
+        {
+            "appraisal": appraisal,
+            "form": form,
+            "void_form": VoidForm(),
+            "batches": _events(
+                appraisal.events.filter(action__in=["slips", "void"]).select_related("actor")
+            ),
+        },
+    )
+
+
+@sensitive_variables("issued", "slips")
+def _slips_pdf(request, appraisal: Appraisal, group: str, issued) -> HttpResponse:
+    """The printed slips, made in the response that created them: the codes are not kept."""
+    from weasyprint import HTML
+
+    base = _vote_url(request, appraisal)
+    slips = [
+        {
+            "serial": f"{serial:04d}",
+            "code": code,
+            "qr": segno.make(f"{base}#c={code}", error="m").svg_inline(scale=2),
+        }
+        for serial, code in issued
+    ]
+    html = render_to_string(
+        "reviews/appraisal/slips_print.html",
+        {"appraisal": appraisal, "slips": slips, "group": Group(group).label, "url": base},
+    )
+    pdf = HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf()
+    response = HttpResponse(pdf, content_type="application/pdf")
+    name = f"slips-{appraisal.public_id}-{issued[0][0]:04d}-{issued[-1][0]:04d}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+def void(request, pk):
+    appraisal = selectors.get_appraisal_or_404(request.user, pk)
+    _runner_or_403(request.user, appraisal)
+    form = VoidForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "请填写要作废的起止编号。")
+        return redirect("appraisal:slips", pk=appraisal.pk)
+    try:
+        n = services.slips_void(by=request.user, appraisal=appraisal, **form.cleaned_data)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, f"已作废 {n} 张未使用的选票码。")
+    return redirect("appraisal:slips", pk=appraisal.pk)
+
+
+# ---------------------------------------------------------------- paper sheets
+
+
+@require_http_methods(["GET", "POST"])
+def paper(request, pk):
+    appraisal = selectors.get_appraisal_or_404(request.user, pk)
+    _runner_or_403(request.user, appraisal)
+    groups = [str(g) for g in appraisal.groups]
+    group = request.POST.get("group") or request.GET.get("group") or groups[0]
+    if group not in groups:
+        raise Http404("参加人员类别有误。")
+    subjects = list(selectors.subjects(appraisal=appraisal))
+    mine = PaperEntry.objects.filter(appraisal=appraisal, group=group, teller=request.user).first()
+    initial = {}
+    if mine is not None:
+        initial = {k: v for k, v in mine.figures().items() if k != "counts"}
+        for subject, cells in zip(subjects, mine.counts, strict=False):
+            initial.update({f"c{subject.position}_{j}": c for j, c in enumerate(cells)})
+    form = PaperForm(
+        request.POST or None, initial=initial, subjects=subjects, scale=appraisal.scale
+    )
+    outcome = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            outcome = services.paper_enter(
+                by=request.user, appraisal=appraisal, group=group, figures=form.figures()
+            )
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            text = {
+                "waiting": "已保存。请另一位计票人独立录入，两次一致后计入结果。",
+                "mismatch": "已保存，但与另一位计票人的录入不一致，请共同核对纸质评议表后更正。",
+                "confirmed": "两位计票人录入一致，已计入评议结果。",
+            }[outcome["state"]]
+            (messages.success if outcome["state"] != "mismatch" else messages.error)(request, text)
+            if outcome["state"] != "mismatch":
+                return redirect(reverse("appraisal:paper", args=[appraisal.pk]) + f"?group={group}")
+    entries = PaperEntry.objects.filter(appraisal=appraisal).select_related("teller")
+    counts = {c.group: c for c in PaperCount.objects.filter(appraisal=appraisal)}
+    status = []
+    for g in appraisal.groups:
+        tellers = [e.teller.get_full_name() or e.teller.username for e in entries if e.group == g]
+        status.append({"group": g, "tellers": tellers, "count": counts.get(str(g))})
+    differences = []
+    if outcome is None and mine is not None and str(group) not in counts:
+        other = next(
+            (e for e in entries if e.group == group and e.teller_id != mine.teller_id), None
+        )
+        if other is not None:
+            names = [s.name for s in subjects]
+            differences = services.paper_differences(mine, other, names)
+    elif outcome is not None:
+        differences = outcome["differences"]
+    return render(
+        request,
+        "reviews/appraisal/paper.html",
+        {
+            "appraisal": appraisal,
+            "form": form,
+            "group": group,
+            "group_label": Group(group).label,
+            "groups": appraisal.groups,
+            "status": status,
+            "confirmed": counts.get(group),
+            "differences": differences,
+            "labels": list(appraisal.scale) + ["弃权"],
+        },
+    )
+
+
+# ---------------------------------------------------------------- results
+
+
+@require_GET
+def results(request, pk):
+    appraisal = selectors.get_appraisal_or_404(request.user, pk)
+    if not appraisal.reached(AppraisalState.CLOSED):
+        raise Http404("评议尚未结束，结果在计票后才能查看。")
+    runner = services.may_run(request.user, appraisal)
+    if appraisal.state == AppraisalState.CLOSED and not runner:
+        raise PermissionDenied("评议结果尚未公开。")
+    context = selectors.results(appraisal=appraisal, user=request.user)
+    entered = request.session.pop("appraisal_decide_errors", None)
+    for row in context["rows"]:
+        subject = row["subject"]
+        if entered is not None:
+            row["grade_value"] = entered.get(f"grade_{subject.pk}", "")
+            row["reason_value"] = entered.get(f"reason_{subject.pk}", "")
+        else:
+            row["grade_value"] = subject.final_grade or subject.suggested_grade
+            row["reason_value"] = subject.override_reason
+    context.update(
+        appraisal=appraisal,
+        grades=ResultGrade.choices,
+        deciding=runner
+        and appraisal.state == AppraisalState.CLOSED
+        and appraisal.kind == AppraisalKind.MEMBER,
+    )
+    return render(request, "reviews/appraisal/results.html", context)
+
+
+@require_POST
+def decide(request, pk):
+    appraisal = selectors.get_appraisal_or_404(request.user, pk)
+    _runner_or_403(request.user, appraisal)
+    decisions = {}
+    for key, value in request.POST.items():
+        if key.startswith("grade_"):
+            try:
+                subject_pk = int(key[len("grade_") :])
+            except ValueError:
+                continue
+            decisions[subject_pk] = (value, request.POST.get(f"reason_{subject_pk}", ""))
+    try:
+        n = services.results_decide(by=request.user, appraisal=appraisal, decisions=decisions)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+        # keep what was entered: the results page fills the form from it
+        request.session["appraisal_decide_errors"] = {
+            k: v for k, v in request.POST.items() if k.startswith(("grade_", "reason_"))
+        }
+    else:
+        messages.success(request, f"已认定 {n} 名党员的评议结果。" if n else "没有变化。")
+    return redirect("appraisal:results", pk=appraisal.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def rule(request, org_pk):
+    org = access.get_org_or_404(request.user, org_pk, Action.CONFIGURE)
+    try:
+        year = int(request.POST.get("year") or request.GET.get("year") or 0)
+    except ValueError:
+        year = 0
+    year = year if 2001 <= year <= 2099 else timezone.localdate().year
+    current = rules.thresholds_for(org=org, year=year)
+    initial = {"year": year, **{n: getattr(current, n) for n in rules.FIELDS}}
+    form = RuleForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            services.rule_set(by=request.user, org=org, year=data.pop("year"), **data)
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, f"已设置{year}年评议结果等次规则。")
+            return redirect(reverse("appraisal:rule", args=[org.pk]) + f"?year={year}")
+    return render(
+        request,
+        "reviews/appraisal/rule.html",
+        {"org": org, "form": form, "current": current, "year": year},
+    )
+
+
+# ---------------------------------------------------------------- voting (public)
+
+
+def _client_key(request, appraisal: Appraisal) -> str:
+    address = request.META.get("REMOTE_ADDR", "")
+    hashed = hashlib.sha256(f"{appraisal.slip_salt}:{address}".encode()).hexdigest()[:24]
+    return f"appraisal-failures:{appraisal.pk}:{hashed}"
+
+
+def _too_many(request, appraisal) -> bool:
+    return (cache.get(_client_key(request, appraisal)) or 0) >= FAILURE_LIMIT
+
+
+def _count_failure(request, appraisal) -> None:
+    key = _client_key(request, appraisal)
+    if cache.add(key, 1, FAILURE_WINDOW):
+        return
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, FAILURE_WINDOW)
+
+
+def _ballot_marks(request, count: int) -> dict[int, int | None]:
+    marks = {}
+    for position in range(1, count + 1):
+        value = request.POST.get(f"s{position}", "")
+        if value in ("", "0"):
+            marks[position] = None
+        elif value in ("1", "2", "3", "4"):
+            marks[position] = int(value)
+        else:
+            raise ValidationError(f"第 {position} 项的评价无效。")
+    return marks
+
+
+@login_not_required
+@never_cache
+@sensitive_post_parameters()
+@require_http_methods(["GET", "POST"])
+def ballot(request, public_id):
+    """Enter the code, then fill and submit the sheet once. Nothing about the voter is kept."""
+    appraisal = (
+        Appraisal.objects.select_related("org").filter(public_id=str(public_id).lower()).first()
+    )
+    if appraisal is None or not appraisal.uses_codes:
+        raise Http404("没有找到该评议。")
+    context = {"appraisal": appraisal, "scale": appraisal.scale}
+    template = "reviews/appraisal/vote_code.html"
+    step = request.POST.get("step", "") if request.method == "POST" else ""
+    status = 200
+    if step in ("code", "cast"):
+        code = request.POST.get("code", "").strip()
+        if not code:
+            context["error"] = "请输入选票码。"
+        elif _too_many(request, appraisal):
+            context["error"] = "输错次数过多，请 10 分钟后再试，或向工作人员求助。"
+            status = 429
+        else:
+            try:
+                if step == "code":
+                    slip = services.code_check(appraisal=appraisal, code=code)
+                    subjects = list(selectors.subjects(appraisal=appraisal))
+                    context.update(code=code, subjects=subjects, group=slip.get_group_display())
+                    template = "reviews/appraisal/vote_sheet.html"
+                else:
+                    marks = _ballot_marks(request, appraisal.subject_count)
+                    services.ballot_cast(appraisal_id=appraisal.pk, code=code, marks=marks)
+                    template = "reviews/appraisal/vote_done.html"
+            except services.CodeRefused as error:
+                _count_failure(request, appraisal)
+                context["error"] = error.messages[0]
+            except ValidationError as error:
+                context["error"] = error.messages[0]
+    elif appraisal.state != AppraisalState.VOTING:
+        context["notice"] = services.closed_message(appraisal.state)
+    response = render(request, template, context, status=status)
+    response["Referrer-Policy"] = "no-referrer"
+    return response

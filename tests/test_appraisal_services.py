@@ -1,0 +1,459 @@
+"""Democratic appraisal services: every state and every refusal."""
+
+import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+
+from orgs.models import Role
+from reviews.appraisal import codes, rules, selectors, services, tally
+from reviews.appraisal.models import (
+    Appraisal,
+    AppraisalEvent,
+    AppraisalState,
+    Ballot,
+    GradeRule,
+    PaperCount,
+    Slip,
+)
+from tests.appraisal_world import TODAY, cast, open_appraisal, plan_fields
+from tests.personas import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def refused(fn, *args, match=None, **kwargs):
+    with pytest.raises(ValidationError) as info:
+        fn(*args, **kwargs)
+    if match:
+        assert any(match in m for m in info.value.messages), info.value.messages
+    return info.value
+
+
+@pytest.fixture
+def own(personas):
+    return personas.user("own_branch_secretary")
+
+
+@pytest.fixture
+def deputy(personas):
+    return make_user("deputy", Role.DEPUTY, personas.orgs["B1"])
+
+
+def create(p, by, **extra):
+    fields = plan_fields() | extra
+    kind = fields.pop("kind", "member")
+    year = fields.pop("year", 2026)
+    org = fields.pop("org", p.orgs["B1"])
+    return services.appraisal_create(by=by, org=org, kind=kind, year=year, today=TODAY, **fields)
+
+
+# ---------------------------------------------------------------- plan
+
+
+def test_plan_lists_the_roll_and_the_basic_organisations(personas, own):
+    appraisal = create(personas, own)
+    assert appraisal.state == AppraisalState.PLAN
+    assert [s.name for s in appraisal.subjects.all()] == ["李一", "李二"]
+    assert [s.position for s in appraisal.subjects.all()] == [1, 2]
+    parent = personas.user("parent_committee_secretary")
+    orgs = create(personas, parent, org=personas.orgs["T1"], kind="org")
+    assert [s.subject_org_id for s in orgs.subjects.all()] == [
+        personas.orgs["B1"].pk,
+        personas.orgs["B2"].pk,
+    ]
+    assert AppraisalEvent.objects.filter(appraisal=orgs, action="create").exists()
+
+
+def test_plan_refusals(personas, own):
+    parent = personas.user("parent_committee_secretary")
+    refused(create, personas, parent, match="书记或副书记")  # B1 is run by its own branch
+    refused(create, personas, own, kind="org", match="没有基层党组织")
+    refused(create, personas, own, place=" ", match="评议地点")
+    refused(create, personas, own, content="", match="评议内容")
+    refused(create, personas, own, method="vote", match="评议方式")
+    refused(create, personas, own, held_on=datetime.date(2025, 12, 1), match="2026年内")
+    refused(create, personas, own, expected_member=0, expected_masses=0, match="人数")
+    refused(create, personas, own, expected_leader=3, match="应为 0")
+    refused(create, personas, own, year=2030, match="年度")
+    create(personas, own)
+    refused(create, personas, own, match="已经有方案")
+    assert Appraisal.objects.count() == 1
+
+
+def test_plan_edits_only_in_plan_and_resyncs_the_roll(personas, own):
+    appraisal = create(personas, own)
+    services.appraisal_update(
+        by=own, appraisal=appraisal, today=TODAY, **plan_fields(place="党员活动室")
+    )
+    appraisal.refresh_from_db()
+    assert appraisal.place == "党员活动室"
+    assert appraisal.subjects.count() == 2
+    services.appraisal_advance(by=own, appraisal=appraisal)
+    refused(
+        services.appraisal_update,
+        by=own,
+        appraisal=appraisal,
+        today=TODAY,
+        **plan_fields(),
+        match="公开述职",
+    )
+
+
+def test_the_four_steps_in_order(personas, own):
+    appraisal = create(personas, own)
+    appraisal = services.appraisal_advance(by=own, appraisal=appraisal)
+    assert appraisal.state == AppraisalState.STATEMENTS
+    appraisal = services.appraisal_advance(by=own, appraisal=appraisal)
+    assert appraisal.state == AppraisalState.VOTING
+    assert appraisal.subject_count == 2
+    refused(services.appraisal_advance, by=own, appraisal=appraisal, match="组织评议")
+    refused(services.appraisal_publish, by=own, appraisal=appraisal, match="组织评议")
+    refused(
+        services.appraisal_advance,
+        by=personas.user("parent_committee_secretary"),
+        appraisal=appraisal,
+        match="书记或副书记",
+    )
+
+
+# ---------------------------------------------------------------- statements
+
+
+def test_statements_by_the_member_or_the_secretary(personas, own):
+    appraisal = create(personas, own)
+    subject = appraisal.subjects.get(member=personas.members["m1b"])
+    member_self = personas.user("member_self")
+    refused(services.statement_save, by=own, subject=subject, text="述职", match="不能进行")
+    services.appraisal_advance(by=own, appraisal=appraisal)
+    subject.refresh_from_db()
+    services.statement_save(by=member_self, subject=subject, text="全年走访群众 12 次")
+    subject.refresh_from_db()
+    assert subject.statement == "全年走访群众 12 次" and subject.statement_by == member_self
+    other = appraisal.subjects.get(member=personas.members["m1"])
+    refused(services.statement_save, by=member_self, subject=other, text="x", match="本人")
+    refused(services.statement_save, by=own, subject=other, text="  ", match="请填写")
+    services.statement_save(by=own, subject=other, text="代为记录的述职")
+
+
+# ---------------------------------------------------------------- slips and code ballots
+
+
+def test_slips_keep_only_a_hash(personas, own):
+    appraisal = open_appraisal(personas)
+    issued = services.slips_issue(by=own, appraisal=appraisal, group="masses", count=3)
+    assert [serial for serial, _ in issued] == [1, 2, 3]
+    more = services.slips_issue(by=own, appraisal=appraisal, group="member", count=2)
+    assert [serial for serial, _ in more] == [4, 5]
+    for serial, code in issued + more:
+        parsed_serial, secret = codes.parse(code)
+        assert parsed_serial == serial and len(secret) * 5 >= 50
+        slip = Slip.objects.get(appraisal=appraisal, serial=serial)
+        assert code not in slip.secret_hash and secret not in slip.secret_hash
+        assert slip.secret_hash == codes.secret_hash(appraisal.slip_salt, serial, secret)
+    # typed loosely: lower case, spaces, O for 0 and I/L for 1
+    serial, code = issued[0]
+    loose = code.lower().replace("-", " ").replace("0", "o").replace("1", "l")
+    assert codes.parse(loose) == codes.parse(code)
+    assert len({c for _, c in issued + more}) == 5
+
+
+def test_slip_refusals(personas, own):
+    appraisal = open_appraisal(personas)
+    refused(
+        services.slips_issue, by=own, appraisal=appraisal, group="leader", count=1, match="类别"
+    )
+    refused(services.slips_issue, by=own, appraisal=appraisal, group="member", count=0)
+    refused(services.slips_issue, by=own, appraisal=appraisal, group="member", count=501)
+    paper_only = open_appraisal(personas, year=2025, method="paper")
+    refused(
+        services.slips_issue, by=own, appraisal=paper_only, group="member", count=1, match="纸质"
+    )
+    refused(
+        services.slips_issue,
+        by=personas.user("parent_committee_secretary"),
+        appraisal=appraisal,
+        group="member",
+        count=1,
+    )
+
+
+def test_a_code_casts_one_ballot_and_only_once(personas, own):
+    appraisal = open_appraisal(personas)
+    (_, code), (_, other) = services.slips_issue(
+        by=own, appraisal=appraisal, group="masses", count=2
+    )
+    assert services.code_check(appraisal=appraisal, code=code).group == "masses"
+    cast(appraisal, code, 1, None)
+    ballot = Ballot.objects.get()
+    assert ballot.group == "masses" and ballot.marks == "10"
+    assert Slip.objects.get(serial=1).used
+    refused(cast, appraisal, code, 2, 2, match="已经投过票")
+    refused(services.code_check, appraisal=appraisal, code=code, match="已经投过票")
+    assert Ballot.objects.count() == 1
+    # wrong codes: a bad format, a good serial with a wrong secret, an unknown serial
+    for bad in ("123", other[:-1] + ("A" if other[-1] != "A" else "B"), "9999" + other[4:]):
+        error = refused(cast, appraisal, bad, 1, 1, match="选票码不正确")
+        assert isinstance(error, services.CodeRefused)
+    refused(
+        services.ballot_cast,
+        appraisal_id=appraisal.pk,
+        code=other,
+        marks={3: 1},
+        match="不符",
+    )
+    refused(services.ballot_cast, appraisal_id=appraisal.pk, code=other, marks={1: 7}, match="无效")
+    assert not Slip.objects.get(serial=2).used  # a refused ballot leaves the slip unused
+
+
+def test_no_ballot_before_voting_or_after_closing(personas, own):
+    appraisal = create(personas, own)
+    (_, code), (_, late) = services.slips_issue(
+        by=own, appraisal=appraisal, group="member", count=2
+    )
+    refused(cast, appraisal, code, 1, 1, match="尚未开始")
+    services.appraisal_advance(by=own, appraisal=appraisal)
+    services.appraisal_advance(by=own, appraisal=appraisal)
+    cast(appraisal, code, 1, 1)
+    services.appraisal_close(by=own, appraisal=appraisal)
+    refused(cast, appraisal, late, 1, 1, match="已经结束")
+    assert not Slip.objects.get(serial=2).used and Ballot.objects.count() == 1
+
+
+def test_voided_slips_cannot_vote(personas, own):
+    appraisal = open_appraisal(personas)
+    issued = services.slips_issue(by=own, appraisal=appraisal, group="member", count=3)
+    cast(appraisal, issued[0][1], 1, 1)
+    assert services.slips_void(by=own, appraisal=appraisal, first=1, last=2) == 1
+    refused(cast, appraisal, issued[1][1], 1, 1, match="作废")
+    refused(services.slips_void, by=own, appraisal=appraisal, first=1, last=2, match="没有可作废")
+    appraisal = services.appraisal_close(by=own, appraisal=appraisal)
+    assert appraisal.tally["slips_issued"] == 2 and appraisal.tally["ok"]
+
+
+# ---------------------------------------------------------------- paper sheets
+
+
+def figures(counts, issued=10, returned=9, blank=1, spoiled=1):
+    return {
+        "sheets_issued": issued,
+        "sheets_returned": returned,
+        "blank_sheets": blank,
+        "spoiled_sheets": spoiled,
+        "counts": counts,
+    }
+
+
+def test_paper_counts_once_two_tellers_agree(personas, own, deputy):
+    appraisal = open_appraisal(personas)
+    good = figures([[4, 2, 1, 0, 0], [3, 3, 0, 0, 1]])
+    assert services.paper_enter(by=own, appraisal=appraisal, group="masses", figures=good) == {
+        "state": "waiting",
+        "differences": [],
+    }
+    wrong = figures([[4, 2, 1, 0, 0], [3, 2, 1, 0, 1]])
+    outcome = services.paper_enter(by=deputy, appraisal=appraisal, group="masses", figures=wrong)
+    assert outcome["state"] == "mismatch"
+    assert outcome["differences"] == ["第 2 项“李二”"]
+    assert not PaperCount.objects.exists()
+    outcome = services.paper_enter(by=deputy, appraisal=appraisal, group="masses", figures=good)
+    assert outcome["state"] == "confirmed"
+    count = PaperCount.objects.get()
+    assert count.valid_sheets == 7 and count.group == "masses"
+    refused(
+        services.paper_enter,
+        by=own,
+        appraisal=appraisal,
+        group="masses",
+        figures=good,
+        match="核对一致",
+    )
+    appraisal = services.appraisal_close(by=own, appraisal=appraisal)
+    t = appraisal.tally
+    # blank sheets count as a blank on every subject; spoiled ones are set aside
+    assert t["subjects"][0]["total"] == [4, 2, 1, 0, 1]
+    assert t["subjects"][1]["total"] == [3, 3, 0, 0, 2]
+    assert (t["ballots"], t["blank_ballots"], t["spoiled"]) == (8, 1, 1)
+    assert (t["party_participants"], t["mass_participants"]) == (0, 9)
+
+
+def test_paper_refusals_name_the_row(personas, own, deputy):
+    appraisal = open_appraisal(personas)
+
+    def enter(f, group="masses", by=own):
+        return services.paper_enter(by=by, appraisal=appraisal, group=group, figures=f)
+
+    refused(enter, figures([[4, 2, 1, 0, 0], [3, 3, 0, 0, 0]]), match="第 2 项“李二”")
+    refused(enter, figures([[7, 0, 0, 0, 0]] * 2, returned=11), match="不能多于发出")
+    refused(enter, figures([[0] * 5] * 2, returned=1, blank=1, spoiled=1), match="空白表与废表")
+    refused(enter, figures([[7, 0, 0, 0, 0]]), match="不符")
+    refused(enter, figures([[7, 0, 0, 0, 0]] * 2), group="leader", match="类别")
+    refused(enter, figures([[7, 0, 0, 0, 0]] * 2), by=personas.user("parent_committee_secretary"))
+    enter(figures([[7, 0, 0, 0, 0]] * 2))
+    refused(services.appraisal_close, by=own, appraisal=appraisal, match="还没有两位计票人")
+    code_only = open_appraisal(personas, year=2025, method="code")
+    refused(
+        services.paper_enter,
+        by=own,
+        appraisal=code_only,
+        group="masses",
+        figures=figures([[7, 0, 0, 0, 0]] * 2),
+        match="扫码",
+    )
+
+
+# ---------------------------------------------------------------- closing, verify, results
+
+
+def test_close_freezes_a_tally_that_verify_confirms(personas, own, capsys):
+    appraisal = open_appraisal(personas)
+    issued = services.slips_issue(by=own, appraisal=appraisal, group="member", count=4)
+    refused(services.appraisal_close, by=own, appraisal=appraisal, match="还没有任何评议票")
+    cast(appraisal, issued[0][1], 1, 4)
+    cast(appraisal, issued[1][1], 1, 4)
+    cast(appraisal, issued[2][1], None, None)
+    appraisal = services.appraisal_close(by=own, appraisal=appraisal)
+    assert appraisal.state == AppraisalState.CLOSED and len(appraisal.digest) == 64
+    t = appraisal.tally
+    assert [s["total"] for s in t["subjects"]] == [[2, 0, 0, 0, 1], [0, 0, 0, 2, 1]]
+    assert t["blank_ballots"] == 1 and t["ok"]
+    first, second = appraisal.subjects.order_by("position")
+    assert first.counts == [2, 0, 0, 0, 1] and first.suggested_grade == "excellent"
+    assert second.suggested_grade == "fail"
+    call_command("verify", str(appraisal.pk))
+    assert "计票结果一致，摘要一致" in capsys.readouterr().out
+    # a ballot changed behind the system's back is found
+    ballot = Ballot.objects.filter(marks="14").first()
+    Ballot.objects.filter(pk=ballot.pk).update(marks="11")
+    with pytest.raises(CommandError):
+        call_command("verify", appraisal.public_id)
+    assert "计票结果不一致，摘要不一致" in capsys.readouterr().out
+    Ballot.objects.filter(pk=ballot.pk).update(marks="14")
+    Slip.objects.filter(appraisal=appraisal, serial=4).update(used=True)  # a slip marked used
+    result = tally.verify(appraisal)
+    assert not result["digest_matches"] and not result["tally"]["ok"]
+
+
+def test_results_decided_then_published(personas, own):
+    appraisal = open_appraisal(personas)
+    issued = services.slips_issue(by=own, appraisal=appraisal, group="member", count=5)
+    for _, code in issued:
+        cast(appraisal, code, 1, 2)
+    refused(services.results_decide, by=own, appraisal=appraisal, decisions={})
+    appraisal = services.appraisal_close(by=own, appraisal=appraisal)
+    first, second = appraisal.subjects.order_by("position")
+    assert (first.suggested_grade, second.suggested_grade) == ("excellent", "pass")
+    refused(services.appraisal_publish, by=own, appraisal=appraisal, match="2 名党员")
+    refused(
+        services.results_decide,
+        by=own,
+        appraisal=appraisal,
+        decisions={first.pk: ("pass", ""), second.pk: ("pass", "")},
+        match="请填写理由",
+    )
+    assert not appraisal.subjects.exclude(final_grade="").exists()  # all-or-nothing
+    refused(
+        services.results_decide,
+        by=own,
+        appraisal=appraisal,
+        decisions={first.pk: ("best", "")},
+        match="无效",
+    )
+    services.results_decide(
+        by=own,
+        appraisal=appraisal,
+        decisions={first.pk: ("pass", "年内受过批评教育"), second.pk: ("pass", "")},
+    )
+    first.refresh_from_db()
+    assert first.final_grade == "pass" and first.override_reason == "年内受过批评教育"
+    assert selectors.record_entries(member=personas.members["m1"]) == []  # not yet published
+    appraisal = services.appraisal_publish(by=own, appraisal=appraisal)
+    assert appraisal.state == AppraisalState.PUBLISHED and appraisal.published_at
+    [entry] = selectors.record_entries(member=personas.members["m1"])
+    assert entry["grade"] == "合格" and entry["counts"] == [5, 0, 0, 0]
+    assert (entry["party_participants"], entry["mass_participants"]) == (5, 0)
+    refused(services.results_decide, by=own, appraisal=appraisal, decisions={})
+
+
+def test_organisation_results_give_a_satisfaction_rate(personas):
+    parent = personas.user("parent_committee_secretary")
+    appraisal = open_appraisal(
+        personas, org="T1", kind="org", by=parent, expected_leader=2, expected_recipient=3
+    )
+    assert appraisal.groups == ("member", "masses", "leader", "recipient")
+    codes_ = services.slips_issue(by=parent, appraisal=appraisal, group="leader", count=4)
+    for (_, code), grades in zip(codes_, [(1, 4), (2, 4), (3, 1), (1, None)], strict=True):
+        cast(appraisal, code, *grades)
+    appraisal = services.appraisal_close(by=parent, appraisal=appraisal)
+    b1, b2 = appraisal.subjects.order_by("position")
+    assert b1.counts == [2, 1, 1, 0, 0] and b1.satisfaction == 0.75
+    assert b2.satisfaction == pytest.approx(1 / 3)
+    assert appraisal.tally["party_participants"] == 4  # lower-level leaders count as party
+    refused(services.results_decide, by=parent, appraisal=appraisal, decisions={})
+    services.appraisal_publish(by=parent, appraisal=appraisal)
+    [entry] = selectors.record_entries(org=personas.orgs["B1"])
+    assert entry["satisfaction"] == 0.75
+
+
+# ---------------------------------------------------------------- the grade rule
+
+
+@pytest.mark.parametrize(
+    "counts, grade",
+    [
+        ([7, 3, 0, 0, 0], "excellent"),  # 好 70%
+        ([6, 4, 0, 0, 0], "pass"),
+        ([7, 2, 0, 1, 0], "pass"),  # 差 10% > 5%
+        ([2, 2, 5, 1, 9], "basic"),  # 好+较好 40% < 50%
+        ([4, 2, 0, 3, 0], "pass"),  # 差 3/9 = 33.3%, just under a third
+        ([4, 1, 0, 3, 0], "fail"),  # 差 37.5%
+        ([0, 0, 0, 0, 4], ""),  # nobody graded
+    ],
+)
+def test_default_rule(counts, grade):
+    assert rules.suggest(counts, rules.DEFAULT) == grade
+
+
+def test_rule_set_by_an_office_nearest_wins(personas):
+    office = personas.user("office_inside")
+    values = {
+        "excellent_good_min": 60,
+        "excellent_poor_max": 0,
+        "basic_positive_min": 60,
+        "fail_poor_min": 25,
+        "commend_satisfaction_min": 95,
+    }
+    refused(
+        services.rule_set,
+        by=personas.user("own_branch_secretary"),
+        org=personas.orgs["K1"],
+        year=2026,
+        **values,
+        match="办公室",
+    )
+    refused(
+        services.rule_set,
+        by=office,
+        org=personas.orgs["K1"],
+        year=2026,
+        **(values | {"excellent_poor_max": 30}),
+        match="低于不合格",
+    )
+    refused(
+        services.rule_set,
+        by=office,
+        org=personas.orgs["K1"],
+        year=2026,
+        **(values | {"fail_poor_min": 101}),
+    )
+    services.rule_set(by=office, org=personas.orgs["K1"], year=2026, **values)
+    t = rules.thresholds_for(org=personas.orgs["B1"], year=2026)
+    assert t.excellent_good_min == 60 and t.set_at == personas.orgs["K1"].name
+    assert rules.thresholds_for(org=personas.orgs["B1"], year=2025) == rules.DEFAULT
+    assert rules.thresholds_for(org=personas.orgs["B3"], year=2026) == rules.DEFAULT
+    services.rule_set(
+        by=office, org=personas.orgs["T1"], year=2026, **values | {"fail_poor_min": 50}
+    )
+    assert rules.thresholds_for(org=personas.orgs["B1"], year=2026).fail_poor_min == 50
+    assert GradeRule.objects.count() == 2
