@@ -12,9 +12,10 @@ from reviews.appraisal.rules import DEFAULT, FIELDS
 COUNT_ATTRS = {"inputmode": "numeric", "min": "0"}
 
 
-def _count(label: str) -> forms.IntegerField:
+def _count(label: str, required: bool = True) -> forms.IntegerField:
     return forms.IntegerField(
         label=label,
+        required=required,
         min_value=0,
         max_value=100000,
         initial=0,
@@ -37,10 +38,10 @@ class PlanForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         initial="围绕创建“五个好”基层党组织、争当“五带头”党员和公开承诺事项的落实情况进行评议。",
     )
-    expected_member = _count("应参加党员人数")
-    expected_masses = _count("应参加群众（代表）人数")
-    expected_leader = _count("应参加下级党组织负责人人数")
-    expected_recipient = _count("应参加服务对象代表人数")
+    expected_member = _count("应参加党员人数", required=False)
+    expected_masses = _count("应参加群众（代表）人数", required=False)
+    expected_leader = _count("应参加下级党组织负责人人数（评议党组织时）", required=False)
+    expected_recipient = _count("应参加服务对象代表人数（评议党组织时）", required=False)
 
     def __init__(self, *args, kind: str, **kwargs):
         super().__init__(*args, **kwargs)
@@ -51,8 +52,8 @@ class PlanForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        data.setdefault("expected_leader", 0)
-        data.setdefault("expected_recipient", 0)
+        for name in ("expected_member", "expected_masses", "expected_leader", "expected_recipient"):
+            data[name] = data.get(name) or 0
         return data
 
 
@@ -62,7 +63,10 @@ class CreateForm(PlanForm):
     field_order = ["kind", "year"]
 
     def __init__(self, *args, kinds: list[str], **kwargs):
-        super().__init__(*args, kind=AppraisalKind.ORG, **kwargs)
+        only_members = kinds == [AppraisalKind.MEMBER]
+        super().__init__(
+            *args, kind=AppraisalKind.MEMBER if only_members else AppraisalKind.ORG, **kwargs
+        )
         self.fields["kind"].choices = [c for c in AppraisalKind.choices if c[0] in kinds]
         self.fields["year"].initial = timezone.localdate().year
 

@@ -122,6 +122,13 @@ def _check_plan(appraisal: Appraisal, fields: dict[str, Any], today: datetime.da
         _refuse("请填写应参加评议的党员或群众人数。", "expected_member")
 
 
+def _plan_values(fields: dict[str, Any]) -> dict[str, Any]:
+    values = {name: fields.get(name) for name in PLAN_FIELDS}
+    for group in Group.values:
+        values[f"expected_{group}"] = values.get(f"expected_{group}") or 0
+    return values
+
+
 def _sync_subjects(appraisal: Appraisal) -> int:
     """Make the subjects the roll on the day of the meeting (members) or the organisations below."""
     AppraisalSubject.objects.filter(appraisal=appraisal).delete()
@@ -171,7 +178,7 @@ def appraisal_create(
         public_id=codes.new_public_id(),
         slip_salt=codes.new_salt(),
         created_by=by,
-        **{name: fields.get(name) for name in PLAN_FIELDS},
+        **_plan_values(fields),
     )
     _check_plan(appraisal, fields, today)
     if Appraisal.objects.filter(org=org, kind=kind, year=year).exists():
@@ -197,9 +204,10 @@ def appraisal_update(*, by, appraisal: Appraisal, today=None, **fields) -> Appra
     _require_run(by, appraisal)
     _require_state(appraisal, AppraisalState.PLAN)
     _check_plan(appraisal, fields, today)
-    changed = [n for n in PLAN_FIELDS if getattr(appraisal, n) != fields.get(n)]
-    for name in PLAN_FIELDS:
-        setattr(appraisal, name, fields.get(name))
+    values = _plan_values(fields)
+    changed = [n for n in PLAN_FIELDS if getattr(appraisal, n) != values[n]]
+    for name, value in values.items():
+        setattr(appraisal, name, value)
     appraisal.save()
     count = _sync_subjects(appraisal)
     labels = [str(Appraisal._meta.get_field(n).verbose_name) for n in changed]

@@ -1,0 +1,223 @@
+"""Appraisal pages: voting on a phone, printing slips, paper entry, results."""
+
+import logging
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from reviews.appraisal import services
+from reviews.appraisal.models import (
+    Appraisal,
+    AppraisalState,
+    Ballot,
+    PaperEntry,
+    Slip,
+)
+from reviews.appraisal.views import FAILURE_LIMIT
+from tests.appraisal_world import cast, open_appraisal
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def own(personas):
+    return personas.user("own_branch_secretary")
+
+
+def login(client, user):
+    client.force_login(user)
+    return client
+
+
+def vote_url(appraisal):
+    return reverse("vote:ballot", args=[appraisal.public_id])
+
+
+def test_a_voter_casts_a_ballot_on_the_phone(personas, own, client, caplog):
+    appraisal = open_appraisal(personas)
+    [(_, code)] = services.slips_issue(by=own, appraisal=appraisal, group="masses", count=1)
+    caplog.set_level(logging.DEBUG)
+    url = vote_url(appraisal)
+    page = client.get(url)
+    assert page.status_code == 200 and "选票码" in page.content.decode()
+    sheet = client.post(url, {"step": "code", "code": code.lower().replace("-", " ")})
+    body = sheet.content.decode()
+    assert "李一" in body and "李二" in body and "好" in body and "群众" in body
+    assert sheet["Cache-Control"].startswith("max-age=0")
+    done = client.post(url, {"step": "cast", "code": code, "s1": "1", "s2": "0"})
+    assert "评议表已提交" in done.content.decode()
+    assert Ballot.objects.get().marks == "10"
+    again = client.post(url, {"step": "cast", "code": code, "s1": "4", "s2": "4"})
+    assert "已经投过票" in again.content.decode()
+    assert Ballot.objects.count() == 1
+    # neither the code nor the choices reach a log line or an address
+    for record in caplog.records:
+        text = record.getMessage() + str(getattr(record, "request", ""))
+        assert code not in text and code.split("-")[1] not in text
+    for response in (page, sheet, done, again):
+        assert response.status_code == 200 and not response.has_header("Location")
+        assert response["Referrer-Policy"] == "no-referrer"
+
+
+def test_the_vote_page_says_when_voting_is_not_open(personas, own, client):
+    appraisal = services.appraisal_create(
+        by=own,
+        org=personas.orgs["B1"],
+        kind="member",
+        year=2026,
+        held_on=personas.orgs["B1"].created_at.date(),
+        place="会议室",
+        method="code",
+        content="评议",
+        expected_member=3,
+    )
+    assert "尚未开始" in client.get(vote_url(appraisal)).content.decode()
+    assert client.get(reverse("vote:ballot", args=["nosuchcode"])).status_code == 404
+
+
+def test_wrong_codes_are_rate_limited(personas, own, client):
+    appraisal = open_appraisal(personas)
+    [(_, code)] = services.slips_issue(by=own, appraisal=appraisal, group="member", count=1)
+    url = vote_url(appraisal)
+    wrong = "0001-" + ("A" * 13 if "AAAA" not in code else "B" * 13)
+    for _ in range(FAILURE_LIMIT):
+        response = client.post(url, {"step": "code", "code": wrong})
+        assert "选票码不正确" in response.content.decode()
+    blocked = client.post(url, {"step": "code", "code": code})
+    assert blocked.status_code == 429 and "次数过多" in blocked.content.decode()
+    # another address is not blocked
+    other = client.post(url, {"step": "code", "code": code}, REMOTE_ADDR="10.0.0.9")
+    assert other.status_code == 200 and "李一" in other.content.decode()
+
+
+def test_slips_print_as_pdf_and_are_not_kept(personas, own, client):
+    appraisal = open_appraisal(personas)
+    login(client, own)
+    url = reverse("appraisal:slips", args=[appraisal.pk])
+    assert "印制选票码" in client.get(url).content.decode()
+    response = client.post(url, {"group": "member", "count": "3"})
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF") and "no-store" in response["Cache-Control"]
+    assert Slip.objects.filter(appraisal=appraisal).count() == 3
+    bad = client.post(url, {"group": "member", "count": "0"})
+    assert "至少印制 1 张" in bad.content.decode()
+    assert Slip.objects.filter(appraisal=appraisal).count() == 3
+
+
+def test_paper_entry_keeps_the_input_and_names_the_row(personas, own, client):
+    appraisal = open_appraisal(personas)
+    login(client, own)
+    url = reverse("appraisal:paper", args=[appraisal.pk])
+    assert "录入纸质评议表" in client.get(url).content.decode()
+    data = {
+        "group": "masses",
+        "sheets_issued": "10",
+        "sheets_returned": "8",
+        "blank_sheets": "0",
+        "spoiled_sheets": "0",
+        **{f"c1_{j}": v for j, v in enumerate(["5", "2", "1", "0", "0"])},
+        **{f"c2_{j}": v for j, v in enumerate(["4", "2", "1", "0", "0"])},
+    }
+    response = client.post(url, data)
+    body = response.content.decode()
+    assert "第 2 项“李二”" in body and "应等于有效评议表 8 张" in body
+    assert 'value="4"' in body  # the teller's figures are kept
+    assert not PaperEntry.objects.exists()
+    data["c2_4"] = "1"
+    response = client.post(url, data)
+    assert response.status_code == 302
+    assert PaperEntry.objects.get().counts[1] == [4, 2, 1, 0, 1]
+
+
+def test_results_hidden_until_closed_then_to_the_runner_until_published(personas, own, client):
+    appraisal = open_appraisal(personas)
+    issued = services.slips_issue(by=own, appraisal=appraisal, group="member", count=3)
+    for _, code in issued:
+        cast(appraisal, code, 1, 2)
+    url = reverse("appraisal:results", args=[appraisal.pk])
+    assert login(client, own).get(url).status_code == 404
+    services.appraisal_close(by=own, appraisal=appraisal)
+    page = client.get(url).content.decode()
+    assert "计票校验" in page and "未公开" in page
+    member = personas.user("member_self")
+    assert login(client, member).get(url).status_code == 403
+    login(client, own).post(
+        reverse("appraisal:decide", args=[appraisal.pk]),
+        {f"grade_{s.pk}": s.suggested_grade for s in appraisal.subjects.all()},
+    )
+    client.post(reverse("appraisal:publish", args=[appraisal.pk]))
+    assert Appraisal.objects.get(pk=appraisal.pk).state == AppraisalState.PUBLISHED
+    # three ballots: fewer than five, so members see the grades but not the counts
+    seen = login(client, member).get(url).content.decode()
+    assert "票数仅向书记显示" in seen and "计票校验" not in seen
+    assert "票数仅向书记显示" not in login(client, own).get(url).content.decode()
+
+
+def test_deciding_keeps_the_input_on_refusal(personas, own, client):
+    appraisal = open_appraisal(personas)
+    for _, code in services.slips_issue(by=own, appraisal=appraisal, group="member", count=5):
+        cast(appraisal, code, 1, 1)
+    services.appraisal_close(by=own, appraisal=appraisal)
+    first = appraisal.subjects.get(position=1)
+    login(client, own)
+    response = client.post(
+        reverse("appraisal:decide", args=[appraisal.pk]),
+        {f"grade_{first.pk}": "basic", f"reason_{first.pk}": ""},
+        follow=True,
+    )
+    body = response.content.decode()
+    assert "请填写理由" in body
+    assert '<option value="basic" selected>' in body
+    first.refresh_from_db()
+    assert first.final_grade == ""
+
+
+def _results_queries(client, appraisal) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("appraisal:results", args=[appraisal.pk])).status_code == 200
+    return len(queries)
+
+
+def test_results_page_queries_do_not_grow_with_ballots(personas, own, client):
+    small = open_appraisal(personas, year=2025)
+    for _, code in services.slips_issue(by=own, appraisal=small, group="member", count=5):
+        cast(small, code, 1, 2)
+    services.appraisal_close(by=own, appraisal=small)
+    large = open_appraisal(personas)
+    for _, code in services.slips_issue(by=own, appraisal=large, group="masses", count=120):
+        cast(large, code, 2, 3)
+    services.appraisal_close(by=own, appraisal=large)
+    login(client, own)
+    few, many = _results_queries(client, small), _results_queries(client, large)
+    assert few == many <= 10
+
+
+def test_plan_pages(personas, own, client):
+    login(client, own)
+    b1 = personas.orgs["B1"]
+    url = reverse("appraisal:create", args=[b1.pk])
+    page = client.get(url).content.decode()
+    assert "民主评议党员" in page and "民主评议基层党组织" not in page
+    bad = client.post(url, {"kind": "member", "year": "2026", "place": "会议室"})
+    assert "评议日期" in bad.content.decode() and not Appraisal.objects.exists()
+    response = client.post(
+        url,
+        {
+            "kind": "member",
+            "year": "2026",
+            "held_on": "2026-11-20",
+            "place": "会议室",
+            "method": "code",
+            "content": "评议承诺落实",
+            "expected_member": "2",
+            "expected_masses": "5",
+        },
+    )
+    appraisal = Appraisal.objects.get()
+    assert response.status_code == 302
+    detail = client.get(reverse("appraisal:detail", args=[appraisal.pk])).content.decode()
+    assert "方案确定，进入公开述职" in detail and "李一" in detail
+    listing = client.get(reverse("appraisal:list", args=[b1.pk])).content.decode()
+    assert "2026" in listing and "确定方案" in listing
