@@ -8,6 +8,7 @@ class ReviewsConfig(AppConfig):
     def ready(self):
         from orgs import extensions
         from reviews import demo, links
+        from reviews.appraisal import demo as appraisal_demo
         from reviews.appraisal import links as appraisal_links
 
         extensions.org_link_providers.append(links.org_links)
@@ -16,3 +17,4 @@ class ReviewsConfig(AppConfig):
         extensions.todo_providers.append(links.todo)
         extensions.todo_providers.append(appraisal_links.todo)
         extensions.demo_seeders.append(demo.seed)
+        extensions.demo_seeders.append(appraisal_demo.seed)

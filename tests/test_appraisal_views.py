@@ -58,7 +58,7 @@ def test_a_voter_casts_a_ballot_on_the_phone(personas, own, client, caplog):
         assert code not in text and code.split("-")[1] not in text
     for response in (page, sheet, done, again):
         assert response.status_code == 200 and not response.has_header("Location")
-        assert response["Referrer-Policy"] == "no-referrer"
+        assert response["Referrer-Policy"] == "same-origin"
 
 
 def test_the_vote_page_says_when_voting_is_not_open(personas, own, client):

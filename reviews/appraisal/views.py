@@ -546,6 +546,6 @@ def ballot(request, public_id):
                 context["error"] = error.messages[0]
     elif appraisal.state != AppraisalState.VOTING:
         context["notice"] = services.closed_message(appraisal.state)
-    response = render(request, template, context, status=status)
-    response["Referrer-Policy"] = "no-referrer"
-    return response
+    # The site's Referrer-Policy (same-origin) applies: "no-referrer" would make browsers send
+    # "Origin: null" with the form, which the CSRF check over HTTPS refuses.
+    return render(request, template, context, status=status)
