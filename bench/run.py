@@ -4,6 +4,7 @@
     make bench                      # seeds the province once into database cxzy_bench, then measures
     BENCH_RESEED=1 make bench       # drop and seed again (measures the seed)
     BENCH_DATABASE_URL=... make bench
+    BENCH_ONLY=appraisal make bench  # only the democratic appraisal measures
 
 Prints a table and writes bench/results/latest.json.
 """
@@ -116,6 +117,12 @@ def main() -> None:
         "pledges": Pledge.objects.count(),
         "reviews": LeaderReview.objects.count(),
     }
+    if os.environ.get("BENCH_ONLY") == "appraisal":
+        import appraisal_bench
+
+        appraisal_bench.run(results, database_url=URL, timed=timed)
+        report(results)
+        return
     User = get_user_model()
 
     def fresh(username):
@@ -253,6 +260,14 @@ def main() -> None:
     c, queries = page("shi_shuji", url)
     measure("city_coverage_page", lambda: c.get(url).status_code, queries=queries)
 
+    # ---- democratic appraisal: ballots per second through gunicorn, the tally
+    import appraisal_bench
+
+    appraisal_bench.run(results, database_url=URL, timed=timed)
+    report(results)
+
+
+def report(results: dict) -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, ensure_ascii=False, indent=2))

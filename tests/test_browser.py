@@ -115,3 +115,38 @@ def test_move_asks_for_confirmation(site, phone, live_server):
     assert dialogs and "确定移动" in dialogs[0]
     parent_id = db_read(lambda: Organization.objects.get(code="B1").parent_id)
     assert parent_id == personas.orgs["T1"].pk
+
+
+@pytest.fixture
+def voting(site):
+    """An open appraisal of B1 with one slip, made before Playwright starts."""
+    from reviews.appraisal import services
+    from tests.appraisal_world import open_appraisal
+
+    appraisal = open_appraisal(site)
+    [(_, code)] = services.slips_issue(
+        by=site.user("own_branch_secretary"), appraisal=appraisal, group="masses", count=1
+    )
+    return appraisal, code
+
+
+def test_a_voter_scans_a_slip_and_votes_on_a_phone(voting, phone, live_server):
+    from reviews.appraisal.models import Ballot
+
+    appraisal, code = voting
+    url = live_server.url + reverse("vote:ballot", args=[appraisal.public_id])
+    phone.goto(f"{url}#c={code}")  # what the slip's QR code opens
+    assert phone.input_value("#vote-code") == code
+    assert "#" not in phone.url  # the code leaves the address bar and the history
+    assert fits_the_screen(phone)
+    phone.click("main button[type=submit]")
+    assert "李二" in phone.content()
+    phone.check("input[name=s1][value='1']")
+    phone.check("input[name=s2][value='3']")
+    assert fits_the_screen(phone)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    phone.screenshot(path=str(SHOTS / "ballot_sheet_375.png"), full_page=True)
+    phone.on("dialog", lambda d: d.accept())
+    phone.click("main button[type=submit]")
+    assert "评议表已提交" in phone.content()
+    assert db_read(lambda: list(Ballot.objects.values_list("marks", flat=True))) == ["13"]
