@@ -221,3 +221,31 @@ def test_plan_pages(personas, own, client):
     assert "方案确定，进入公开述职" in detail and "李一" in detail
     listing = client.get(reverse("appraisal:list", args=[b1.pk])).content.decode()
     assert "2026" in listing and "确定方案" in listing
+
+
+def test_an_error_report_shows_neither_the_code_nor_the_choices(personas, own, monkeypatch, caplog):
+    """A crash while casting: the report Django logs and mails to the admins (built as
+    AdminEmailHandler builds it) masks the posted code and grades and the locals holding them."""
+    from django.test import Client
+    from django.views.debug import ExceptionReporter
+
+    appraisal = open_appraisal(personas)
+    [(_, code)] = services.slips_issue(by=own, appraisal=appraisal, group="member", count=1)
+
+    def broken(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Ballot.objects, "create", broken)
+    client = Client(raise_request_exception=False)
+    response = client.post(
+        vote_url(appraisal), {"step": "cast", "code": code, "s1": "4", "s2": "3"}
+    )
+    assert response.status_code == 500
+    [record] = [r for r in caplog.records if r.name == "django.request" and r.exc_info]
+    reporter = ExceptionReporter(record.request, *record.exc_info, is_email=True)
+    for report in (reporter.get_traceback_text(), reporter.get_traceback_html()):
+        assert "disk full" in report and "ballot_cast" in report  # the report is there
+        assert code not in report and code.split("-")[1] not in report
+        assert "'43'" not in report  # the grades as stored
+    assert code not in record.getMessage()
+    assert not Ballot.objects.exists() and not Slip.objects.get().used

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from orgs import access
 from orgs.access import Action
@@ -271,6 +272,7 @@ def statement_save(*, by, subject: AppraisalSubject, text: str) -> AppraisalSubj
 # ---------------------------------------------------------------- slips (选票码)
 
 
+@sensitive_variables()
 @transaction.atomic
 def slips_issue(*, by, appraisal: Appraisal, group: str, count: int) -> list[tuple[int, str]]:
     """Make `count` one-time codes for `group`. The codes are returned once, for printing; only
@@ -353,6 +355,7 @@ def closed_message(state: str) -> str:
     return "评议投票已经结束，不再接受提交。"
 
 
+@sensitive_variables()
 def code_check(*, appraisal: Appraisal, code: str) -> Slip:
     """The unused slip behind `code`, for showing the ballot sheet (nothing is written)."""
     try:
@@ -371,6 +374,7 @@ def code_check(*, appraisal: Appraisal, code: str) -> Slip:
     return slip
 
 
+@sensitive_variables()
 def marks_text(marks: dict[int, int | None], subject_count: int) -> str:
     """Grades by subject position (1-based) as the stored string; blanks are "0"."""
     cells = ["0"] * subject_count
@@ -385,6 +389,7 @@ def marks_text(marks: dict[int, int | None], subject_count: int) -> str:
     return "".join(cells)
 
 
+@sensitive_variables()
 def ballot_cast(*, appraisal_id: int, code: str, marks: dict[int, int | None]) -> None:
     """Cast one ballot: lock the slip, check it is unused and the session open, mark it used and
     store the ballot, all in one transaction. Nothing records who or when."""

@@ -241,6 +241,7 @@ def statement(request, pk):
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@sensitive_variables("issued")
 def slips(request, pk):
     appraisal = selectors.get_appraisal_or_404(request.user, pk)
     _runner_or_403(request.user, appraisal)
@@ -493,6 +494,7 @@ def _count_failure(request, appraisal) -> None:
         cache.set(key, 1, FAILURE_WINDOW)
 
 
+@sensitive_variables()
 def _ballot_marks(request, count: int) -> dict[int, int | None]:
     marks = {}
     for position in range(1, count + 1):
@@ -510,6 +512,7 @@ def _ballot_marks(request, count: int) -> dict[int, int | None]:
 @never_cache
 @sensitive_post_parameters()
 @require_http_methods(["GET", "POST"])
+@sensitive_variables()  # innermost: it guards the frame of the function it wraps
 def ballot(request, public_id):
     """Enter the code, then fill and submit the sheet once. Nothing about the voter is kept."""
     appraisal = (
