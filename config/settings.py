@@ -106,7 +106,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the dev server read while an import writes.
-    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;"}
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL;",
+        # writers queue for the lock at BEGIN instead of failing midway ("database is locked")
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -187,6 +192,11 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 12
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# The header a reverse proxy sets to the client's address (e.g. HTTP_X_REAL_IP behind nginx with
+# `proxy_set_header X-Real-IP $remote_addr;`); empty: the connection's own address.
+CLIENT_IP_HEADER = os.environ.get("CLIENT_IP_HEADER", "")
+# A paper tally posts five counts per subject; a session has at most 1,000 subjects.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 6000
 SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG:
     SESSION_COOKIE_SECURE = True

@@ -312,10 +312,18 @@ MATRIX = {
             ("appraisal:advance", False),
             ("appraisal:slips", True),
             ("appraisal:void", False),
-            ("appraisal:paper", True),
             ("appraisal:close", False),
         )
     },
+    # tellers: the secretary or deputy, or a member of the branch with a login
+    "appraisal:paper": (
+        lambda p: {"pk": p.extra["ap_open"].pk},
+        only(OWN, SELF, inside_forbidden=(PARENT, OFFICE_IN)),
+    ),
+    "appraisal:paper_discard": (
+        lambda p: {"pk": p.extra["ap_open"].pk},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF), get=False),
+    ),
     "appraisal:results": (
         lambda p: {"pk": p.extra["ap_done"].pk},
         only(OWN, PARENT, OFFICE_IN, SELF, post=False),
@@ -328,9 +336,14 @@ MATRIX = {
         lambda p: {"pk": p.extra["ap_done"].pk},
         only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF), get=False),
     ),
+    # everyone who sees the session reads a 述职; the member and the secretary write it
     "appraisal:statement": (
         lambda p: {"pk": p.extra["subject"].pk},
-        only(OWN, SELF, inside_forbidden=(PARENT, OFFICE_IN)),
+        {
+            **only(OWN, SELF, PARENT, OFFICE_IN),
+            PARENT: {"GET": OK, "POST": FORBIDDEN},
+            OFFICE_IN: {"GET": OK, "POST": FORBIDDEN},
+        },
     ),
     # the voting page: the one public route of the appraisal, answering everyone
     "vote:ballot": (

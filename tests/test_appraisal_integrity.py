@@ -251,3 +251,39 @@ def test_votes_racing_the_close_are_in_the_count_or_refused():
     assert Ballot.objects.filter(appraisal=appraisal).count() == accepted + 1
     assert Slip.objects.filter(appraisal=appraisal, used=True).count() == accepted + 1
     assert tally.verify(appraisal)["digest_matches"]
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_closing_leaves_nothing_in_storage_pairing_a_ballot_with_its_slip():
+    """PostgreSQL stamps each row with the transaction that wrote it (xmin): while voting, a
+    ballot and its slip share one. After closing, every ballot and slip of the session carries
+    the closing transaction's stamp, and the ballots lie in id order, not in casting order."""
+    p = build_personas()
+    own = p.user("own_branch_secretary")
+    appraisal = open_appraisal(p)
+    issued = services.slips_issue(by=own, appraisal=appraisal, group="member", count=6)
+    for _, code in issued[:5]:
+        services.ballot_cast(appraisal_id=appraisal.pk, code=code, marks={1: 1})
+    ballot_table, slip_table = Ballot._meta.db_table, Slip._meta.db_table
+    stamps = f"SELECT count(DISTINCT xmin::text) FROM {ballot_table} WHERE appraisal_id = %s"
+    pairs = (
+        f"SELECT count(*) FROM {ballot_table} b JOIN {slip_table} s ON s.xmin = b.xmin "
+        f"WHERE b.appraisal_id = %s AND s.used"
+    )
+
+    def one(sql):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [appraisal.pk])
+            return cursor.fetchone()[0]
+
+    assert (one(stamps), one(pairs)) == (5, 5)  # while voting: each ballot meets its own slip
+    appraisal = services.appraisal_close(by=own, appraisal=appraisal)
+    assert (one(stamps), one(pairs)) == (1, 25)  # after: every ballot meets every used slip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {ballot_table} WHERE appraisal_id = %s ORDER BY ctid", [appraisal.pk]
+        )
+        physical = [row[0] for row in cursor.fetchall()]
+    assert physical == sorted(physical)
+    assert tally.verify(appraisal)["digest_matches"]

@@ -457,3 +457,48 @@ def test_rule_set_by_an_office_nearest_wins(personas):
     )
     assert rules.thresholds_for(org=personas.orgs["B1"], year=2026).fail_poor_min == 50
     assert GradeRule.objects.count() == 2
+
+
+def test_a_member_may_be_a_teller_and_the_secretary_may_clear_entries(personas, own):
+    appraisal = open_appraisal(personas)
+    member = personas.user("member_self")  # a member of B1 with a login
+    good = figures([[4, 2, 1, 0, 0], [3, 3, 0, 0, 1]])
+    services.paper_enter(by=member, appraisal=appraisal, group="member", figures=good)
+    refused(services.paper_discard, by=member, appraisal=appraisal, group="member")
+    assert services.paper_discard(by=own, appraisal=appraisal, group="member") == 1
+    refused(services.paper_discard, by=own, appraisal=appraisal, group="member", match="没有")
+    services.paper_enter(by=member, appraisal=appraisal, group="member", figures=good)
+    assert (
+        services.paper_enter(by=own, appraisal=appraisal, group="member", figures=good)["state"]
+        == "confirmed"
+    )
+    refused(services.paper_discard, by=own, appraisal=appraisal, group="member", match="核对一致")
+    outsider = personas.user("sibling_branch_secretary")
+    refused(services.paper_enter, by=outsider, appraisal=appraisal, group="masses", figures=good)
+
+
+def test_a_session_of_spoiled_sheets_only_can_still_close(personas, own, deputy):
+    appraisal = open_appraisal(personas)
+    spoiled = figures([[0] * 5, [0] * 5], issued=3, returned=3, blank=0, spoiled=3)
+    for teller in (own, deputy):
+        services.paper_enter(by=teller, appraisal=appraisal, group="member", figures=spoiled)
+    appraisal = services.appraisal_close(by=own, appraisal=appraisal)
+    assert appraisal.tally["ballots"] == 0 and appraisal.tally["spoiled"] == 3
+    assert appraisal.tally["party_participants"] == 3
+
+
+def test_small_groups_are_never_shown_apart(personas, own):
+    """Six party members and two masses: an ordinary member sees the totals only, since the
+    party row beside them would give the masses' two ballots away."""
+    appraisal = open_appraisal(personas)
+    for group, n in (("member", 6), ("masses", 2)):
+        for _, code in services.slips_issue(by=own, appraisal=appraisal, group=group, count=n):
+            cast(appraisal, code, 1 if group == "member" else 4, 2)
+    appraisal = services.appraisal_close(by=own, appraisal=appraisal)
+    member_view = selectors.results(appraisal=appraisal, user=personas.user("member_self"))
+    assert member_view["show_counts"] and member_view["shown_groups"] == []
+    assert all(row["groups"] == [] for row in member_view["rows"])
+    assert member_view["rows"][0]["counts"] == [6, 0, 0, 2, 0]
+    secretary_view = selectors.results(appraisal=appraisal, user=own)
+    assert secretary_view["shown_groups"] == ["党员", "群众（代表）"]
+    assert selectors.group_ballots(appraisal.tally) == {"member": 6, "masses": 2}

@@ -15,7 +15,7 @@ from reviews.appraisal.models import (
     PaperEntry,
     Slip,
 )
-from reviews.appraisal.views import FAILURE_LIMIT
+from reviews.appraisal.views import ADDRESS_LIMIT, SERIAL_LIMIT
 from tests.appraisal_world import cast, open_appraisal
 
 pytestmark = pytest.mark.django_db
@@ -77,19 +77,66 @@ def test_the_vote_page_says_when_voting_is_not_open(personas, own, client):
     assert client.get(reverse("vote:ballot", args=["nosuchcode"])).status_code == 404
 
 
-def test_wrong_codes_are_rate_limited(personas, own, client):
+def test_wrong_codes_are_rate_limited_but_a_good_code_always_passes(personas, own, client):
+    appraisal = open_appraisal(personas)
+    [(_, code), (_, other)] = services.slips_issue(
+        by=own, appraisal=appraisal, group="member", count=2
+    )
+    url = vote_url(appraisal)
+    guess = code[:5] + ("AAAA-AAAA-AAAA" if "AAAA" not in code else "BBBB-BBBB-BBBB")
+    for _ in range(SERIAL_LIMIT):
+        response = client.post(url, {"step": "code", "code": guess})
+        assert "选票码不正确" in response.content.decode()
+    blocked = client.post(url, {"step": "code", "code": guess})
+    assert blocked.status_code == 429 and "次数过多" in blocked.content.decode()
+    assert 'value="' + guess + '"' in blocked.content.decode()  # what was typed stays
+    # the right code for that very serial still opens the sheet, as does another slip's
+    for good in (code, other):
+        response = client.post(url, {"step": "code", "code": good})
+        assert response.status_code == 200 and "李一" in response.content.decode()
+    # garbage from one address: limited once it passes the address limit
+    for i in range(ADDRESS_LIMIT):
+        client.post(
+            url, {"step": "code", "code": f"{i:04d}-ZZZZ-ZZZZ-ZZZZ"}, REMOTE_ADDR="10.0.0.7"
+        )
+    flood = client.post(
+        url, {"step": "code", "code": "9999-ZZZZ-ZZZZ-ZZZZ"}, REMOTE_ADDR="10.0.0.7"
+    )
+    assert flood.status_code == 429
+
+
+def test_the_proxy_header_names_the_voter_address(personas, own, client, settings):
+    settings.CLIENT_IP_HEADER = "HTTP_X_REAL_IP"
     appraisal = open_appraisal(personas)
     [(_, code)] = services.slips_issue(by=own, appraisal=appraisal, group="member", count=1)
     url = vote_url(appraisal)
-    wrong = "0001-" + ("A" * 13 if "AAAA" not in code else "B" * 13)
-    for _ in range(FAILURE_LIMIT):
-        response = client.post(url, {"step": "code", "code": wrong})
-        assert "选票码不正确" in response.content.decode()
-    blocked = client.post(url, {"step": "code", "code": code})
-    assert blocked.status_code == 429 and "次数过多" in blocked.content.decode()
-    # another address is not blocked
-    other = client.post(url, {"step": "code", "code": code}, REMOTE_ADDR="10.0.0.9")
-    assert other.status_code == 200 and "李一" in other.content.decode()
+    guess = code[:5] + ("AAAA-AAAA-AAAA" if "AAAA" not in code else "BBBB-BBBB-BBBB")
+    for _ in range(SERIAL_LIMIT):
+        client.post(url, {"step": "code", "code": guess}, HTTP_X_REAL_IP="10.1.1.1")
+    # behind one proxy, another voter typing the same wrong code is not the one blocked
+    other = client.post(url, {"step": "code", "code": guess}, HTTP_X_REAL_IP="10.1.1.2")
+    assert other.status_code == 200 and "选票码不正确" in other.content.decode()
+    blocked = client.post(url, {"step": "code", "code": guess}, HTTP_X_REAL_IP="10.1.1.1")
+    assert blocked.status_code == 429
+
+
+def test_odd_input_on_the_public_page_never_crashes(personas, own, client):
+    appraisal = open_appraisal(personas)
+    [(_, code)] = services.slips_issue(by=own, appraisal=appraisal, group="member", count=1)
+    url = vote_url(appraisal)
+    assert client.get("/py/ab%00cd/").status_code == 404
+    assert client.get(reverse("vote:ballot", args=[appraisal.public_id.upper()])).status_code == 404
+    for text in ("²001-AAAA-AAAA-AAAA", "\x00", "——", "x" * 5000, "0001"):
+        for step in ("code", "cast"):
+            response = client.post(url, {"step": step, "code": text, "s1": "9"})
+            assert response.status_code == 200
+    # full-width characters from a Chinese keyboard are the same code
+    wide = "".join(chr(ord(c) + 0xFEE0) if c.isalnum() else "－" for c in code)
+    assert "李一" in client.post(url, {"step": "code", "code": wide}).content.decode()
+    # a sheet with a value no radio button has comes back with the voter's other choices
+    back = client.post(url, {"step": "cast", "code": code, "s1": "2", "s2": "7"}).content.decode()
+    assert "第 2 项的评价无效" in back and 'name="s1" value="2" checked' in back
+    assert not Ballot.objects.exists()
 
 
 def test_slips_print_as_pdf_and_are_not_kept(personas, own, client):
@@ -104,6 +151,24 @@ def test_slips_print_as_pdf_and_are_not_kept(personas, own, client):
     bad = client.post(url, {"group": "member", "count": "0"})
     assert "至少印制 1 张" in bad.content.decode()
     assert Slip.objects.filter(appraisal=appraisal).count() == 3
+
+
+def test_no_slip_is_kept_when_printing_fails(personas, own, client, monkeypatch):
+    import weasyprint
+
+    appraisal = open_appraisal(personas)
+    login(client, own)
+
+    def broken(self, *args, **kwargs):
+        raise OSError("no fonts")
+
+    monkeypatch.setattr(weasyprint.HTML, "write_pdf", broken)
+    client.raise_request_exception = False
+    response = client.post(
+        reverse("appraisal:slips", args=[appraisal.pk]), {"group": "member", "count": "3"}
+    )
+    assert response.status_code == 500
+    assert not Slip.objects.filter(appraisal=appraisal).exists()
 
 
 def test_paper_entry_keeps_the_input_and_names_the_row(personas, own, client):

@@ -1,9 +1,10 @@
-"""One-time voting codes: a serial and a secret of 65 bits from the operating system's
+"""One-time voting codes: a serial and a secret of 60 bits from the operating system's
 cryptographic generator, written in Crockford base 32 so that it survives being read aloud or
-typed on a phone (O/0, I/L/1 are the same; case, spaces and dashes do not matter).
+typed on a phone (O/0, I/L/1 are the same; case, spaces, dashes and full-width forms from Chinese
+keyboards do not matter).
 
-A slip reads `0017-K3F9-QX2M-7TBD-A`: four digits of serial, thirteen characters of secret. The
-server keeps SHA-256(salt, serial, secret) only; the salt is the session's own.
+A slip reads `0017-K3F9-QX2M-7TBD`: four digits of serial, twelve characters of secret. The server
+keeps SHA-256(salt, serial, secret) only; the salt is the session's own.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-SECRET_CHARS = 13  # 13 × 5 = 65 bits
+SECRET_CHARS = 12  # 12 × 5 = 60 bits
 SERIAL_DIGITS = 4
 MAX_SERIAL = 10**SERIAL_DIGITS - 1
 _SAME = str.maketrans({"O": "0", "I": "1", "L": "1"})
@@ -45,15 +47,16 @@ def matches(stored_hash: str, salt: str, serial: int, secret: str) -> bool:
 
 def format_code(serial: int, secret: str) -> str:
     s = secret
-    return f"{serial:0{SERIAL_DIGITS}d}-{s[:4]}-{s[4:8]}-{s[8:12]}-{s[12:]}"
+    return f"{serial:0{SERIAL_DIGITS}d}-{s[:4]}-{s[4:8]}-{s[8:]}"
 
 
 def parse(text: str) -> tuple[int, str]:
     """(serial, secret) from what the voter typed or scanned; BadCode if it cannot be a code."""
-    cleaned = "".join(ch for ch in str(text).upper() if ch not in " -_\t\r\n").translate(_SAME)
+    text = unicodedata.normalize("NFKC", str(text)[:200]).upper()
+    cleaned = "".join(ch for ch in text if ch.isascii() and ch.isalnum()).translate(_SAME)
     if len(cleaned) != SERIAL_DIGITS + SECRET_CHARS:
         raise BadCode
     serial, secret = cleaned[:SERIAL_DIGITS], cleaned[SERIAL_DIGITS:]
-    if not serial.isdigit() or any(ch not in ALPHABET for ch in secret):
+    if any(ch not in "0123456789" for ch in serial) or any(ch not in ALPHABET for ch in secret):
         raise BadCode
     return int(serial), secret

@@ -14,11 +14,13 @@ def org_links(user, org) -> list[dict]:
         links.append({"text": "民主评议", "url": reverse("appraisal:list", args=[org.pk])})
     for entry in selectors.record_entries(org=org)[:1]:
         rate = entry["satisfaction"]
+        appraisal = entry["appraisal"]
+        shown = entry["ballots"] >= selectors.SMALL_GROUP or access.can(
+            user, Action.EDIT, appraisal.org
+        )  # the rule of the results page: few ballots, counts for the secretary only
         text = f"{entry['year']}年民主评议满意率 {rate * 100:.1f}%" if rate is not None else ""
-        if text and selectors.may_view(user, entry["appraisal"]):
-            links.append(
-                {"text": text, "url": reverse("appraisal:results", args=[entry["appraisal"].pk])}
-            )
+        if text and shown and selectors.may_view(user, appraisal):
+            links.append({"text": text, "url": reverse("appraisal:results", args=[appraisal.pk])})
     return links
 
 

@@ -92,9 +92,14 @@ def results(*, appraisal: Appraisal, user) -> dict:
     ballots = tally.get("ballots", 0)
     participants = tally.get("participants", {})
     show_counts = runner or ballots >= SMALL_GROUP
-    shown_groups = [
-        g for g in appraisal.groups if runner or participants.get(str(g), 0) >= SMALL_GROUP
-    ]
+    by_group = group_ballots(tally)
+    present = [g for g in appraisal.groups if by_group.get(str(g))]
+    # A group below the threshold is never shown apart, and then no group is: the others' rows
+    # beside the totals would give it away by subtraction.
+    if runner or all(by_group[str(g)] >= SMALL_GROUP for g in present):
+        shown_groups = present if show_counts else []
+    else:
+        shown_groups = []
     thresholds = rules.thresholds_for(org=appraisal.org, year=appraisal.year)
     by_position = {row["position"]: row for row in tally.get("subjects", [])}
     rows = []
@@ -113,7 +118,7 @@ def results(*, appraisal: Appraisal, user) -> dict:
         }
         if appraisal.kind == AppraisalKind.ORG:
             row["satisfaction"] = _pct(counts[0] + counts[1], graded)
-            row["commended"] = rules.commended_org(counts, thresholds)
+            row["commended"] = show_counts and rules.commended_org(counts, thresholds)
         else:
             row["commended"] = subject.final_grade == ResultGrade.EXCELLENT
         rows.append(row)
@@ -124,12 +129,21 @@ def results(*, appraisal: Appraisal, user) -> dict:
         "runner": runner,
         "show_counts": show_counts,
         "shown_groups": [g.label for g in shown_groups],
-        "hidden_groups": [g.label for g in appraisal.groups if g not in shown_groups],
+        "hidden_groups": [g.label for g in present if g not in shown_groups],
         "thresholds": thresholds,
         "commended": [r for r in rows if r["commended"]],
         "participants": [(Group(g).label, n) for g, n in participants.items() if g in Group.values],
         "small": SMALL_GROUP,
     }
+
+
+def group_ballots(tally: dict) -> dict[str, int]:
+    """Ballots counted per group (spoiled sheets left out): a subject's row of a group sums to
+    them, blanks included."""
+    subjects = tally.get("subjects") or []
+    if not subjects:
+        return {}
+    return {g: sum(cells) for g, cells in subjects[0].get("groups", {}).items()}
 
 
 def record_entries(*, member: Member | None = None, org: Organization | None = None) -> list[dict]:
@@ -150,6 +164,7 @@ def record_entries(*, member: Member | None = None, org: Organization | None = N
                 "mass_participants": tally.get("mass_participants", 0),
                 "grade": subject.get_final_grade_display(),
                 "satisfaction": subject.satisfaction,
+                "ballots": tally.get("ballots", 0),
             }
         )
     return entries

@@ -8,13 +8,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from orgs import access
 from orgs.access import Action
-from orgs.models import MEMBER_HOLDING_KINDS, Organization
+from orgs.models import MEMBER_HOLDING_KINDS, Organization, Role
 from orgs.selectors import members_on
 from reviews.appraisal import codes, rules, tally
 from reviews.appraisal.models import (
@@ -45,7 +45,7 @@ PLAN_FIELDS = (
     "expected_recipient",
 )
 MAX_BATCH = 500
-MAX_SUBJECTS = 2000
+MAX_SUBJECTS = 1000
 
 
 class CodeRefused(ValidationError):
@@ -274,10 +274,15 @@ def statement_save(*, by, subject: AppraisalSubject, text: str) -> AppraisalSubj
 
 @sensitive_variables()
 @transaction.atomic
-def slips_issue(*, by, appraisal: Appraisal, group: str, count: int) -> list[tuple[int, str]]:
-    """Make `count` one-time codes for `group`. The codes are returned once, for printing; only
-    their hashes are kept."""
-    appraisal = _locked(appraisal)
+def slips_issue(
+    *, by, appraisal: Appraisal, group: str, count: int, render=None
+) -> list[tuple[int, str]] | Any:
+    """Make `count` one-time codes for `group`. The codes exist only in what this returns (or in
+    `render(issued)`'s result, e.g. the printed PDF, made before anything is saved: if printing
+    fails, no slip is stored); only their hashes are kept. Ballots may be cast meanwhile."""
+    _read_shared(appraisal.pk)  # closing waits for this; casting does not
+    _serial_lock(appraisal.pk)  # two batches at once get distinct serials
+    appraisal = Appraisal.objects.select_related("org").get(pk=appraisal.pk)
     _require_run(by, appraisal)
     _require_state(appraisal, AppraisalState.PLAN, AppraisalState.STATEMENTS, AppraisalState.VOTING)
     if not appraisal.uses_codes:
@@ -302,6 +307,7 @@ def slips_issue(*, by, appraisal: Appraisal, group: str, count: int) -> list[tup
                 secret_hash=codes.secret_hash(appraisal.slip_salt, serial, secret),
             )
         )
+    printed = render(issued) if render is not None else issued
     Slip.objects.bulk_create(slips, batch_size=1000)
     _event(
         appraisal,
@@ -309,7 +315,13 @@ def slips_issue(*, by, appraisal: Appraisal, group: str, count: int) -> list[tup
         action="slips",
         comment=f"{Group(group).label} {count} 张，编号 {last + 1:04d}–{last + count:04d}",
     )
-    return issued
+    return printed
+
+
+def _serial_lock(appraisal_id: int) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7101, appraisal_id])
 
 
 @transaction.atomic
@@ -475,13 +487,22 @@ def paper_differences(a: PaperEntry, b: PaperEntry, names: list[str]) -> list[st
     return diffs
 
 
+def may_count(user, appraisal: Appraisal) -> bool:
+    """Tellers (计票人): the running organisation's secretary or deputy, or a member of it with a
+    login (tellers are often members chosen at the meeting)."""
+    return may_run(user, appraisal) or any(
+        g.role == Role.MEMBER and g.org_id == appraisal.org_id for g in access.grants_for(user)
+    )
+
+
 @transaction.atomic
 def paper_enter(*, by, appraisal: Appraisal, group: str, figures: dict) -> dict:
     """A teller's count of one group's paper sheets. It counts once a second teller's entry
     agrees; until then either may re-enter theirs. Returns {"state": "waiting" | "mismatch" |
     "confirmed", "differences": [...]}."""
     appraisal = _locked(appraisal)
-    _require_run(by, appraisal)
+    if not may_count(by, appraisal):
+        _refuse(f"只有{appraisal.org.name}的书记、副书记或本组织党员可以担任计票人。")
     _require_state(appraisal, AppraisalState.VOTING)
     if not appraisal.uses_paper:
         _refuse("本次评议采用手机扫码投票，没有纸质评议表。")
@@ -517,7 +538,40 @@ def paper_enter(*, by, appraisal: Appraisal, group: str, figures: dict) -> dict:
     return {"state": "mismatch", "differences": paper_differences(entry, others[0], names)}
 
 
+@transaction.atomic
+def paper_discard(*, by, appraisal: Appraisal, group: str) -> int:
+    """Clear a group's unconfirmed entries (a teller left, or the sheets are to be counted again)."""
+    appraisal = _locked(appraisal)
+    _require_run(by, appraisal)
+    _require_state(appraisal, AppraisalState.VOTING)
+    if PaperCount.objects.filter(appraisal=appraisal, group=group).exists():
+        _refuse("已经核对一致的计票不能清除。")
+    removed, _ = PaperEntry.objects.filter(appraisal=appraisal, group=group).delete()
+    if not removed:
+        _refuse("该类别没有待核对的录入。")
+    _event(appraisal, by=by, action="paper_discard", comment=Group(group).label)
+    return removed
+
+
 # ---------------------------------------------------------------- closing and results
+
+
+def _unlink_ballots(appraisal: Appraisal) -> None:
+    """Cut what the storage itself could tell: a ballot and the slip it used were written by one
+    transaction (PostgreSQL records it on both rows), in the order of casting. Rewriting the
+    session's ballots in id order and touching every slip, inside the closing transaction, leaves
+    all of them written by that one transaction, in an order unrelated to casting."""
+    rows = list(
+        Ballot.objects.filter(appraisal=appraisal)
+        .order_by("id")
+        .values_list("id", "group", "marks")
+    )
+    Ballot.objects.filter(appraisal=appraisal).delete()
+    Ballot.objects.bulk_create(
+        [Ballot(id=pk, appraisal=appraisal, group=g, marks=m) for pk, g, m in rows],
+        batch_size=1000,
+    )
+    Slip.objects.filter(appraisal=appraisal).update(used=F("used"))
 
 
 @transaction.atomic
@@ -539,8 +593,10 @@ def appraisal_close(*, by, appraisal: Appraisal) -> Appraisal:
     if not counted["ok"]:
         broken = "；".join(i["label"] for i in counted["invariants"] if not i["ok"])
         _refuse(f"计票校验未通过：{broken}。请联系管理员核查。")
-    if counted["ballots"] == 0:
+    if not any(counted["participants"].values()):
         _refuse("还没有任何评议票，不能结束评议。")
+    _unlink_ballots(appraisal)
+    transaction.on_commit(_vacuum_later)
     appraisal.tally = counted
     appraisal.digest = digest
     appraisal.state = AppraisalState.CLOSED
@@ -560,6 +616,12 @@ def appraisal_close(*, by, appraisal: Appraisal) -> Appraisal:
         comment=f"计票 {counted['ballots']} 张，摘要 {digest[:16]}",
     )
     return appraisal
+
+
+def _vacuum_later() -> None:
+    from reviews.tasks import vacuum_ballots
+
+    vacuum_ballots.delay()
 
 
 @transaction.atomic
@@ -582,7 +644,7 @@ def results_decide(*, by, appraisal: Appraisal, decisions: dict[int, tuple[str, 
             continue
         if grade not in ResultGrade.values:
             _refuse(f"“{subject.name}”的评议结果无效。", f"grade_{pk}")
-        reason = str(reason or "").strip()[:500]
+        reason = str(reason or "").replace("\x00", "").strip()[:500]
         if grade != subject.suggested_grade and not reason:
             if subject.suggested_grade:
                 suggested = ResultGrade(subject.suggested_grade).label

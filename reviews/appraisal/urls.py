@@ -14,6 +14,7 @@ urlpatterns = [
     path("<int:pk>/slips/", views.slips, name="slips"),
     path("<int:pk>/slips/void/", views.void, name="void"),
     path("<int:pk>/paper/", views.paper, name="paper"),
+    path("<int:pk>/paper/discard/", views.paper_discard, name="paper_discard"),
     path("<int:pk>/close/", views.close, name="close"),
     path("<int:pk>/results/", views.results, name="results"),
     path("<int:pk>/decide/", views.decide, name="decide"),

@@ -3,9 +3,13 @@ only in POST bodies (a scanned slip puts the code after '#', which browsers neve
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
+import re
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
@@ -22,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from orgs import access
 from orgs.access import Action
 from orgs.forms import apply_errors
-from reviews.appraisal import rules, selectors, services
+from reviews.appraisal import codes, rules, selectors, services
 from reviews.appraisal.forms import (
     CreateForm,
     PaperForm,
@@ -44,7 +48,10 @@ from reviews.appraisal.models import (
     Slip,
 )
 
-FAILURE_LIMIT = 20  # wrong codes from one address within FAILURE_WINDOW seconds
+# Wrong codes within FAILURE_WINDOW seconds: from one address (a meeting's Wi-Fi may be one), and
+# for one serial from one address. The 60-bit secret is what stops guessing; these stop floods.
+ADDRESS_LIMIT = 100
+SERIAL_LIMIT = 10
 FAILURE_WINDOW = 600
 
 
@@ -207,8 +214,11 @@ def publish(request, pk):
 
 @require_http_methods(["GET", "POST"])
 def statement(request, pk):
+    """A subject's 述职, read by everyone who sees the session, written by the subject (or its
+    secretary) and the running secretary."""
     subject = selectors.get_subject_or_404(request.user, pk)
-    if not services.may_state(request.user, subject):
+    writer = services.may_state(request.user, subject)
+    if request.method == "POST" and not writer:
         raise PermissionDenied("只有评议对象本人（本组织书记）或组织评议的书记可以填写述职。")
     form = StatementForm(request.POST or None, initial={"statement": subject.statement})
     if request.method == "POST" and form.is_valid():
@@ -231,7 +241,8 @@ def statement(request, pk):
             "appraisal": subject.appraisal,
             "form": form,
             "pledges": selectors.subject_pledges(subject=subject),
-            "open": subject.appraisal.state in (AppraisalState.STATEMENTS, AppraisalState.VOTING),
+            "open": writer
+            and subject.appraisal.state in (AppraisalState.STATEMENTS, AppraisalState.VOTING),
         },
     )
 
@@ -241,23 +252,29 @@ def statement(request, pk):
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-@sensitive_variables("issued")
+@sensitive_variables()  # the codes pass through this frame and the ones below it
 def slips(request, pk):
     appraisal = selectors.get_appraisal_or_404(request.user, pk)
     _runner_or_403(request.user, appraisal)
     form = SlipForm(request.POST or None, groups=appraisal.groups)
     if request.method == "POST" and form.is_valid():
+        group = form.cleaned_data["group"]
         try:
-            issued = services.slips_issue(
+            # the PDF is made before the slips are saved: if it fails, none is stored
+            pdf, name = services.slips_issue(
                 by=request.user,
                 appraisal=appraisal,
-                group=form.cleaned_data["group"],
+                group=group,
                 count=form.cleaned_data["count"],
+                render=lambda issued: _slips_pdf(request, appraisal, group, issued),
             )
         except ValidationError as error:
             apply_errors(form, error)
         else:
-            return _slips_pdf(request, appraisal, form.cleaned_data["group"], issued)
+            response = HttpResponse(pdf, content_type="application/pdf")
+            response["Content-Disposition"] = f'attachment; filename="{name}"'
+            response["Cache-Control"] = "no-store"
+            return response
     return render(
         request,
         "reviews/appraisal/slips.html",
@@ -272,30 +289,35 @@ def slips(request, pk):
     )
 
 
-@sensitive_variables("issued", "slips")
-def _slips_pdf(request, appraisal: Appraisal, group: str, issued) -> HttpResponse:
-    """The printed slips, made in the response that created them: the codes are not kept."""
+def _png(text: str) -> str:
+    stream = io.BytesIO()
+    segno.make(text, error="m").save(stream, kind="png", scale=4, border=1)
+    return "data:image/png;base64," + base64.b64encode(stream.getvalue()).decode()
+
+
+@sensitive_variables()
+def _slips_pdf(request, appraisal: Appraisal, group: str, issued) -> tuple[bytes, str]:
+    """The printed slips. Each carries two QR codes: the voting page's address (no code in it)
+    and the code alone, which the page's scanner reads; both are also printed as text."""
     from weasyprint import HTML
 
-    base = _vote_url(request, appraisal)
-    slips = [
-        {
-            "serial": f"{serial:04d}",
-            "code": code,
-            "qr": segno.make(f"{base}#c={code}", error="m").svg_inline(scale=2),
-        }
-        for serial, code in issued
-    ]
+    url = _vote_url(request, appraisal)
+    link_qr = _png(url)
+    slips = [{"serial": f"{serial:04d}", "code": code, "qr": _png(code)} for serial, code in issued]
+    rows = [slips[i : i + 2] for i in range(0, len(slips), 2)]
     html = render_to_string(
         "reviews/appraisal/slips_print.html",
-        {"appraisal": appraisal, "slips": slips, "group": Group(group).label, "url": base},
+        {
+            "appraisal": appraisal,
+            "rows": rows,
+            "group": Group(group).label,
+            "url": url,
+            "link_qr": link_qr,
+        },
     )
     pdf = HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf()
-    response = HttpResponse(pdf, content_type="application/pdf")
     name = f"slips-{appraisal.public_id}-{issued[0][0]:04d}-{issued[-1][0]:04d}.pdf"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return pdf, name
 
 
 @require_POST
@@ -322,7 +344,8 @@ def void(request, pk):
 @require_http_methods(["GET", "POST"])
 def paper(request, pk):
     appraisal = selectors.get_appraisal_or_404(request.user, pk)
-    _runner_or_403(request.user, appraisal)
+    if not services.may_count(request.user, appraisal):
+        raise PermissionDenied("只有本组织书记、副书记或党员可以担任计票人。")
     groups = [str(g) for g in appraisal.groups]
     group = request.POST.get("group") or request.GET.get("group") or groups[0]
     if group not in groups:
@@ -383,8 +406,27 @@ def paper(request, pk):
             "confirmed": counts.get(group),
             "differences": differences,
             "labels": list(appraisal.scale) + ["弃权"],
+            "runner": services.may_run(request.user, appraisal),
         },
     )
+
+
+@require_POST
+def paper_discard(request, pk):
+    appraisal = selectors.get_appraisal_or_404(request.user, pk)
+    _runner_or_403(request.user, appraisal)
+    group = request.POST.get("group", "")
+    if group not in [str(g) for g in appraisal.groups]:
+        messages.error(request, "请选择参加人员类别。")
+        return redirect("appraisal:paper", pk=appraisal.pk)
+    try:
+        n = services.paper_discard(by=request.user, appraisal=appraisal, group=group)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, f"已清除 {n} 份未核对的录入，请重新录入。")
+    return redirect(reverse("appraisal:paper", args=[appraisal.pk]) + f"?group={group}")
 
 
 # ---------------------------------------------------------------- results
@@ -399,7 +441,7 @@ def results(request, pk):
     if appraisal.state == AppraisalState.CLOSED and not runner:
         raise PermissionDenied("评议结果尚未公开。")
     context = selectors.results(appraisal=appraisal, user=request.user)
-    entered = request.session.pop("appraisal_decide_errors", None)
+    entered = request.session.pop(f"appraisal_decide:{appraisal.pk}", None)
     for row in context["rows"]:
         subject = row["subject"]
         if entered is not None:
@@ -436,7 +478,7 @@ def decide(request, pk):
         for message in error.messages:
             messages.error(request, message)
         # keep what was entered: the results page fills the form from it
-        request.session["appraisal_decide_errors"] = {
+        request.session[f"appraisal_decide:{appraisal.pk}"] = {
             k: v for k, v in request.POST.items() if k.startswith(("grade_", "reason_"))
         }
     else:
@@ -473,25 +515,41 @@ def rule(request, org_pk):
 
 # ---------------------------------------------------------------- voting (public)
 
-
-def _client_key(request, appraisal: Appraisal) -> str:
-    address = request.META.get("REMOTE_ADDR", "")
-    hashed = hashlib.sha256(f"{appraisal.slip_salt}:{address}".encode()).hexdigest()[:24]
-    return f"appraisal-failures:{appraisal.pk}:{hashed}"
+PUBLIC_ID = re.compile(r"^[0-9a-z]{10}$")
 
 
-def _too_many(request, appraisal) -> bool:
-    return (cache.get(_client_key(request, appraisal)) or 0) >= FAILURE_LIMIT
+def _client_address(request) -> str:
+    """The voter's address: from the header the proxy in front sets (CLIENT_IP_HEADER, e.g.
+    HTTP_X_REAL_IP behind nginx), else the connection's. Used only, hashed, as a cache key."""
+    header = settings.CLIENT_IP_HEADER
+    if header and request.META.get(header):
+        return request.META[header].split(",")[-1].strip()
+    return request.META.get("REMOTE_ADDR", "")
 
 
-def _count_failure(request, appraisal) -> None:
-    key = _client_key(request, appraisal)
-    if cache.add(key, 1, FAILURE_WINDOW):
-        return
-    try:
-        cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, FAILURE_WINDOW)
+def _keys(request, appraisal: Appraisal, serial: int | None) -> list[tuple[str, int]]:
+    """Failure counters and their limits: per address, and per address and serial."""
+    address = hashlib.sha256(
+        f"{appraisal.slip_salt}:{_client_address(request)}".encode()
+    ).hexdigest()[:24]
+    base = f"appraisal-failures:{appraisal.pk}:{address}"
+    keys = [(base, ADDRESS_LIMIT)]
+    if serial is not None:
+        keys.append((f"{base}:{serial}", SERIAL_LIMIT))
+    return keys
+
+
+def _blocked(keys) -> bool:
+    return any((cache.get(key) or 0) >= limit for key, limit in keys)
+
+
+def _count_failure(keys) -> None:
+    for key, _ in keys:
+        if not cache.add(key, 1, FAILURE_WINDOW):
+            try:
+                cache.incr(key)
+            except ValueError:
+                cache.set(key, 1, FAILURE_WINDOW)
 
 
 @sensitive_variables()
@@ -504,8 +562,16 @@ def _ballot_marks(request, count: int) -> dict[int, int | None]:
         elif value in ("1", "2", "3", "4"):
             marks[position] = int(value)
         else:
-            raise ValidationError(f"第 {position} 项的评价无效。")
+            raise ValidationError(f"第 {position} 项的评价无效，请重新选择。")
     return marks
+
+
+@sensitive_variables()
+def _serial_of(code: str) -> int | None:
+    try:
+        return codes.parse(code)[0]
+    except codes.BadCode:
+        return None
 
 
 @login_not_required
@@ -514,41 +580,56 @@ def _ballot_marks(request, count: int) -> dict[int, int | None]:
 @require_http_methods(["GET", "POST"])
 @sensitive_variables()  # innermost: it guards the frame of the function it wraps
 def ballot(request, public_id):
-    """Enter the code, then fill and submit the sheet once. Nothing about the voter is kept."""
-    appraisal = (
-        Appraisal.objects.select_related("org").filter(public_id=str(public_id).lower()).first()
-    )
+    """Enter the code, then fill and submit the sheet once. Nothing about the voter is kept.
+
+    A code that checks out is never turned away by the limits; wrong ones are counted per
+    address (high: a meeting may share one) and per address and serial (low)."""
+    if not PUBLIC_ID.match(str(public_id)):
+        raise Http404("没有找到该评议。")
+    appraisal = Appraisal.objects.select_related("org").filter(public_id=public_id).first()
     if appraisal is None or not appraisal.uses_codes:
         raise Http404("没有找到该评议。")
     context = {"appraisal": appraisal, "scale": appraisal.scale}
     template = "reviews/appraisal/vote_code.html"
-    step = request.POST.get("step", "") if request.method == "POST" else ""
     status = 200
-    if step in ("code", "cast"):
-        code = request.POST.get("code", "").strip()
-        if not code:
-            context["error"] = "请输入选票码。"
-        elif _too_many(request, appraisal):
+    step = request.POST.get("step", "") if request.method == "POST" else ""
+    if step not in ("code", "cast"):
+        if appraisal.state != AppraisalState.VOTING:
+            context["notice"] = services.closed_message(appraisal.state)
+        return render(request, template, context)
+    code = request.POST.get("code", "").strip()[:100]
+    context["code"] = code
+    if not code:
+        context["error"] = "请输入选票码。"
+        return render(request, template, context)
+    keys = _keys(request, appraisal, _serial_of(code))
+    try:
+        slip = services.code_check(appraisal=appraisal, code=code)
+    except services.CodeRefused as error:
+        if _blocked(keys):
             context["error"] = "输错次数过多，请 10 分钟后再试，或向工作人员求助。"
             status = 429
         else:
-            try:
-                if step == "code":
-                    slip = services.code_check(appraisal=appraisal, code=code)
-                    subjects = list(selectors.subjects(appraisal=appraisal))
-                    context.update(code=code, subjects=subjects, group=slip.get_group_display())
-                    template = "reviews/appraisal/vote_sheet.html"
-                else:
-                    marks = _ballot_marks(request, appraisal.subject_count)
-                    services.ballot_cast(appraisal_id=appraisal.pk, code=code, marks=marks)
-                    template = "reviews/appraisal/vote_done.html"
-            except services.CodeRefused as error:
-                _count_failure(request, appraisal)
-                context["error"] = error.messages[0]
-            except ValidationError as error:
-                context["error"] = error.messages[0]
-    elif appraisal.state != AppraisalState.VOTING:
-        context["notice"] = services.closed_message(appraisal.state)
-    # The site's Referrer-Policy (same-origin) applies: "no-referrer" would make browsers send
-    # "Origin: null" with the form, which the CSRF check over HTTPS refuses.
-    return render(request, template, context, status=status)
+            _count_failure(keys)
+            context["error"] = error.messages[0]
+        return render(request, template, context, status=status)
+    except ValidationError as error:  # used, voided, or voting not open
+        context["error"] = error.messages[0]
+        return render(request, template, context)
+    subjects = list(selectors.subjects(appraisal=appraisal))
+    context.update(subjects=subjects, group=slip.get_group_display())
+    if step == "code":
+        return render(request, "reviews/appraisal/vote_sheet.html", context)
+    try:
+        marks = _ballot_marks(request, appraisal.subject_count)
+    except ValidationError as error:  # the sheet again, with the voter's choices
+        context["error"] = error.messages[0]
+        for subject in subjects:
+            subject.chosen = request.POST.get(f"s{subject.position}", "")
+        return render(request, "reviews/appraisal/vote_sheet.html", context)
+    try:
+        services.ballot_cast(appraisal_id=appraisal.pk, code=code, marks=marks)
+    except ValidationError as error:  # used or closed meanwhile: it can no longer be cast
+        context["error"] = error.messages[0]
+        return render(request, template, context)
+    return render(request, "reviews/appraisal/vote_done.html", context)

@@ -6,13 +6,49 @@ document.addEventListener("click", function (event) {
   }
 });
 
-// A scanned voting slip carries its code after "#", which never reaches the server: move it into
-// the code field and drop it from the address bar and the history.
+// The voting page: read the slip's code QR with the camera where the browser can (the code never
+// travels in an address), and say how many subjects are left blank before the sheet is sent.
 (function () {
   var field = document.getElementById("vote-code");
-  var match = window.location.hash.match(/^#c=([0-9A-Za-z-]+)$/);
-  if (field && match) {
-    field.value = match[1];
-    window.history.replaceState(null, "", window.location.pathname);
+  var box = document.getElementById("code-scanner");
+  if (field && box && "BarcodeDetector" in window && navigator.mediaDevices) {
+    box.hidden = false;
+    document.getElementById("scan-start").addEventListener("click", function () {
+      var video = document.getElementById("scan-video");
+      var detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+      navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } }).then(function (stream) {
+        video.srcObject = stream;
+        video.hidden = false;
+        video.play();
+        var stop = function () { stream.getTracks().forEach(function (t) { t.stop(); }); video.hidden = true; };
+        var look = function () {
+          detector.detect(video).then(function (found) {
+            var text = found.length ? found[0].rawValue : "";
+            if (/^[0-9]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/.test(text)) {
+              field.value = text;
+              stop();
+              field.form.submit();
+            } else {
+              window.setTimeout(look, 250);
+            }
+          }, function () { window.setTimeout(look, 500); });
+        };
+        look();
+      }, function () { box.insertAdjacentHTML("beforeend", "<p class=\"error\">无法使用摄像头，请手工输入选票码。</p>"); });
+    });
+  }
+  var sheet = document.getElementById("ballot-sheet");
+  if (sheet) {
+    var button = sheet.querySelector("[data-confirm]");
+    sheet.addEventListener("click", function (event) {
+      if (event.target !== button) { return; }
+      var blank = 0;
+      sheet.querySelectorAll("fieldset.grades").forEach(function (set) {
+        var chosen = set.querySelector("input:checked");
+        if (!chosen || chosen.value === "0") { blank += 1; }
+      });
+      button.setAttribute("data-confirm", (blank ? "有 " + blank + " 个对象未评价，将按弃权计。" : "") +
+        "提交后不能修改，确定提交评议表吗？");
+    }, true);
   }
 })();
