@@ -591,7 +591,6 @@ def ballot(request, public_id):
         raise Http404("没有找到该评议。")
     context = {"appraisal": appraisal, "scale": appraisal.scale}
     template = "reviews/appraisal/vote_code.html"
-    status = 200
     step = request.POST.get("step", "") if request.method == "POST" else ""
     if step not in ("code", "cast"):
         if appraisal.state != AppraisalState.VOTING:
@@ -603,33 +602,48 @@ def ballot(request, public_id):
         context["error"] = "请输入选票码。"
         return render(request, template, context)
     keys = _keys(request, appraisal, _serial_of(code))
+
+    def refused_code(error):
+        if _blocked(keys):
+            context["error"] = "输错次数过多，请 10 分钟后再试，或向工作人员求助。"
+            return render(request, template, context, status=429)
+        _count_failure(keys)
+        context["error"] = error.messages[0]
+        return render(request, template, context)
+
+    if step == "cast":
+        try:
+            marks = _ballot_marks(request, appraisal.subject_count)
+        except ValidationError as error:  # a choice no button has: the sheet again, as filled
+            context["error"] = error.messages[0]
+            return _sheet(request, appraisal, code, context, keep_choices=True)
+        try:
+            services.ballot_cast(appraisal_id=appraisal.pk, code=code, marks=marks)
+        except services.CodeRefused as error:
+            return refused_code(error)
+        except ValidationError as error:  # used, voided or closed meanwhile
+            context["error"] = error.messages[0]
+            return render(request, template, context)
+        return render(request, "reviews/appraisal/vote_done.html", context)
+    return _sheet(request, appraisal, code, context, refused_code=refused_code)
+
+
+@sensitive_variables()
+def _sheet(request, appraisal, code, context, *, keep_choices=False, refused_code=None):
+    """The ballot sheet for a code that checks out (else the code page with the reason)."""
     try:
         slip = services.code_check(appraisal=appraisal, code=code)
     except services.CodeRefused as error:
-        if _blocked(keys):
-            context["error"] = "输错次数过多，请 10 分钟后再试，或向工作人员求助。"
-            status = 429
-        else:
-            _count_failure(keys)
-            context["error"] = error.messages[0]
-        return render(request, template, context, status=status)
+        if refused_code is not None:
+            return refused_code(error)
+        context["error"] = error.messages[0]
+        return render(request, "reviews/appraisal/vote_code.html", context)
     except ValidationError as error:  # used, voided, or voting not open
         context["error"] = error.messages[0]
-        return render(request, template, context)
+        return render(request, "reviews/appraisal/vote_code.html", context)
     subjects = list(selectors.subjects(appraisal=appraisal))
-    context.update(subjects=subjects, group=slip.get_group_display())
-    if step == "code":
-        return render(request, "reviews/appraisal/vote_sheet.html", context)
-    try:
-        marks = _ballot_marks(request, appraisal.subject_count)
-    except ValidationError as error:  # the sheet again, with the voter's choices
-        context["error"] = error.messages[0]
+    if keep_choices:
         for subject in subjects:
             subject.chosen = request.POST.get(f"s{subject.position}", "")
-        return render(request, "reviews/appraisal/vote_sheet.html", context)
-    try:
-        services.ballot_cast(appraisal_id=appraisal.pk, code=code, marks=marks)
-    except ValidationError as error:  # used or closed meanwhile: it can no longer be cast
-        context["error"] = error.messages[0]
-        return render(request, template, context)
-    return render(request, "reviews/appraisal/vote_done.html", context)
+    context.update(subjects=subjects, group=slip.get_group_display())
+    return render(request, "reviews/appraisal/vote_sheet.html", context)
