@@ -502,3 +502,36 @@ def test_small_groups_are_never_shown_apart(personas, own):
     secretary_view = selectors.results(appraisal=appraisal, user=own)
     assert secretary_view["shown_groups"] == ["党员", "群众（代表）"]
     assert selectors.group_ballots(appraisal.tally) == {"member": 6, "masses": 2}
+
+
+def test_a_closed_session_refuses_every_earlier_step(personas, own):
+    appraisal = open_appraisal(personas)
+    [(_, code)] = services.slips_issue(by=own, appraisal=appraisal, group="member", count=1)
+    cast(appraisal, code, 1, 1)
+    appraisal = services.appraisal_close(by=own, appraisal=appraisal)
+    subject = appraisal.subjects.first()
+    steps = [
+        lambda: services.appraisal_update(by=own, appraisal=appraisal, **plan_fields()),
+        lambda: services.appraisal_advance(by=own, appraisal=appraisal),
+        lambda: services.statement_save(by=own, subject=subject, text="补充述职"),
+        lambda: services.slips_issue(by=own, appraisal=appraisal, group="member", count=1),
+        lambda: services.slips_void(by=own, appraisal=appraisal, first=1, last=1),
+        lambda: services.paper_enter(
+            by=own, appraisal=appraisal, group="member", figures=figures([[0] * 5] * 2)
+        ),
+        lambda: services.paper_discard(by=own, appraisal=appraisal, group="member"),
+        lambda: services.appraisal_close(by=own, appraisal=appraisal),
+    ]
+    for step in steps:
+        refused(step, match="评议结束")
+    services.results_decide(
+        by=own,
+        appraisal=appraisal,
+        decisions={s.pk: ("pass", "认定") for s in appraisal.subjects.all()},
+    )
+    services.appraisal_publish(by=own, appraisal=appraisal)
+    refused(services.appraisal_publish, by=own, appraisal=appraisal, match="公开结果")
+    refused(services.results_decide, by=own, appraisal=appraisal, decisions={}, match="公开结果")
+    assert list(appraisal.events.values_list("action", flat=True)) == [
+        "create", "statements", "voting", "slips", "close", "decide", "publish",
+    ]  # fmt: skip

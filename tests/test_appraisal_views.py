@@ -314,3 +314,43 @@ def test_an_error_report_shows_neither_the_code_nor_the_choices(personas, own, m
         assert "'43'" not in report  # the grades as stored
     assert code not in record.getMessage()
     assert not Ballot.objects.exists() and not Slip.objects.get().used
+
+
+def test_admin_shows_sessions_read_only(world, client):
+    from django.contrib.auth import get_user_model
+
+    admin_user = get_user_model().objects.create_superuser("root", password="pw-123456")
+    client.force_login(admin_user)
+    appraisal = world.extra["ap_done"]
+    assert client.get(reverse("admin:reviews_appraisal_changelist")).status_code == 200
+    page = client.get(reverse("admin:reviews_appraisal_change", args=[appraisal.pk]))
+    assert page.status_code == 200 and appraisal.slip_salt not in page.content.decode()
+    assert client.get(reverse("admin:reviews_leaderreview_changelist")).status_code == 200
+    assert client.get(reverse("admin:reviews_graderule_changelist")).status_code == 200
+
+
+def _queries(client, url, data=None) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(url, data) if data else client.get(url)
+        assert response.status_code == 200
+    return len(queries)
+
+
+def test_session_and_sheet_queries_do_not_grow_with_subjects(personas, own, client):
+    from tests.personas import make_member
+
+    small = open_appraisal(personas, year=2025)
+    for i in range(10):
+        make_member(personas.orgs["B1"], f"新党员{i}")
+    large = open_appraisal(personas)
+    assert (small.subject_count, large.subject_count) == (2, 12)
+    counts = []
+    for appraisal in (small, large):
+        [(_, code)] = services.slips_issue(by=own, appraisal=appraisal, group="member", count=1)
+        login(client, own)
+        detail = _queries(client, reverse("appraisal:detail", args=[appraisal.pk]))
+        client.logout()
+        sheet = _queries(client, vote_url(appraisal), {"step": "code", "code": code})
+        counts.append((detail, sheet))
+    assert counts[0] == counts[1]
+    assert counts[0][1] <= 4

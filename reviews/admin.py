@@ -1,0 +1,63 @@
+"""Read-only views of review and appraisal records for the provincial office; changes go through
+the pages. Slips and ballots are not shown: a session's counts are on its results page."""
+
+from django.contrib import admin
+
+from pledges.admin import ReadOnly
+from reviews.models import Appraisal, AppraisalEvent, AppraisalSubject, GradeRule, LeaderReview
+
+
+@admin.register(LeaderReview)
+class LeaderReviewAdmin(ReadOnly):
+    list_display = [
+        "year",
+        "period_kind",
+        "period",
+        "subject_kind",
+        "org",
+        "reviewer_name",
+        "status",
+    ]
+    list_filter = ["status", "subject_kind", "period_kind", "year"]
+    search_fields = ["org__name", "org__code", "reviewer_name", "subject_member__name"]
+    list_select_related = ["org"]
+    raw_id_fields = ["org", "subject_org", "subject_member", "reviewer", "reviewer_org", "previous"]
+
+
+class SubjectInline(admin.TabularInline):
+    model = AppraisalSubject
+    extra = 0
+    can_delete = False
+    fields = ["position", "name", "counts", "suggested_grade", "final_grade", "override_reason"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class AppraisalEventInline(admin.TabularInline):
+    model = AppraisalEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ["at", "actor", "action", "comment"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Appraisal)
+class AppraisalAdmin(ReadOnly):
+    list_display = ["year", "kind", "org", "state", "held_on", "closed_at", "published_at"]
+    list_filter = ["state", "kind", "year"]
+    search_fields = ["org__name", "org__code", "public_id"]
+    list_select_related = ["org"]
+    exclude = ["slip_salt"]
+    raw_id_fields = ["org", "created_by"]
+    inlines = [SubjectInline, AppraisalEventInline]
+
+
+@admin.register(GradeRule)
+class GradeRuleAdmin(ReadOnly):
+    list_display = ["year", "org", "excellent_good_min", "fail_poor_min", "set_by", "updated_at"]
+    list_select_related = ["org", "set_by"]
+    raw_id_fields = ["org", "set_by"]
