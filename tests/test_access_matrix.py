@@ -298,6 +298,10 @@ MATRIX = {
         lambda p: {"org_pk": p.orgs["B1"].pk},
         only(OFFICE_IN, inside_forbidden=(OWN, PARENT, SELF)),
     ),
+    "appraisal:candidates": (
+        lambda p: {"org_pk": p.orgs["B1"].pk},
+        only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,), post=False),
+    ),
     "appraisal:detail": (
         lambda p: {"pk": p.extra["ap_open"].pk},
         only(OWN, PARENT, OFFICE_IN, SELF, post=False),

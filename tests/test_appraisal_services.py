@@ -535,3 +535,18 @@ def test_a_closed_session_refuses_every_earlier_step(personas, own):
     assert list(appraisal.events.values_list("action", flat=True)) == [
         "create", "statements", "voting", "slips", "close", "decide", "publish",
     ]  # fmt: skip
+
+
+def test_well_regarded_organisations_are_suggested_for_commendation(personas):
+    parent = personas.user("parent_committee_secretary")
+    appraisal = open_appraisal(personas, org="T1", kind="org", by=parent, expected_leader=5)
+    for _, code in services.slips_issue(by=parent, appraisal=appraisal, group="leader", count=5):
+        cast(appraisal, code, 1, 3)  # B1 satisfies everyone, B2 nobody
+    appraisal = services.appraisal_close(by=parent, appraisal=appraisal)
+    found = selectors.commendation_candidates(root=personas.orgs["K1"], year=2026)
+    assert found["orgs"] == []  # not yet published
+    services.appraisal_publish(by=parent, appraisal=appraisal)
+    found = selectors.commendation_candidates(root=personas.orgs["K1"], year=2026)
+    assert [row["subject"].subject_org for row in found["orgs"]] == [personas.orgs["B1"]]
+    assert found["orgs"][0]["satisfaction"] == "100.0%"
+    assert selectors.commendation_candidates(root=personas.orgs["K2"], year=2026)["orgs"] == []

@@ -354,3 +354,17 @@ def test_session_and_sheet_queries_do_not_grow_with_subjects(personas, own, clie
         counts.append((detail, sheet))
     assert counts[0] == counts[1]
     assert counts[0][1] <= 4
+
+
+def test_commendation_candidates_across_the_subtree(world, client):
+    """The 2025 session of B1 (published, five ballots of 好) suggests its members for 优秀; the
+    township secretary sees them, with a fixed number of queries."""
+    login(client, world.user("parent_committee_secretary"))
+    url = reverse("appraisal:candidates", args=[world.orgs["T1"].pk]) + "?year=2025"
+    body = client.get(url).content.decode()
+    excellent = world.extra["ap_done"].subjects.filter(final_grade="excellent")
+    assert excellent.exists()
+    for subject in excellent:
+        assert subject.name in body
+    assert "2025年还没有达到推荐条件的党组织" in body
+    assert "还没有公开的党员评议结果" in client.get(url.replace("2025", "2024")).content.decode()

@@ -168,3 +168,36 @@ def record_entries(*, member: Member | None = None, org: Organization | None = N
             }
         )
     return entries
+
+
+def commendation_candidates(*, root: Organization, year: int) -> dict:
+    """评先评优 suggestions across `root`'s subtree from the year's published results: members
+    decided 优秀, and organisations whose satisfaction reaches the rule's threshold (with at least
+    SMALL_GROUP ballots). Two queries for the lists (members are paged by the caller)."""
+    in_subtree = {
+        "appraisal__state": AppraisalState.PUBLISHED,
+        "appraisal__year": year,
+        "appraisal__org__tree_id": root.tree_id,
+        "appraisal__org__lft__gte": root.lft,
+        "appraisal__org__lft__lte": root.rght,
+    }
+    members = (
+        AppraisalSubject.objects.filter(
+            final_grade=ResultGrade.EXCELLENT, member__isnull=False, **in_subtree
+        )
+        .select_related("appraisal", "appraisal__org")
+        .order_by("appraisal__org__tree_id", "appraisal__org__lft", "position")
+    )
+    thresholds = rules.thresholds_for(org=root, year=year)
+    orgs = []
+    rows = (
+        AppraisalSubject.objects.filter(subject_org__isnull=False, **in_subtree)
+        .select_related("appraisal", "appraisal__org")
+        .order_by("appraisal__org__tree_id", "appraisal__org__lft", "position")
+    )
+    for subject in rows:
+        counts = subject.counts or [0] * 5
+        graded = sum(counts[:4])
+        if graded >= SMALL_GROUP and rules.commended_org(counts, thresholds):
+            orgs.append({"subject": subject, "satisfaction": _pct(counts[0] + counts[1], graded)})
+    return {"members": members, "orgs": orgs, "thresholds": thresholds}

@@ -8,6 +8,7 @@ urlpatterns = [
     path("org/<int:org_pk>/", views.org_list, name="list"),
     path("org/<int:org_pk>/new/", views.create, name="create"),
     path("org/<int:org_pk>/rule/", views.rule, name="rule"),
+    path("org/<int:org_pk>/candidates/", views.candidates, name="candidates"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/edit/", views.edit, name="edit"),
     path("<int:pk>/advance/", views.advance, name="advance"),

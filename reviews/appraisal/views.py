@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -88,6 +89,32 @@ def org_list(request, org_pk):
             "may_create": access.can(request.user, Action.EDIT, org)
             and bool(services.kinds_for(org)),
             "may_configure": access.can(request.user, Action.CONFIGURE, org),
+            "may_export": access.can(request.user, Action.EXPORT, org),
+        },
+    )
+
+
+@require_GET
+def candidates(request, org_pk):
+    """评先评优 suggestions from the year's published appraisals in the subtree."""
+    org = access.get_org_or_404(request.user, org_pk, Action.EXPORT)
+    try:
+        year = int(request.GET.get("year") or timezone.localdate().year)
+    except ValueError:
+        year = timezone.localdate().year
+    year = min(max(year, 2001), 2099)
+    found = selectors.commendation_candidates(root=org, year=year)
+    page = Paginator(found["members"], 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "reviews/appraisal/candidates.html",
+        {
+            "org": org,
+            "year": year,
+            "page": page,
+            "orgs": found["orgs"],
+            "thresholds": found["thresholds"],
+            "query": f"year={year}",
         },
     )
 
