@@ -151,3 +151,34 @@ def test_a_voter_votes_on_a_phone(voting, phone, live_server):
     assert "评议表已提交" in phone.content()
     assert "有 1 个对象未评价" in dialogs[0]  # 李二 was left blank
     assert db_read(lambda: list(Ballot.objects.values_list("marks", flat=True))) == ["10"]
+
+
+@pytest.fixture
+def closed_session(site):
+    """A closed appraisal of B1 with a few ballots, made before Playwright starts."""
+    from reviews.appraisal import services
+    from tests.appraisal_world import cast, open_appraisal
+
+    own = site.user("own_branch_secretary")
+    appraisal = open_appraisal(site)
+    for _, code in services.slips_issue(by=own, appraisal=appraisal, group="member", count=6):
+        cast(appraisal, code, 1, 2)
+    return services.appraisal_close(by=own, appraisal=appraisal)
+
+
+def test_the_secretary_runs_an_appraisal_on_a_phone(closed_session, phone, live_server):
+    login(phone, live_server.url, "own")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for name, route in (("detail", "appraisal:detail"), ("paper", "appraisal:paper")):
+        phone.goto(live_server.url + reverse(route, args=[closed_session.pk]))
+        assert fits_the_screen(phone), name
+        phone.screenshot(path=str(SHOTS / f"appraisal_{name}_375.png"), full_page=True)
+    phone.goto(live_server.url + reverse("appraisal:results", args=[closed_session.pk]))
+    assert "计票校验" in phone.content()
+    phone.screenshot(path=str(SHOTS / "appraisal_results_375.png"), full_page=True)
+    # the wide table scrolls inside its frame; the page itself does not
+    assert fits_the_screen(phone)
+    dialogs = []
+    phone.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    phone.click("text=保存支部委员会认定结果")
+    assert "已认定 2 名党员的评议结果" in phone.content()
