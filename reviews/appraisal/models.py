@@ -241,20 +241,37 @@ class Ballot(models.Model):
         return "评议票"
 
 
-class PaperEntry(models.Model):
-    """One teller's count of the paper sheets of one participant group."""
+class PaperFigures(models.Model):
+    """What tellers count from one group's paper sheets."""
 
-    appraisal = models.ForeignKey(Appraisal, on_delete=models.CASCADE, related_name="paper_entries")
+    FIELDS = ("sheets_issued", "sheets_returned", "blank_sheets", "spoiled_sheets", "counts")
+
     group = models.CharField("参加人员类别", max_length=10, choices=Group.choices)
-    teller = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name="计票人", on_delete=models.PROTECT, related_name="+"
-    )
     sheets_issued = models.PositiveIntegerField("发出评议表")
     sheets_returned = models.PositiveIntegerField("收回评议表")
     blank_sheets = models.PositiveIntegerField("空白表")
     spoiled_sheets = models.PositiveIntegerField("废表")
     # by subject position: [grade 1, grade 2, grade 3, grade 4, blank] among the valid sheets
     counts = models.JSONField("票数")
+
+    class Meta:
+        abstract = True
+
+    def figures(self) -> dict:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    @property
+    def valid_sheets(self) -> int:
+        return self.sheets_returned - self.blank_sheets - self.spoiled_sheets
+
+
+class PaperEntry(PaperFigures):
+    """One teller's count of the paper sheets of one participant group."""
+
+    appraisal = models.ForeignKey(Appraisal, on_delete=models.CASCADE, related_name="paper_entries")
+    teller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="计票人", on_delete=models.PROTECT, related_name="+"
+    )
     entered_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -269,26 +286,11 @@ class PaperEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.get_group_display()} 纸质评议表录入"
 
-    def figures(self) -> dict:
-        return {
-            "sheets_issued": self.sheets_issued,
-            "sheets_returned": self.sheets_returned,
-            "blank_sheets": self.blank_sheets,
-            "spoiled_sheets": self.spoiled_sheets,
-            "counts": self.counts,
-        }
 
-
-class PaperCount(models.Model):
+class PaperCount(PaperFigures):
     """The paper count of a group once two tellers' entries agree; only these are counted."""
 
     appraisal = models.ForeignKey(Appraisal, on_delete=models.CASCADE, related_name="paper_counts")
-    group = models.CharField("参加人员类别", max_length=10, choices=Group.choices)
-    sheets_issued = models.PositiveIntegerField("发出评议表")
-    sheets_returned = models.PositiveIntegerField("收回评议表")
-    blank_sheets = models.PositiveIntegerField("空白表")
-    spoiled_sheets = models.PositiveIntegerField("废表")
-    counts = models.JSONField("票数")
     tellers = models.CharField("计票人", max_length=120)
     confirmed_at = models.DateTimeField(auto_now_add=True)
 
@@ -301,10 +303,6 @@ class PaperCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_group_display()} 纸质评议表计票"
-
-    @property
-    def valid_sheets(self) -> int:
-        return self.sheets_returned - self.blank_sheets - self.spoiled_sheets
 
 
 class GradeRule(models.Model):

@@ -44,14 +44,7 @@ def _records(appraisal: Appraisal) -> dict:
         )
     )
     paper = [
-        {
-            "group": p.group,
-            "sheets_issued": p.sheets_issued,
-            "sheets_returned": p.sheets_returned,
-            "blank_sheets": p.blank_sheets,
-            "spoiled_sheets": p.spoiled_sheets,
-            "counts": p.counts,
-        }
+        {"group": p.group, **p.figures()}
         for p in PaperCount.objects.filter(appraisal=appraisal).order_by("group")
     ]
     slips = Slip.objects.filter(appraisal=appraisal)
