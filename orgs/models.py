@@ -98,6 +98,8 @@ class Organization(MPTTModel):
         verbose_name = "党组织"
         verbose_name_plural = "党组织"
         permissions = [(role.codename, f"{role.label}角色") for role in Role]
+        # every subtree question is a range on (tree_id, lft)
+        indexes = [models.Index(fields=["tree_id", "lft"], name="org_tree_range")]
 
     def __str__(self) -> str:
         return self.name
