@@ -314,11 +314,16 @@ MATRIX = {
         for route, get in (
             ("appraisal:edit", True),
             ("appraisal:advance", False),
+            ("appraisal:restore", False),
             ("appraisal:slips", True),
             ("appraisal:void", False),
             ("appraisal:close", False),
         )
     },
+    "appraisal:exclude": (
+        lambda p: {"pk": p.extra["subject"].pk},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF), get=False),
+    ),
     # tellers: the secretary or deputy, or a member of the branch with a login
     "appraisal:paper": (
         lambda p: {"pk": p.extra["ap_open"].pk},

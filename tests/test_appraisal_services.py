@@ -550,3 +550,41 @@ def test_well_regarded_organisations_are_suggested_for_commendation(personas):
     assert [row["subject"].subject_org for row in found["orgs"]] == [personas.orgs["B1"]]
     assert found["orgs"][0]["satisfaction"] == "100.0%"
     assert selectors.commendation_candidates(root=personas.orgs["K2"], year=2026)["orgs"] == []
+
+
+def test_a_subject_left_out_by_the_plan(personas, own):
+    appraisal = create(personas, own)
+    m1 = appraisal.subjects.get(member=personas.members["m1"])
+    refused(services.subject_exclude, by=own, subject=m1, reason=" ", match="原因")
+    refused(
+        services.subject_exclude,
+        by=personas.user("parent_committee_secretary"),
+        subject=m1,
+        reason="长期患病",
+    )
+    appraisal = services.subject_exclude(by=own, subject=m1, reason="长期患病住院")
+    assert [s.name for s in appraisal.subjects.all()] == ["李二"]
+    assert [s.position for s in appraisal.subjects.all()] == [1]
+    services.appraisal_update(by=own, appraisal=appraisal, today=TODAY, **plan_fields())
+    assert appraisal.subjects.count() == 1  # a new roll keeps the exclusion
+    last = appraisal.subjects.get()
+    refused(services.subject_exclude, by=own, subject=last, reason="外出务工", match="没有需要评议")
+    refused(services.subject_restore, by=own, appraisal=appraisal, key="m0", match="不在")
+    appraisal = services.subject_restore(by=own, appraisal=appraisal, key=f"m{m1.member_id}")
+    assert appraisal.subjects.count() == 2 and appraisal.excluded == {}
+    appraisal = services.subject_exclude(
+        by=own, subject=appraisal.subjects.get(member=personas.members["m1"]), reason="长期患病"
+    )
+    services.appraisal_advance(by=own, appraisal=appraisal)
+    refused(services.subject_restore, by=own, appraisal=appraisal, key=f"m{m1.member_id}")
+    appraisal = services.appraisal_advance(by=own, appraisal=appraisal)
+    [(_, code)] = services.slips_issue(by=own, appraisal=appraisal, group="member", count=1)
+    services.ballot_cast(appraisal_id=appraisal.pk, code=code, marks={1: 1})
+    appraisal = services.appraisal_close(by=own, appraisal=appraisal)
+    services.results_decide(
+        by=own, appraisal=appraisal, decisions={appraisal.subjects.get().pk: ("pass", "认定")}
+    )
+    services.appraisal_publish(by=own, appraisal=appraisal)
+    [entry] = selectors.record_entries(member=personas.members["m1"])
+    assert entry["grade"] == "暂缓评议" and entry["excluded"] == "长期患病"
+    assert [e["action"] for e in appraisal.events.values("action")].count("exclude") == 2

@@ -286,6 +286,16 @@ def test_plan_pages(personas, own, client):
     assert "方案确定，进入公开述职" in detail and "李一" in detail
     listing = client.get(reverse("appraisal:list", args=[b1.pk])).content.decode()
     assert "2026" in listing and "确定方案" in listing
+    subject = appraisal.subjects.get(name="李一")
+    page = client.post(
+        reverse("appraisal:exclude", args=[subject.pk]), {"reason": "外出务工"}, follow=True
+    ).content.decode()
+    assert "暂缓评议（1）" in page and "李一：外出务工" in page
+    key = next(iter(Appraisal.objects.get().excluded))
+    page = client.post(
+        reverse("appraisal:restore", args=[appraisal.pk]), {"key": key}, follow=True
+    ).content.decode()
+    assert "已恢复评议" in page and "暂缓评议（" not in page
 
 
 def test_an_error_report_shows_neither_the_code_nor_the_choices(personas, own, monkeypatch, caplog):

@@ -87,6 +87,9 @@ class Appraisal(models.Model):
     expected_leader = models.PositiveIntegerField("应参加下级党组织负责人人数", default=0)
     expected_recipient = models.PositiveIntegerField("应参加服务对象代表人数", default=0)
     subject_count = models.PositiveIntegerField("评议对象数", default=0)
+    # 暂缓评议: subjects left out of this session by the plan, {"m<member id>" or "o<org id>":
+    # {"name": …, "reason": …}} (e.g. long illness, working far away)
+    excluded = models.JSONField("暂缓评议", default=dict, blank=True)
     slip_salt = models.CharField(max_length=32)
     # frozen at closing: the tally as counted and the SHA-256 of the records it was counted from
     tally = models.JSONField("计票结果", default=dict, blank=True)
@@ -355,11 +358,14 @@ EVENT_LABELS = {
     "edit": "修改方案",
     "statements": "进入公开述职",
     "statement": "提交述职",
+    "exclude": "暂缓评议",
+    "restore": "恢复评议",
     "voting": "开始组织评议",
     "slips": "印制选票码",
     "void": "作废选票码",
     "paper": "录入纸质评议表",
     "paper_confirm": "纸质计票确认",
+    "paper_discard": "清除未核对的纸质录入",
     "close": "结束评议并计票",
     "decide": "认定评议结果",
     "publish": "公开结果",

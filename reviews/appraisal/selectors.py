@@ -148,7 +148,8 @@ def group_ballots(tally: dict) -> dict[str, int]:
 
 def record_entries(*, member: Member | None = None, org: Organization | None = None) -> list[dict]:
     """Published appraisal results of a member or an organisation, for its record and the
-    写实簿: the counts on the four grades, the participants and the grade (members)."""
+    写实簿: the counts on the four grades, the participants and the grade (members); a session
+    that left the subject out (暂缓评议) gives an entry with the reason."""
     found = AppraisalSubject.objects.filter(appraisal__state=AppraisalState.PUBLISHED)
     found = found.filter(member=member) if member is not None else found.filter(subject_org=org)
     entries = []
@@ -165,8 +166,29 @@ def record_entries(*, member: Member | None = None, org: Organization | None = N
                 "grade": subject.get_final_grade_display(),
                 "satisfaction": subject.satisfaction,
                 "ballots": tally.get("ballots", 0),
+                "excluded": "",
             }
         )
+    key = f"m{member.pk}" if member is not None else f"o{org.pk}"
+    for appraisal in Appraisal.objects.filter(
+        state=AppraisalState.PUBLISHED, excluded__has_key=key
+    ).select_related("org"):
+        tally = appraisal.tally or {}
+        entries.append(
+            {
+                "year": appraisal.year,
+                "appraisal": appraisal,
+                "subject": None,
+                "counts": [0, 0, 0, 0],
+                "party_participants": tally.get("party_participants", 0),
+                "mass_participants": tally.get("mass_participants", 0),
+                "grade": "暂缓评议",
+                "satisfaction": None,
+                "ballots": 0,
+                "excluded": appraisal.excluded[key]["reason"],
+            }
+        )
+    entries.sort(key=lambda entry: -entry["year"])
     return entries
 
 

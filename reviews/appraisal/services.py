@@ -140,19 +140,23 @@ def _sync_subjects(appraisal: Appraisal) -> int:
             .values_list("pk", "name")
             .distinct()
         )
+        rows = [(pk, name) for pk, name in rows if f"m{pk}" not in appraisal.excluded]
         subjects = [
             AppraisalSubject(appraisal=appraisal, position=i, member_id=pk, name=name)
             for i, (pk, name) in enumerate(rows, start=1)
         ]
         if not subjects:
-            _refuse(f"{appraisal.org.name}在评议日期没有在册党员，无法评议党员。", "held_on")
+            _refuse(
+                f"{appraisal.org.name}在评议日期没有需要评议的在册党员，无法评议党员。", "held_on"
+            )
     else:
+        orgs = [o for o in subject_orgs(appraisal.org) if f"o{o.pk}" not in appraisal.excluded]
         subjects = [
             AppraisalSubject(appraisal=appraisal, position=i, subject_org_id=o.pk, name=o.name)
-            for i, o in enumerate(subject_orgs(appraisal.org), start=1)
+            for i, o in enumerate(orgs, start=1)
         ]
         if not subjects:
-            _refuse(f"{appraisal.org.name}没有下级基层党组织，无法评议党组织。")
+            _refuse(f"{appraisal.org.name}没有需要评议的下级基层党组织，无法评议党组织。")
     if len(subjects) > MAX_SUBJECTS:
         _refuse(f"一次评议最多 {MAX_SUBJECTS} 个对象，请分批组织。")
     AppraisalSubject.objects.bulk_create(subjects, batch_size=1000)
@@ -233,6 +237,38 @@ def appraisal_advance(*, by, appraisal: Appraisal) -> Appraisal:
         appraisal.state = AppraisalState.VOTING
     appraisal.save(update_fields=["state", "subject_count", "updated_at"])
     _event(appraisal, by=by, action=appraisal.state)
+    return appraisal
+
+
+@transaction.atomic
+def subject_exclude(*, by, subject: AppraisalSubject, reason: str) -> Appraisal:
+    """暂缓评议: leave a subject out of this year's session, with the reason (plan step only)."""
+    appraisal = _locked(subject.appraisal)
+    _require_run(by, appraisal)
+    _require_state(appraisal, AppraisalState.PLAN)
+    reason = str(reason or "").replace("\x00", "").strip()
+    if not reason:
+        _refuse(f"请填写“{subject.name}”暂缓评议的原因。", "reason")
+    key = f"m{subject.member_id}" if subject.member_id else f"o{subject.subject_org_id}"
+    appraisal.excluded = {**appraisal.excluded, key: {"name": subject.name, "reason": reason[:200]}}
+    appraisal.save(update_fields=["excluded", "updated_at"])
+    _sync_subjects(appraisal)
+    _event(appraisal, by=by, action="exclude", comment=f"{subject.name}：{reason[:200]}")
+    return appraisal
+
+
+@transaction.atomic
+def subject_restore(*, by, appraisal: Appraisal, key: str) -> Appraisal:
+    appraisal = _locked(appraisal)
+    _require_run(by, appraisal)
+    _require_state(appraisal, AppraisalState.PLAN)
+    if key not in appraisal.excluded:
+        _refuse("该对象不在暂缓评议名单中。")
+    name = appraisal.excluded[key]["name"]
+    appraisal.excluded = {k: v for k, v in appraisal.excluded.items() if k != key}
+    appraisal.save(update_fields=["excluded", "updated_at"])
+    _sync_subjects(appraisal)
+    _event(appraisal, by=by, action="restore", comment=name)
     return appraisal
 
 

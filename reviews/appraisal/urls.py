@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/edit/", views.edit, name="edit"),
     path("<int:pk>/advance/", views.advance, name="advance"),
+    path("<int:pk>/restore/", views.restore, name="restore"),
     path("<int:pk>/slips/", views.slips, name="slips"),
     path("<int:pk>/slips/void/", views.void, name="void"),
     path("<int:pk>/paper/", views.paper, name="paper"),
@@ -21,6 +22,7 @@ urlpatterns = [
     path("<int:pk>/decide/", views.decide, name="decide"),
     path("<int:pk>/publish/", views.publish, name="publish"),
     path("subjects/<int:pk>/statement/", views.statement, name="statement"),
+    path("subjects/<int:pk>/exclude/", views.exclude, name="exclude"),
 ]
 
 # The one public route: the short link printed on the slips.

@@ -156,6 +156,7 @@ def detail(request, pk):
         "events": _events(appraisal.events.select_related("actor")),
         "states": AppraisalState.choices,
         "expected": [(g.label, appraisal.expected(str(g))) for g in appraisal.groups],
+        "excluded": sorted(appraisal.excluded.items(), key=lambda item: item[1]["name"]),
     }
     if runner and appraisal.uses_codes:
         url = _vote_url(request, appraisal)
@@ -198,6 +199,35 @@ def _act(request, appraisal, action, done: str):
     else:
         messages.success(request, done)
     return _detail(appraisal)
+
+
+@require_POST
+def exclude(request, pk):
+    subject = selectors.get_subject_or_404(request.user, pk)
+    appraisal = subject.appraisal
+    _runner_or_403(request.user, appraisal)
+    return _act(
+        request,
+        appraisal,
+        lambda: services.subject_exclude(
+            by=request.user, subject=subject, reason=request.POST.get("reason", "")[:500]
+        ),
+        f"“{subject.name}”暂缓评议。",
+    )
+
+
+@require_POST
+def restore(request, pk):
+    appraisal = selectors.get_appraisal_or_404(request.user, pk)
+    _runner_or_403(request.user, appraisal)
+    return _act(
+        request,
+        appraisal,
+        lambda: services.subject_restore(
+            by=request.user, appraisal=appraisal, key=request.POST.get("key", "")[:20]
+        ),
+        "已恢复评议。",
+    )
 
 
 @require_POST
