@@ -28,7 +28,8 @@ class SubjectInline(admin.TabularInline):
     model = AppraisalSubject
     extra = 0
     can_delete = False
-    fields = ["position", "name", "counts", "suggested_grade", "final_grade", "override_reason"]
+    # no counts: they are the running secretary's until published, and small groups' always
+    fields = ["position", "name", "suggested_grade", "final_grade", "override_reason"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -51,7 +52,7 @@ class AppraisalAdmin(ReadOnly):
     list_filter = ["state", "kind", "year"]
     search_fields = ["org__name", "org__code", "public_id"]
     list_select_related = ["org"]
-    exclude = ["slip_salt"]
+    exclude = ["slip_salt", "tally"]
     raw_id_fields = ["org", "created_by"]
     inlines = [SubjectInline, AppraisalEventInline]
 

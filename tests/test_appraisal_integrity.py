@@ -287,3 +287,20 @@ def test_closing_leaves_nothing_in_storage_pairing_a_ballot_with_its_slip():
         physical = [row[0] for row in cursor.fetchall()]
     assert physical == sorted(physical)
     assert tally.verify(appraisal)["digest_matches"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_close_stands_when_the_cleanup_cannot_be_queued(monkeypatch):
+    from reviews import tasks
+
+    def broker_down():
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.vacuum_ballots, "delay", broker_down)
+    p = build_personas()
+    own = p.user("own_branch_secretary")
+    appraisal = open_appraisal(p)
+    [(_, code)] = services.slips_issue(by=own, appraisal=appraisal, group="member", count=1)
+    services.ballot_cast(appraisal_id=appraisal.pk, code=code, marks={1: 1})
+    services.appraisal_close(by=own, appraisal=appraisal)  # no exception reaches the caller
+    assert Appraisal.objects.get(pk=appraisal.pk).state == "closed"

@@ -378,3 +378,41 @@ def test_commendation_candidates_across_the_subtree(world, client):
         assert subject.name in body
     assert "2025年还没有达到推荐条件的党组织" in body
     assert "还没有公开的党员评议结果" in client.get(url.replace("2025", "2024")).content.decode()
+
+
+def test_a_statement_shows_readers_only_published_pledges(world, client):
+    from pledges import services as pledge_services
+    from tests.pledge_world import member_pledge_fields
+
+    own = world.user("own_branch_secretary")
+    draft = pledge_services.pledge_create(
+        by=own, year=2026, owner_member=world.members["m1"],
+        **member_pledge_fields(content="尚未公示的承诺草稿"),
+    )  # fmt: skip
+    subject = world.extra["ap_open"].subjects.get(member=world.members["m1"])
+    url = reverse("appraisal:statement", args=[subject.pk])
+    published = world.extra["pm"].content
+    as_member = login(client, world.user("member_self")).get(url).content.decode()
+    assert published[:20] in as_member and draft.content not in as_member
+    as_secretary = login(client, own).get(url).content.decode()
+    assert draft.content in as_secretary  # the one who writes the statement sees them all
+
+
+def test_a_wrong_code_takes_no_lock(personas, own):
+    appraisal = open_appraisal(personas)
+    [(_, code)] = services.slips_issue(by=own, appraisal=appraisal, group="member", count=1)
+    wrong = code[:5] + ("AAAA-AAAA-AAAA" if "AAAA" not in code else "BBBB-BBBB-BBBB")
+    with CaptureQueriesContext(connection) as queries:
+        with pytest.raises(services.CodeRefused):
+            services.ballot_cast(appraisal_id=appraisal.pk, code=wrong, marks={1: 1})
+    assert not [q for q in queries.captured_queries if " FOR " in q["sql"]]
+
+
+def test_wrong_codes_with_a_bad_sheet_still_count_towards_the_limit(personas, own, client):
+    appraisal = open_appraisal(personas)
+    [(_, code)] = services.slips_issue(by=own, appraisal=appraisal, group="member", count=1)
+    guess = code[:5] + ("AAAA-AAAA-AAAA" if "AAAA" not in code else "BBBB-BBBB-BBBB")
+    for _ in range(SERIAL_LIMIT):
+        client.post(vote_url(appraisal), {"step": "cast", "code": guess, "s1": "9"})
+    blocked = client.post(vote_url(appraisal), {"step": "cast", "code": guess, "s1": "9"})
+    assert blocked.status_code == 429

@@ -84,9 +84,9 @@ class SlipForm(forms.Form):
     count = forms.IntegerField(
         label="印制张数",
         min_value=1,
-        max_value=500,
+        max_value=200,
         widget=forms.NumberInput(attrs=COUNT_ATTRS),
-        error_messages={"min_value": "至少印制 1 张。", "max_value": "每次最多印制 500 张。"},
+        error_messages={"min_value": "至少印制 1 张。", "max_value": "每次最多印制 200 张。"},
     )
 
     def __init__(self, *args, groups, **kwargs):

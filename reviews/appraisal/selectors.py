@@ -8,7 +8,7 @@ from django.http import Http404
 from orgs import access
 from orgs.access import Action, grants_for
 from orgs.models import Member, Organization
-from pledges.models import Pledge
+from pledges.models import Pledge, PledgeStatus
 from reviews.appraisal import rules
 from reviews.appraisal.models import (
     Appraisal,
@@ -24,15 +24,19 @@ SMALL_GROUP = 5  # fewer ballots than this: the counts are shown to the running 
 
 def may_view(user, appraisal: Appraisal) -> bool:
     """The running organisation's readers and members; for an appraisal of organisations, also
-    anyone holding a role in the organisations appraised (all of them lie below it)."""
+    anyone holding a role in an organisation appraised or below one."""
     org = appraisal.org
     if access.can(user, Action.VIEW, org):
         return True
-    if appraisal.kind == AppraisalKind.ORG:
-        return any(
-            g.tree_id == org.tree_id and org.lft < g.lft < org.rght for g in grants_for(user)
-        )
-    return False
+    if appraisal.kind != AppraisalKind.ORG:
+        return False
+    below = [g for g in grants_for(user) if g.tree_id == org.tree_id and org.lft < g.lft < org.rght]
+    if not below:
+        return False
+    ranges = AppraisalSubject.objects.filter(appraisal=appraisal).values_list(
+        "subject_org__lft", "subject_org__rght"
+    )
+    return any(lft <= g.lft <= rght for lft, rght in ranges for g in below)
 
 
 def get_appraisal_or_404(user, pk) -> Appraisal:
@@ -70,13 +74,16 @@ def subjects(*, appraisal: Appraisal) -> QuerySet[AppraisalSubject]:
     return AppraisalSubject.objects.filter(appraisal=appraisal).order_by("position")
 
 
-def subject_pledges(*, subject: AppraisalSubject) -> QuerySet[Pledge]:
-    """The subject's pledges of the year, with their 评诺 results, to read beside the 述职."""
+def subject_pledges(*, subject: AppraisalSubject, public_only: bool = True) -> QuerySet[Pledge]:
+    """The subject's pledges of the year, with their 评诺 results, to read beside the 述职: the
+    published ones (示诺 onwards) for readers; all of them for who writes the statement."""
     year = subject.appraisal.year
     if subject.member_id:
         pledges = Pledge.objects.filter(owner_member_id=subject.member_id, year=year)
     else:
         pledges = Pledge.objects.filter(owner_org_id=subject.subject_org_id, year=year)
+    if public_only:
+        pledges = pledges.filter(status__in=[PledgeStatus.PUBLISHED, PledgeStatus.EVALUATED])
     return pledges.order_by("due_date", "pk")
 
 

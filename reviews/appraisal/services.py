@@ -44,7 +44,7 @@ PLAN_FIELDS = (
     "expected_leader",
     "expected_recipient",
 )
-MAX_BATCH = 500
+MAX_BATCH = 200  # slips per printing: the PDF is made while the session's row is share-locked
 MAX_SUBJECTS = 1000
 
 
@@ -199,7 +199,9 @@ def appraisal_create(
 
 
 def _locked(appraisal: Appraisal) -> Appraisal:
-    return Appraisal.objects.select_for_update().select_related("org").get(pk=appraisal.pk)
+    return (
+        Appraisal.objects.select_for_update(of=("self",)).select_related("org").get(pk=appraisal.pk)
+    )
 
 
 @transaction.atomic
@@ -445,6 +447,14 @@ def ballot_cast(*, appraisal_id: int, code: str, marks: dict[int, int | None]) -
         serial, secret = codes.parse(code)
     except codes.BadCode:
         _refuse_code()
+    # a wrong code is refused from a plain read: it never waits for, or holds up, a lock
+    found = (
+        Slip.objects.filter(appraisal_id=appraisal_id, serial=serial)
+        .values_list("secret_hash", "appraisal__slip_salt")
+        .first()
+    )
+    if found is None or not codes.matches(found[0], found[1], serial, secret):
+        _refuse_code()
     with transaction.atomic():
         row = _read_shared(appraisal_id)
         if row is None:
@@ -632,7 +642,7 @@ def appraisal_close(*, by, appraisal: Appraisal) -> Appraisal:
     if not any(counted["participants"].values()):
         _refuse("还没有任何评议票，不能结束评议。")
     _unlink_ballots(appraisal)
-    transaction.on_commit(_vacuum_later)
+    transaction.on_commit(_vacuum_later, robust=True)  # the close stands even if this fails
     appraisal.tally = counted
     appraisal.digest = digest
     appraisal.state = AppraisalState.CLOSED

@@ -297,7 +297,7 @@ def statement(request, pk):
             "subject": subject,
             "appraisal": subject.appraisal,
             "form": form,
-            "pledges": selectors.subject_pledges(subject=subject),
+            "pledges": selectors.subject_pledges(subject=subject, public_only=not writer),
             "open": writer
             and subject.appraisal.state in (AppraisalState.STATEMENTS, AppraisalState.VOTING),
         },
@@ -673,7 +673,9 @@ def ballot(request, public_id):
             marks = _ballot_marks(request, appraisal.subject_count)
         except ValidationError as error:  # a choice no button has: the sheet again, as filled
             context["error"] = error.messages[0]
-            return _sheet(request, appraisal, code, context, keep_choices=True)
+            return _sheet(
+                request, appraisal, code, context, keep_choices=True, refused_code=refused_code
+            )
         try:
             services.ballot_cast(appraisal_id=appraisal.pk, code=code, marks=marks)
         except services.CodeRefused as error:

@@ -23,7 +23,8 @@ class Command(BaseCommand):
         elif options["appraisal"]:
             appraisals = []
             for ref in options["appraisal"]:
-                lookup = {"pk": int(ref)} if ref.isdigit() else {"public_id": ref.lower()}
+                digits = ref.isascii() and ref.isdigit() and len(ref) <= 18
+                lookup = {"pk": int(ref)} if digits else {"public_id": ref.lower()}
                 appraisal = Appraisal.objects.select_related("org").filter(**lookup).first()
                 if appraisal is None:
                     raise CommandError(f"没有找到评议 {ref}。")
