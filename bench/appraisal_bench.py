@@ -151,7 +151,7 @@ def _throughput(appraisal, by, voters: int, per_voter: int) -> dict:
     issued = []
     wanted = voters * per_voter + 2 * WORKERS
     while len(issued) < wanted:
-        count = min(500, wanted - len(issued))
+        count = min(services.MAX_BATCH, wanted - len(issued))
         issued += services.slips_issue(by=by, appraisal=appraisal, group="masses", count=count)
     rng = random.Random(voters)
     jobs = [
