@@ -216,41 +216,43 @@ def exclude(request, pk):
     )
 
 
-@require_POST
-def restore(request, pk):
+def _runner_step(request, pk, step, done) -> HttpResponse:
+    """A state change by the running secretary: `step(appraisal)`, then back to the session."""
     appraisal = selectors.get_appraisal_or_404(request.user, pk)
     _runner_or_403(request.user, appraisal)
-    return _act(
+    message = done(appraisal) if callable(done) else done
+    return _act(request, appraisal, lambda: step(appraisal), message)
+
+
+@require_POST
+def restore(request, pk):
+    key = request.POST.get("key", "")[:20]
+    return _runner_step(
         request,
-        appraisal,
-        lambda: services.subject_restore(
-            by=request.user, appraisal=appraisal, key=request.POST.get("key", "")[:20]
-        ),
+        pk,
+        lambda a: services.subject_restore(by=request.user, appraisal=a, key=key),
         "已恢复评议。",
     )
 
 
 @require_POST
 def advance(request, pk):
-    appraisal = selectors.get_appraisal_or_404(request.user, pk)
-    _runner_or_403(request.user, appraisal)
-    nxt = "公开述职" if appraisal.state == AppraisalState.PLAN else "组织评议（开始投票）"
-    return _act(
+    return _runner_step(
         request,
-        appraisal,
-        lambda: services.appraisal_advance(by=request.user, appraisal=appraisal),
-        f"已进入“{nxt}”阶段。",
+        pk,
+        lambda a: services.appraisal_advance(by=request.user, appraisal=a),
+        lambda a: "已进入“{}”阶段。".format(
+            "公开述职" if a.state == AppraisalState.PLAN else "组织评议（开始投票）"
+        ),
     )
 
 
 @require_POST
 def close(request, pk):
-    appraisal = selectors.get_appraisal_or_404(request.user, pk)
-    _runner_or_403(request.user, appraisal)
-    return _act(
+    return _runner_step(
         request,
-        appraisal,
-        lambda: services.appraisal_close(by=request.user, appraisal=appraisal),
+        pk,
+        lambda a: services.appraisal_close(by=request.user, appraisal=a),
         "评议已结束，计票完成。",
     )
 
