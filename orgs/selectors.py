@@ -20,6 +20,22 @@ def members_on(*, org: Organization, day: datetime.date) -> QuerySet[Member]:
     )
 
 
+def nearest_above(rows: QuerySet, *, org: Organization, prefix: str = "org__"):
+    """The row set at `org` or at its nearest ancestor (settings an office makes for a subtree,
+    the nearest one winning), or None: one query down the (tree_id, lft) index."""
+    return (
+        rows.filter(
+            **{
+                f"{prefix}tree_id": org.tree_id,
+                f"{prefix}lft__lte": org.lft,
+                f"{prefix}rght__gte": org.rght,
+            }
+        )
+        .order_by(f"-{prefix}level")
+        .first()
+    )
+
+
 def membership_org_on(*, member: Member, day: datetime.date) -> Organization | None:
     membership = Membership.objects.on(day).filter(member=member).select_related("org").first()
     return membership.org if membership else None

@@ -14,6 +14,7 @@ from django.utils import timezone
 from orgs import access as org_access
 from orgs.access import Action
 from orgs.models import Member, Organization, Sector
+from orgs.selectors import nearest_above
 from pledges import access
 from pledges.models import (
     MEMBER_CATEGORIES,
@@ -81,13 +82,7 @@ def _today(today: datetime.date | None) -> datetime.date:
 
 def window_for(*, org: Organization, year: int) -> tuple[datetime.date, datetime.date]:
     """The annual pledge window for `org`: set at the nearest ancestor, else 1 Jan – 31 Mar."""
-    window = (
-        PledgeWindow.objects.filter(
-            year=year, org__tree_id=org.tree_id, org__lft__lte=org.lft, org__rght__gte=org.rght
-        )
-        .order_by("-org__level")
-        .first()
-    )
+    window = nearest_above(PledgeWindow.objects.filter(year=year), org=org)
     if window:
         return window.start, window.end
     return datetime.date(year, 1, 1), datetime.date(year, 3, 31)

@@ -32,6 +32,11 @@ def _prefer_signed(reviews, *, key) -> dict:
     return chosen
 
 
+def percent(part: int, whole: int) -> str:
+    """A share as the pages show it: one decimal and a per cent sign, "—" when there is no whole."""
+    return f"{100 * part / whole:.1f}%" if whole else "—"
+
+
 @dataclass
 class Row:
     subject: object
@@ -125,9 +130,7 @@ class Coverage:
     reviewers_done: int = 0
     gaps: list = field(default_factory=list)
 
-    @staticmethod
-    def rate(done: int, owed: int) -> str:
-        return f"{100 * done / owed:.1f}%" if owed else "—"
+    rate = staticmethod(percent)
 
     @property
     def member_rate(self) -> str:

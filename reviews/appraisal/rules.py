@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from orgs.models import Organization
+from orgs.selectors import nearest_above
 from reviews.appraisal.models import GradeRule, ResultGrade
 
 
@@ -48,14 +49,7 @@ DEFAULT = Thresholds()
 
 def thresholds_for(*, org: Organization, year: int) -> Thresholds:
     """The rule set nearest above `org` for `year`, else the defaults (one query)."""
-    rule = (
-        GradeRule.objects.filter(
-            year=year, org__tree_id=org.tree_id, org__lft__lte=org.lft, org__rght__gte=org.rght
-        )
-        .select_related("org")
-        .order_by("-org__level")
-        .first()
-    )
+    rule = nearest_above(GradeRule.objects.filter(year=year).select_related("org"), org=org)
     if rule is None:
         return DEFAULT
     return Thresholds(**{name: getattr(rule, name) for name in FIELDS}, set_at=rule.org.name)

@@ -18,6 +18,7 @@ from reviews.appraisal.models import (
     Group,
     ResultGrade,
 )
+from reviews.selectors import percent
 
 SMALL_GROUP = 5  # fewer ballots than this: the counts are shown to the running secretary only
 
@@ -87,10 +88,6 @@ def subject_pledges(*, subject: AppraisalSubject, public_only: bool = True) -> Q
     return pledges.order_by("due_date", "pk")
 
 
-def _pct(part: int, whole: int) -> str:
-    return f"{part * 100 / whole:.1f}%" if whole else "—"
-
-
 def results(*, appraisal: Appraisal, user) -> dict:
     """Everything the results page shows, from the tally frozen at closing: a fixed number of
     queries (the subjects and the rule) whatever the number of ballots."""
@@ -117,14 +114,14 @@ def results(*, appraisal: Appraisal, user) -> dict:
             "subject": subject,
             "counts": counts,
             "graded": graded,
-            "shares": [_pct(c, graded) for c in counts[:4]],
+            "shares": [percent(c, graded) for c in counts[:4]],
             "groups": [
                 (g.label, by_position.get(subject.position, {}).get("groups", {}).get(str(g)))
                 for g in shown_groups
             ],
         }
         if appraisal.kind == AppraisalKind.ORG:
-            row["satisfaction"] = _pct(counts[0] + counts[1], graded)
+            row["satisfaction"] = percent(counts[0] + counts[1], graded)
             row["commended"] = show_counts and rules.commended_org(counts, thresholds)
         else:
             row["commended"] = subject.final_grade == ResultGrade.EXCELLENT
@@ -228,5 +225,7 @@ def commendation_candidates(*, root: Organization, year: int) -> dict:
         counts = subject.counts or [0] * 5
         graded = sum(counts[:4])
         if graded >= SMALL_GROUP and rules.commended_org(counts, thresholds):
-            orgs.append({"subject": subject, "satisfaction": _pct(counts[0] + counts[1], graded)})
+            orgs.append(
+                {"subject": subject, "satisfaction": percent(counts[0] + counts[1], graded)}
+            )
     return {"members": members, "orgs": orgs, "thresholds": thresholds}
