@@ -416,3 +416,33 @@ def test_wrong_codes_with_a_bad_sheet_still_count_towards_the_limit(personas, ow
         client.post(vote_url(appraisal), {"step": "cast", "code": guess, "s1": "9"})
     blocked = client.post(vote_url(appraisal), {"step": "cast", "code": guess, "s1": "9"})
     assert blocked.status_code == 429
+
+
+def test_lists_have_a_fixed_number_of_queries(personas, own, client):
+    """The session list and the 评先评优 page cost the same for one session as for several."""
+    parent = personas.user("parent_committee_secretary")
+    sibling = personas.user("sibling_branch_secretary")
+
+    def published(org, by, year):
+        appraisal = open_appraisal(personas, org=org, by=by, year=year)
+        n = appraisal.subject_count
+        for _, code in services.slips_issue(by=by, appraisal=appraisal, group="member", count=5):
+            cast(appraisal, code, *([1] * n))
+        appraisal = services.appraisal_close(by=by, appraisal=appraisal)
+        services.results_decide(
+            by=by,
+            appraisal=appraisal,
+            decisions={s.pk: (s.suggested_grade, "") for s in appraisal.subjects.all()},
+        )
+        services.appraisal_publish(by=by, appraisal=appraisal)
+
+    list_url = reverse("appraisal:list", args=[personas.orgs["B1"].pk])
+    candidates_url = reverse("appraisal:candidates", args=[personas.orgs["T1"].pk]) + "?year=2025"
+    counts = []
+    for sessions in ((("B1", own, 2025),), (("B1", own, 2024), ("B2", sibling, 2025))):
+        for org, by, year in sessions:
+            published(org, by, year)
+        login(client, parent)
+        counts.append((_queries(client, list_url), _queries(client, candidates_url)))
+    assert counts[0] == counts[1]
+    assert "王二" in client.get(candidates_url).content.decode()  # B2's member joined the list
