@@ -357,3 +357,44 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return self.summary
+
+
+class AccountState(models.Model):
+    """Facts about a login the auth tables do not keep: whether its password is the owner's own.
+
+    An account with no row is taken as having a password its owner chose (accounts made before
+    this table, and those made by the owner). A password set by someone else (a secretary opening
+    a login for a member) is known to that person: the owner must change it before the account
+    may do anything, and it never counts as a second, independent person (a paper teller)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="account_state",
+    )
+    password_set_by_other = models.BooleanField("密码由他人设置", default=False)
+    password_changed_at = models.DateTimeField("本人修改密码时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "账号状态"
+        verbose_name_plural = "账号状态"
+
+    def __str__(self) -> str:
+        return str(self.user_id)
+
+
+class ThrottleCounter(models.Model):
+    """A failure counter shared by every worker and machine: a key (hashed) counts hits until
+    `window_ends`; the next hit after that starts a new window."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    window_ends = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "限次计数"
+        verbose_name_plural = "限次计数"
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

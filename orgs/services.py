@@ -12,6 +12,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
 from orgs.access import forget_grants
+from orgs.accounts import password_set_by
 from orgs.models import (
     AuditEntry,
     Member,
@@ -364,6 +365,7 @@ def role_assign(
                 username=name, password=password, first_name=member.name
             )
             Member.objects.filter(pk=member.pk).update(user=user)
+            password_set_by(user=user, by=by)
     else:
         user = User.objects.filter(username=username.strip()).first()
         if user is None:
