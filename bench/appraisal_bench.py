@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PORT = int(os.environ.get("BENCH_GUNICORN_PORT", "8765"))
 WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "5"))
 SUBJECTS = 50
+BENCH_SECRET_KEY = "bench-" + "x" * 50  # gunicorn's; load_bench signs sessions with it
 TOKEN_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
@@ -84,7 +85,7 @@ def _start_gunicorn(database_url: str) -> subprocess.Popen:
         os.environ,
         DATABASE_URL=database_url,
         DEBUG="0",
-        SECRET_KEY="bench-" + "x" * 50,
+        SECRET_KEY=BENCH_SECRET_KEY,
         ALLOWED_HOSTS="127.0.0.1",
         SECURE_SSL_REDIRECT="0",
         DJANGO_SETTINGS_MODULE="config.settings",

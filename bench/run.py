@@ -5,6 +5,8 @@
     BENCH_RESEED=1 make bench       # drop and seed again (measures the seed)
     BENCH_DATABASE_URL=... make bench
     BENCH_ONLY=appraisal make bench  # only the democratic appraisal measures
+    BENCH_ONLY=home make bench       # only the home page (time, queries, plans without an index)
+    BENCH_ONLY=load make bench       # only the secretary pages under load (bench/load_bench.py)
 
 Prints a table and writes bench/results/latest.json.
 """
@@ -117,10 +119,23 @@ def main() -> None:
         "pledges": Pledge.objects.count(),
         "reviews": LeaderReview.objects.count(),
     }
-    if os.environ.get("BENCH_ONLY") == "appraisal":
+    only = os.environ.get("BENCH_ONLY", "")
+    if only == "appraisal":
         import appraisal_bench
 
         appraisal_bench.run(results, database_url=URL, timed=timed)
+        report(results)
+        return
+    if only == "home":
+        import home_bench
+
+        home_bench.run(results, timed=timed)
+        report(results)
+        return
+    if only == "load":
+        import load_bench
+
+        load_bench.run(results, database_url=URL)
         report(results)
         return
     User = get_user_model()
@@ -259,6 +274,13 @@ def main() -> None:
     url = f"/reviews/coverage/{city.pk}/{quarter.slug}/"
     c, queries = page("shi_shuji", url)
     measure("city_coverage_page", lambda: c.get(url).status_code, queries=queries)
+
+    # ---- the home page; the secretary pages under load through gunicorn
+    import home_bench
+    import load_bench
+
+    home_bench.run(results, timed=timed)
+    load_bench.run(results, database_url=URL)
 
     # ---- democratic appraisal: ballots per second through gunicorn, the tally
     import appraisal_bench

@@ -66,7 +66,21 @@ def org_children(*, org: Organization) -> QuerySet[Organization]:
     )
 
 
-def org_member_count(*, org: Organization) -> int:
+def org_children_counted(*, org: Organization) -> list[Organization]:
+    """`org_children` read once and kept as the organisation's children (django-mptt's own
+    cache), so that later `org.get_children()` calls (the link providers') ask no query."""
+    children = list(org_children(org=org))
+    org._cached_children = children
+    return children
+
+
+def org_member_count(
+    *, org: Organization, children: list[Organization] | None = None, direct: int | None = None
+) -> int:
+    """Members in the whole subtree. Given the children with their subtree counts
+    (`org_children`) and the number of the organisation's own members, their sum: no query."""
+    if children is not None and direct is not None:
+        return direct + sum(child.member_count for child in children)
     return Member.objects.filter(org.subtree_q("org__")).count()
 
 

@@ -50,17 +50,23 @@ def home(request):
 def org_detail(request, pk):
     org = access.get_org_or_404(request.user, pk)
     user = request.user
+    members = _page(request, selectors.org_direct_members(user=user, org=org))
+    if access.can(user, Action.EXPORT, org):  # sees the whole subtree, so all its own members
+        children = selectors.org_children_counted(org=org)
+        member_count = selectors.org_member_count(
+            org=org, children=children, direct=members.paginator.count
+        )
+    else:
+        children, member_count = [], selectors.org_member_count(org=org)
     return render(
         request,
         "orgs/org_detail.html",
         {
             "org": org,
             "ancestors": org.get_ancestors().filter(pk__in=access.orgs_visible_to(user)),
-            "children": selectors.org_children(org=org)
-            if access.can(user, Action.EXPORT, org)
-            else [],
-            "member_count": selectors.org_member_count(org=org),
-            "members": _page(request, selectors.org_direct_members(user=user, org=org)),
+            "children": children,
+            "member_count": member_count,
+            "members": members,
             "figures": org.year_figures.order_by("-year")[:5],
             "history": org.audit.select_related("actor", "member")[:10],
             "may_edit": access.can(user, Action.EDIT, org),

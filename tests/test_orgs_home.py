@@ -1,0 +1,125 @@
+"""The home page and the organisation page: what they show and what they cost in queries."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from orgs.models import Member
+from pledges import services as pledge_services
+from pledges.models import Pledge, PledgeStatus
+from tests.personas import build_personas, make_member
+from tests.pledge_world import YEAR, build_pledge_world, member_pledge_fields
+
+
+@pytest.fixture
+def world(db):
+    """The personas with the pledge objects about B1 (the pages' to-dos and links have rows to
+    count; the queries they ask do not depend on other apps' rows)."""
+    return build_pledge_world(build_personas())
+
+
+def _member_count_shown(page: str) -> int:
+    return int(re.search(r"<dt>党员人数</dt><dd>(\d+)（含下级组织）", page).group(1))
+
+
+# ---- the organisation page
+
+
+def test_org_page_query_count_is_bounded_for_a_committee_with_children_and_members(
+    client, world, django_assert_max_num_queries
+):
+    t1 = world.orgs["T1"]
+    for i in range(30):  # a committee that keeps members of its own besides its branches
+        make_member(t1, f"机关党员{i:02d}")
+    client.force_login(world.user("parent_committee_secretary"))
+    # session, user, organisation, grants, children with their subtree member counts (the
+    # subtree count is their sum plus the organisation's own members), own members (count and
+    # page), appraisal record (subjects, sessions that left it out), figures, breadcrumbs,
+    # history; the link providers read the children already loaded
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("orgs:detail", args=[t1.pk]))
+    assert response.status_code == 200
+
+
+def test_org_page_query_count_is_bounded_for_a_county_office(
+    client, world, django_assert_max_num_queries
+):
+    client.force_login(world.user("office_inside"))
+    # as above, without own members (their count is zero, so no page of rows)
+    with django_assert_max_num_queries(11):
+        response = client.get(reverse("orgs:detail", args=[world.orgs["K1"].pk]))
+    assert response.status_code == 200
+
+
+def test_org_page_member_count_covers_the_whole_subtree(client, world):
+    t1 = world.orgs["T1"]
+    make_member(t1, "机关党员")
+    expected = Member.objects.filter(t1.subtree_q("org__")).count()
+    assert expected == 5  # one of T1's own, m1 and m1b (B1), m2 (B2), and the world's newcomer
+    client.force_login(world.user("parent_committee_secretary"))
+    page = client.get(reverse("orgs:detail", args=[t1.pk])).content.decode()
+    assert _member_count_shown(page) == expected
+    assert "组织B1" in page and "组织B2" in page
+
+
+def test_org_page_member_count_for_a_reader_without_the_children(client, world):
+    b1 = world.orgs["B1"]
+    client.force_login(world.user("member_self"))  # sees the branch, not its whole roster
+    page = client.get(reverse("orgs:detail", args=[b1.pk])).content.decode()
+    assert _member_count_shown(page) == Member.objects.filter(org=b1).count()
+
+
+# ---- the home page
+
+
+def _returned_pledge(*, member, by, vetter) -> Pledge:
+    fields = member_pledge_fields(kind="immediate", immediate_reason="temporary")  # any day
+    pledge = pledge_services.pledge_create(by=by, year=YEAR, owner_member=member, **fields)
+    pledge_services.pledge_submit(by=by, pledge=pledge)
+    return pledge_services.pledge_return(by=vetter, pledge=pledge, comment="目标不具体")
+
+
+def test_home_counts_returned_pledges_owned_or_made_by_the_user(client, world):
+    """Returned pledges the user owns or entered, each counted once (also when both); another
+    member's pledge entered by someone else is not the user's."""
+    user = world.user("member_self")  # the login of m1b
+    own_secretary = world.user("own_branch_secretary")
+    own = _returned_pledge(member=world.members["m1b"], by=user, vetter=own_secretary)
+    made = _returned_pledge(member=world.members["m1"], by=own_secretary, vetter=own_secretary)
+    Pledge.objects.filter(pk=made.pk).update(created_by=user)  # as if m1b had entered it for m1
+    made_and_own = _returned_pledge(member=world.members["m1b"], by=user, vetter=own_secretary)
+    sibling = world.user("sibling_branch_secretary")
+    _returned_pledge(member=world.members["m2"], by=sibling, vetter=sibling)  # not the user's
+    assert own.status == made.status == made_and_own.status == PledgeStatus.RETURNED
+    client.force_login(user)
+    page = client.get(reverse("home")).content.decode()
+    assert re.search(r"退回修改的承诺</a> <span class=\"badge\">3</span>", page)
+
+
+def test_home_query_count_is_bounded(client, world, django_assert_max_num_queries):
+    user = world.user("own_branch_secretary")
+    _returned_pledge(member=world.members["m1"], by=user, vetter=user)
+    client.force_login(user)
+    # session, user, grants, own member record, organisations held; to-dos: the children to vet
+    # for and the pledges to vet, returned pledges (own or made), overdue pledges, open
+    # rectifications, late review items, running appraisals
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("home"))
+    assert response.status_code == 200
+
+
+def test_home_returned_count_reads_no_join_across_an_or(client, world):
+    """The count of returned pledges is two index lookups (by maker, by owner's login), not an OR
+    across the join to members, which scans the whole pledge table at province scale."""
+    client.force_login(world.user("own_branch_secretary"))
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(reverse("home"))
+    returned = [q["sql"] for q in ctx.captured_queries if "'returned'" in q["sql"]]
+    assert len(returned) == 1
+    assert ' OR "pledges_pledge"."created_by_id"' not in returned[0]
+    assert "UNION" in returned[0]
