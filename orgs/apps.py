@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class OrgsConfig(AppConfig):
     name = "orgs"
     verbose_name = "组织与党员"
+
+    def ready(self):
+        from orgs import access, extensions
+        from orgs.access import Action
+
+        extensions.page_rules["orgs:detail"] = lambda user, org: access.can(user, Action.VIEW, org)
+        extensions.page_rules["orgs:member_detail"] = lambda user, member: access.can_on_member(
+            user, Action.VIEW, member
+        )

@@ -2,7 +2,9 @@
 
 An app registers in its AppConfig.ready():
 - a to-do provider: f(user) -> list of {"text", "url", "count"} shown on the home page;
-- an organisation link provider: f(user, org) -> list of {"text", "url"} shown on the org page.
+- an organisation link provider: f(user, org) -> list of {"text", "url"} shown on the org page;
+- a page rule: route name -> f(user, *url_objects) -> bool, whether the user may open that page
+  (the breadcrumbs link a page only when its rule says yes; see orgs/templatetags/crumbs.py).
 """
 
 from collections.abc import Callable
@@ -12,6 +14,7 @@ org_link_providers: list[Callable] = []
 member_link_providers: list[Callable] = []
 # f(*, scale, rng, today, log) -> dict of counts; called by seed_demo after the tree and roster
 demo_seeders: list[Callable] = []
+page_rules: dict[str, Callable[..., bool]] = {}
 
 
 def todo_for(user) -> list[dict]:
@@ -24,3 +27,12 @@ def org_links_for(user, org) -> list[dict]:
 
 def member_links_for(user, member) -> list[dict]:
     return [link for provider in member_link_providers for link in provider(user, member)]
+
+
+def may_open(user, route: str, *objects) -> bool:
+    """Whether `user` may open the page `route` names for `objects` (its URL arguments)."""
+    try:
+        rule = page_rules[route]
+    except KeyError:
+        raise LookupError(f"no page rule registered for {route!r}") from None
+    return rule(user, *objects)

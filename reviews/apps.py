@@ -6,10 +6,12 @@ class ReviewsConfig(AppConfig):
     verbose_name = "领导点评与民主评议"
 
     def ready(self):
-        from orgs import extensions
+        from orgs import access, extensions
+        from orgs.access import Action
         from reviews import demo, links
         from reviews.appraisal import demo as appraisal_demo
         from reviews.appraisal import links as appraisal_links
+        from reviews.appraisal import selectors as appraisal_selectors
 
         extensions.org_link_providers.append(links.org_links)
         extensions.org_link_providers.append(appraisal_links.org_links)
@@ -18,3 +20,7 @@ class ReviewsConfig(AppConfig):
         extensions.todo_providers.append(appraisal_links.todo)
         extensions.demo_seeders.append(demo.seed)
         extensions.demo_seeders.append(appraisal_demo.seed)
+        extensions.page_rules["appraisal:list"] = lambda user, org: access.can(
+            user, Action.VIEW, org
+        )
+        extensions.page_rules["appraisal:detail"] = appraisal_selectors.may_view

@@ -4,9 +4,14 @@ A route missing from MATRIX fails test_every_route_is_in_the_matrix: a new route
 who may use it.
 """
 
+import datetime
+from collections import Counter, deque
+from html.parser import HTMLParser
+from urllib.parse import parse_qsl, urljoin, urlsplit
+
 import pytest
 from django.contrib.auth import get_user_model
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from tests.personas import PERSONA_NAMES
 from tests.pledge_world import YEAR
@@ -443,3 +448,129 @@ def test_outside_scope_is_never_forbidden():
                 assert outcome != FORBIDDEN, (route, persona, method)
                 if outcome == OK:
                     assert route in PUBLIC_OR_SCOPED_LISTS, (route, persona)
+
+
+# ---------------------------------------------------------------- the crawl
+# Every persona starts from the home page and follows every same-site link, breadth-first: each
+# answers 200. A redirect answers only where a route documents one (below), and its target is
+# crawled too. Nothing is posted; logging out is a form, so the crawl never meets it.
+
+CRAWL_BOUND = 400  # pages per persona; the world has fewer (the test says if it is reached)
+# Period navigation (previous / next year, quarter, page) never ends: of the pages that differ
+# only in their period, the crawl opens the nearest few, breadth-first.
+PERIOD_PARAMS = {"year", "period", "quarter", "half", "page"}
+PERIODS_PER_PAGE = 3
+# route → why it redirects on a plain GET
+DOCUMENTED_REDIRECTS = {
+    "home": "anonymous users go to the login page",
+}
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        href = dict(attrs).get("href")
+        if tag == "a" and href:
+            self.hrefs.append(href)
+
+
+def _same_site_links(page_url: str, html: str) -> list[str]:
+    parser = _Links()
+    parser.feed(html)
+    links = []
+    for href in parser.hrefs:
+        url = urljoin("http://testserver" + page_url, href)
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or parts.netloc != "testserver":
+            continue
+        links.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+    return links
+
+
+def _crawl_world(world) -> None:
+    """What the crawl needs beyond the matrix's world: the township's published appraisal of its
+    branches (whose results B1's page links to, for B1's readers who may not open the township's
+    pages) and a published pledge of member_self's own."""
+    from pledges import services as pledge_services
+    from reviews.appraisal import services as appraisal_services
+    from tests.appraisal_world import cast, open_appraisal
+    from tests.pledge_world import member_pledge_fields
+
+    own, parent = world.user("own_branch_secretary"), world.user("parent_committee_secretary")
+    ap_org = open_appraisal(world, org="T1", kind="org", by=parent)
+    for _, code in appraisal_services.slips_issue(
+        by=parent, appraisal=ap_org, group="member", count=5
+    ):
+        cast(ap_org, code, 1, 2)
+    ap_org = appraisal_services.appraisal_close(by=parent, appraisal=ap_org)
+    world.extra["ap_org"] = appraisal_services.appraisal_publish(
+        by=parent, appraisal=ap_org, low_turnout_confirmed=True
+    )
+    pledge = pledge_services.pledge_create(
+        by=own, year=YEAR, owner_member=world.members["m1b"], **member_pledge_fields()
+    )
+    pledge_services.pledge_submit(by=own, pledge=pledge, today=datetime.date(YEAR, 2, 1))
+    pledge_services.pledge_approve(by=own, pledge=pledge)
+    pledge_services.pledge_publish(by=own, pledge=pledge)
+
+
+def _page_key(url: str) -> tuple:
+    """A page up to its period: the route, its other arguments and the other query keys."""
+    parts = urlsplit(url)
+    match = resolve(parts.path)
+    args = sorted((k, v) for k, v in match.kwargs.items() if k not in PERIOD_PARAMS)
+    query = sorted((k, v) for k, v in parse_qsl(parts.query) if k not in PERIOD_PARAMS)
+    return (match.view_name, tuple(args), tuple(query))
+
+
+def _crawl(client, persona: str) -> tuple[list[str], int]:
+    """Breadth-first from the home page; the failures, and how many pages were opened."""
+    failures, seen, queue = [], {reverse("home")}, deque([(reverse("home"), "start")])
+    opened, per_page = 0, Counter()
+    while queue and opened < CRAWL_BOUND:
+        url, found_on = queue.popleft()
+        key = _page_key(url)
+        if per_page[key] >= PERIODS_PER_PAGE:
+            continue
+        per_page[key] += 1
+        opened += 1
+        try:
+            response = client.get(url)
+        except Exception as error:  # a 500: the test client re-raises the view's exception
+            failures.append(f"{persona}: {url} (linked from {found_on}) raised {error!r}")
+            continue
+        route = resolve(urlsplit(url).path).view_name
+        links = []
+        if response.status_code in (301, 302) and route in DOCUMENTED_REDIRECTS:
+            links = [response["Location"]]
+        elif response.status_code != 200:
+            failures.append(
+                f"{persona}: {url} (linked from {found_on}) answered {response.status_code}"
+            )
+        elif response.get("Content-Type", "").startswith("text/html"):
+            links = _same_site_links(url, response.content.decode())
+        for link in links:
+            if link not in seen:
+                seen.add(link)
+                queue.append((link, url))
+    assert opened < CRAWL_BOUND, f"{persona}: the crawl reached its bound; raise CRAWL_BOUND"
+    return failures, opened
+
+
+def test_every_link_on_every_reachable_page_answers(world, client):
+    """The pages each persona reaches from home link only to pages the persona may open: no
+    breadcrumb or button leads to a 404 or a 403 (issue 9, item 20)."""
+    _crawl_world(world)
+    failures, opened = [], {}
+    for persona in PERSONA_NAMES:
+        client.logout()
+        user = world.user(persona)
+        if user is not None:
+            client.force_login(get_user_model().objects.get(pk=user.pk))
+        found, opened[persona] = _crawl(client, persona)
+        failures += found
+    assert opened["own_branch_secretary"] > 30 and opened["member_self"] > 5, opened
+    assert not failures, "\n".join(failures)
