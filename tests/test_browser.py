@@ -1,5 +1,6 @@
 """The pages on a 375 px phone, in Debian's chromium driven by Playwright."""
 
+import datetime
 import os
 import shutil
 import threading
@@ -182,3 +183,127 @@ def test_the_secretary_runs_an_appraisal_on_a_phone(closed_session, phone, live_
     phone.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
     phone.click("text=保存支部委员会认定结果")
     assert "已认定 2 名党员的评议结果" in phone.content()
+
+
+# ---------------------------------------------------------------- the secretary's pages on a phone
+SHOT_DIR = Path(os.environ.get("SHOT_DIR", "/tmp/shots"))
+# Every control a user acts with: on a phone none may sit beyond the screen's edges (for example
+# inside a table that scrolls sideways).
+OFF_SCREEN_CONTROLS = """() => {
+  const width = window.innerWidth, off = [];
+  const controls = "main a, main button, main input:not([type=hidden]), main select, main textarea";
+  for (const el of document.querySelectorAll(controls)) {
+    const box = el.getBoundingClientRect();
+    if (!box.width && !box.height) continue;  // not shown
+    if (box.left < -1 || box.right > width + 1) {
+      off.push(`${el.outerHTML.slice(0, 90)} at ${Math.round(box.left)}..${Math.round(box.right)}`);
+    }
+  }
+  return off;
+}"""
+
+
+# Cells of a wide table whose column has a name that the cell does not carry (as a card on a
+# phone, a cell's label is its column's name).
+UNLABELLED_CELLS = """() => {
+  const missing = [];
+  for (const table of document.querySelectorAll(".table-wrap table")) {
+    const names = [];
+    for (const th of table.tHead ? table.tHead.rows[table.tHead.rows.length - 1].cells : []) {
+      for (let i = 0; i < th.colSpan; i += 1) names.push(th.colSpan > 1 ? "" : th.textContent.trim());
+    }
+    for (const row of [...table.tBodies].flatMap(body => [...body.rows])) {
+      let column = 0;
+      for (const cell of row.cells) {
+        const name = cell.colSpan > 1 ? "" : names[column];
+        if (name && cell.textContent.trim() && cell.dataset.label !== name) missing.push(name);
+        column += cell.colSpan;
+      }
+    }
+  }
+  return missing;
+}"""
+
+
+@pytest.fixture
+def secretary_world(site):
+    """The pledge and review worlds, a member's pledge waiting for vetting, an appraisal in its
+    voting step (paper counts) and a closed one awaiting the committee's grades."""
+    from pledges import services as pledge_services
+    from reviews.appraisal import services
+    from tests.appraisal_world import cast, open_appraisal
+    from tests.pledge_world import YEAR, build_pledge_world, member_pledge_fields
+    from tests.review_world import build_review_world
+
+    world = build_review_world(build_pledge_world(site))
+    own = world.user("own_branch_secretary")
+    waiting = pledge_services.pledge_create(
+        by=own, year=YEAR, owner_member=world.members["m1b"], **member_pledge_fields()
+    )
+    pledge_services.pledge_submit(by=own, pledge=waiting, today=datetime.date(YEAR, 2, 1))
+    voting = open_appraisal(world)
+    closed = open_appraisal(world, year=2025)
+    for _, code in services.slips_issue(by=own, appraisal=closed, group="member", count=6):
+        cast(closed, code, 1, 2, 1)
+    world.extra.update(
+        year=YEAR, voting=voting, closed=services.appraisal_close(by=own, appraisal=closed)
+    )
+    return world
+
+
+def secretary_pages(world) -> list[tuple[str, str, str]]:
+    """(name, persona's username, path) of the pages a secretary works in."""
+    b1, year = world.orgs["B1"].pk, world.extra["year"]
+    return [
+        ("home", "own", reverse("home")),
+        ("org", "own", reverse("orgs:detail", args=[b1])),
+        ("members", "own", reverse("orgs:member_list")),
+        ("pledge_year", "own", reverse("pledges:year", args=[b1, year])),
+        ("pledge_list", "own", reverse("pledges:mine")),
+        ("vet_queue", "own", reverse("pledges:vet_queue")),
+        ("vet_queue_committee", "parent", reverse("pledges:vet_queue")),
+        ("review_quarter", "own", reverse("reviews:quarter", args=[b1, "2026Q3"])),
+        ("appraisal_results", "own", reverse("appraisal:results", args=[world.extra["closed"].pk])),
+        ("paper_count", "own", reverse("appraisal:paper", args=[world.extra["voting"].pk])),
+    ]
+
+
+def test_the_secretary_pages_fit_a_phone(secretary_world, phone, live_server):
+    """At 375 px no control is off-screen and the page never scrolls sideways; the wide tables
+    are cards whose cells carry their column's name. Screenshots at 375 and 1366 px."""
+    SHOT_DIR.mkdir(parents=True, exist_ok=True)
+    failures, who = [], None
+    for name, username, path in secretary_pages(secretary_world):
+        if username != who:
+            phone.context.clear_cookies()
+            login(phone, live_server.url, username)
+            who = username
+        phone.set_viewport_size({"width": 375, "height": 740})
+        response = phone.goto(live_server.url + path)
+        assert response.status == 200, (name, response.status)
+        phone.screenshot(path=str(SHOT_DIR / f"{name}_375.png"), full_page=True)
+        if not fits_the_screen(phone):
+            failures.append(f"{name}: the page scrolls sideways")
+        failures += [f"{name}: {off}" for off in phone.evaluate(OFF_SCREEN_CONTROLS)]
+        unlabelled = phone.evaluate(UNLABELLED_CELLS)
+        if unlabelled:
+            failures.append(f"{name}: cells without their column's name: {unlabelled}")
+        phone.set_viewport_size({"width": 1366, "height": 900})
+        phone.screenshot(path=str(SHOT_DIR / f"{name}_1366.png"), full_page=True)
+    assert not failures, "\n".join(failures)
+
+
+def test_the_grade_choosers_work_as_cards_on_a_phone(secretary_world, phone, live_server):
+    """The committee's grade chooser of each member is on screen, labelled and usable."""
+    closed = secretary_world.extra["closed"]
+    login(phone, live_server.url, "own")
+    phone.goto(live_server.url + reverse("appraisal:results", args=[closed.pk]))
+    chooser = phone.locator("select[name^=grade_]").first
+    box = chooser.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= 375
+    assert chooser.evaluate("el => el.closest('td').dataset.label") == "评议结果"
+    chooser.select_option(index=1)
+    dialogs = []
+    phone.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    phone.click("text=保存支部委员会认定结果")
+    assert "评议结果" in phone.content()

@@ -52,3 +52,26 @@ document.addEventListener("click", function (event) {
     }, true);
   }
 })();
+
+// Phones show a wide table as cards (site.css): label every cell with its column's header.
+(function () {
+  document.querySelectorAll(".table-wrap table").forEach(function (table) {
+    var headRows = table.tHead ? table.tHead.rows : [];
+    if (!headRows.length) { return; }
+    var labels = [];
+    Array.prototype.forEach.call(headRows[headRows.length - 1].cells, function (th) {
+      var text = th.textContent.trim();
+      for (var i = 0; i < (th.colSpan || 1); i += 1) { labels.push(th.colSpan > 1 ? "" : text); }
+    });
+    Array.prototype.forEach.call(table.tBodies, function (body) {
+      Array.prototype.forEach.call(body.rows, function (row) {
+        var column = 0;
+        Array.prototype.forEach.call(row.cells, function (cell) {
+          var label = cell.colSpan > 1 ? "" : labels[column];
+          if (label && !cell.hasAttribute("data-label")) { cell.setAttribute("data-label", label); }
+          column += cell.colSpan || 1;
+        });
+      });
+    });
+  });
+})();
