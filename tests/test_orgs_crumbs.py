@@ -68,3 +68,16 @@ def test_a_members_own_pledge_does_not_link_the_branch_pledge_list(personas, cli
     assert client.get(year_url).status_code == 403
     client.force_login(own)
     assert year_url in client.get(reverse("pledges:detail", args=[pledge.pk])).content.decode()
+
+
+def test_every_breadcrumb_in_the_templates_goes_through_the_crumb_tag():
+    """A raw <a> in a breadcrumb would link whatever the user's rights."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    raw = []
+    for path in [*root.glob("templates/**/*.html"), *root.glob("*/templates/**/*.html")]:
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if 'class="crumbs"' in line and "<a " in line:
+                raw.append(f"{path.relative_to(root)}:{number}")
+    assert not raw, raw
