@@ -177,7 +177,7 @@ def test_the_secretary_runs_an_appraisal_on_a_phone(closed_session, phone, live_
     phone.goto(live_server.url + reverse("appraisal:results", args=[closed_session.pk]))
     assert "计票校验" in phone.content()
     phone.screenshot(path=str(SHOTS / "appraisal_results_375.png"), full_page=True)
-    # the wide table scrolls inside its frame; the page itself does not
+    # the wide table is a stack of cards: neither it nor the page scrolls sideways
     assert fits_the_screen(phone)
     dialogs = []
     phone.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
