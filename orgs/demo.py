@@ -65,6 +65,19 @@ EDUCATION_WEIGHTS = [
     (Education.HIGH_SCHOOL, 20),
     (Education.JUNIOR, 18),
 ]
+# A finer level for part of some drawn levels, picked by a hash of the member id so that the
+# random stream (and so every other generated value) stays what it was before the finer levels.
+FINER_EDUCATION = {
+    Education.POSTGRADUATE: [Education.MASTER] * 3 + [Education.DOCTORATE, Education.POSTGRADUATE],
+    Education.VOCATIONAL: [Education.VOCATIONAL] * 2
+    + [Education.VOCATIONAL_HIGH, Education.TECHNICAL],
+    Education.JUNIOR: [Education.JUNIOR] * 2 + [Education.PRIMARY],
+}
+
+
+def _finer_education(drawn: str, member_id: int) -> str:
+    choices = FINER_EDUCATION.get(drawn)
+    return choices[(member_id * 2654435761) % 4294967291 % len(choices)] if choices else drawn
 
 
 @dataclass
@@ -230,7 +243,7 @@ def _member_rows(nodes: list[Node], rng: random.Random, first_id: int, today: da
                 "汉族" if rng.random() < 0.93 else rng.choice(MINORITIES),
                 birth,
                 joined,
-                edu,
+                _finer_education(edu, member_id),
                 post,
                 MemberCategory.PROBATIONARY if probationary else MemberCategory.FULL,
                 age >= 80 and rng.random() < 0.6,

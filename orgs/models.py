@@ -215,12 +215,47 @@ class Gender(models.TextChoices):
 
 
 class Education(models.TextChoices):
+    """文化程度: the levels of the national standard (GB/T 4658 学历代码), highest first.
+
+    研究生 alone stays for records that do not say which degree (and for data from before the
+    split into 博士/硕士)."""
+
+    DOCTORATE = "博士研究生", "博士研究生"
+    MASTER = "硕士研究生", "硕士研究生"
     POSTGRADUATE = "研究生", "研究生"
     BACHELOR = "大学本科", "大学本科"
     COLLEGE = "大学专科", "大学专科"
-    VOCATIONAL = "中专", "中专"
+    VOCATIONAL = "中等专科", "中等专科"
+    VOCATIONAL_HIGH = "职业高中", "职业高中"
+    TECHNICAL = "技工学校", "技工学校"
     HIGH_SCHOOL = "高中", "高中"
-    JUNIOR = "初中及以下", "初中及以下"
+    JUNIOR = "初中", "初中"
+    PRIMARY = "小学", "小学"
+    OTHER = "其他", "其他"
+
+
+# The usual short forms (and the values used before the standard levels) → the stored level.
+EDUCATION_ALIASES = {
+    "博士": Education.DOCTORATE,
+    "硕士": Education.MASTER,
+    "本科": Education.BACHELOR,
+    "大专": Education.COLLEGE,
+    "专科": Education.COLLEGE,
+    "中专": Education.VOCATIONAL,
+    "职高": Education.VOCATIONAL_HIGH,
+    "技校": Education.TECHNICAL,
+    "普通高中": Education.HIGH_SCHOOL,
+    "初中及以下": Education.JUNIOR,
+}
+
+
+def education_from_text(text: str) -> str | None:
+    """The stored level for a level or its short form as people write it; None if unknown."""
+    text = text.strip()
+    if text in Education.values:
+        return text
+    alias = EDUCATION_ALIASES.get(text)
+    return alias.value if alias else None
 
 
 class MemberCategory(models.TextChoices):

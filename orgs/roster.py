@@ -6,24 +6,35 @@ Sheet 党员: 姓名 性别 民族 出生年月 入党时间 文化程度 现任
 An organisation is identified by its code; a member by 姓名 + 出生年月 + 入党时间. Every row is
 validated before anything is written, and the writes happen in one transaction through
 orgs.services, so a re-import of the same file changes nothing.
+
+A workbook is untrusted input: before openpyxl parses anything, the archive is checked (entries,
+uncompressed sizes, compression ratio, encryption, no DTD, UTF-8 only), then the sheets are
+streamed in read-only mode with caps on rows, columns and cell length. Every refusal, and every
+failure while applying the plan, comes back as the error table (RosterImportError).
 """
 
 from __future__ import annotations
 
 import datetime
+import logging
 import re
+import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 from openpyxl import Workbook, load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.utils import get_column_letter
 
 from orgs import services
 from orgs.forms import parse_month
 from orgs.models import (
+    EDUCATION_ALIASES,
     ETHNICITIES,
     MEMBER_HOLDING_KINDS,
     Education,
@@ -34,8 +45,11 @@ from orgs.models import (
     Organization,
     OrgKind,
     Sector,
+    education_from_text,
     kind_allowed_under,
 )
+
+logger = logging.getLogger(__name__)
 
 ORG_SHEET = "组织"
 MEMBER_SHEET = "党员"
@@ -67,6 +81,56 @@ FLAG_BY_LABEL = {
 CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,31}")
 DATE_RE = re.compile(r"^\s*(\d{4})\s*[-./年]\s*(\d{1,2})\s*(?:[-./月]\s*(\d{1,2})\s*日?)?\s*$")
 FLAG_SPLIT_RE = re.compile(r"[、,，;；\s]+")
+EDUCATION_SHORT_FORMS = "、".join(EDUCATION_ALIASES)
+# Text starting with one of these becomes a formula when typed into (or opened by) a spreadsheet.
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+MB = 1024 * 1024
+EXCEL_MAX_ROWS = 1_048_576
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an encrypted .xlsx, or an old .xls
+SHEET_PART_RE = re.compile(r"xl/worksheets/sheet\d+\.xml")
+STRINGS_PART = "xl/sharedStrings.xml"
+DTD_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
+XML_ENCODING_RE = re.compile(rb"""\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What a workbook may unpack to before it is parsed, and what its sheets may hold.
+
+    Worksheets are streamed and the shared strings are read into one list, so they may be large;
+    every other part openpyxl parses whole into a tree, so it stays small. A part over 1 MB that
+    unpacks to more than `max_ratio` times its packed size is a zip bomb, not a roster (a real
+    sheet packs about 15:1).
+    """
+
+    max_rows: int | None = None  # data rows per sheet; None: only Excel's own limit
+    max_entries: int = 200
+    max_sheet_bytes: int = 64 * MB
+    max_strings_bytes: int = 32 * MB
+    max_part_bytes: int = 8 * MB
+    max_total_bytes: int = 160 * MB
+    max_ratio: int = 100
+    max_columns: int = 100
+    max_cell_chars: int = 1000
+
+    def part_cap(self, name: str) -> int:
+        if SHEET_PART_RE.fullmatch(name):
+            return self.max_sheet_bytes
+        if name == STRINGS_PART:
+            return self.max_strings_bytes
+        return self.max_part_bytes
+
+
+def page_limits() -> ReadLimits:
+    """An import from the web page: at most ROSTER_PAGE_MAX_ROWS rows a sheet."""
+    return ReadLimits(max_rows=settings.ROSTER_PAGE_MAX_ROWS)
+
+
+# The operator's command: no row cap; rows are streamed, so memory stays bounded by the plan.
+COMMAND_LIMITS = ReadLimits(
+    max_sheet_bytes=4096 * MB, max_strings_bytes=512 * MB, max_total_bytes=6144 * MB
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +149,29 @@ class RosterImportError(Exception):
     def __init__(self, errors: list[RowError]):
         super().__init__(f"{len(errors)} 处错误")
         self.errors = errors
+
+
+class _Refused(Exception):
+    """A workbook refused as a whole: reading stops at the first such problem."""
+
+    def __init__(self, error: RowError):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _refused(message: str, sheet: str = "文件", row: int | None = None, column: str = ""):
+    return _Refused(RowError(sheet, row, column, message))
+
+
+UNREADABLE = "无法读取该文件，请确认是 .xlsx 格式的 Excel 工作簿。"
+MALFORMED = (
+    "文件内容已损坏（XML 格式错误或缺少必要部件），无法读取。"
+    "请在 Excel 中打开并另存为 .xlsx 后再导入。"
+)
+ENCRYPTED = (
+    "该文件设有打开密码（已加密）或是旧版 .xls 格式，无法读取。"
+    "请在 Excel 中取消密码，另存为 .xlsx 后再导入。"
+)
 
 
 @dataclass
@@ -176,7 +263,9 @@ def write_template(stream: IO[bytes]) -> None:
     notes.append(["行业类别", "、".join(SECTOR_BY_LABEL)])
     notes.append(["性别", "、".join(Gender.values)])
     notes.append(["民族", "、".join(ETHNICITIES)])
-    notes.append(["文化程度", "、".join(Education.values)])
+    notes.append(
+        ["文化程度", f"{'、'.join(Education.values)}（也可写简称：{EDUCATION_SHORT_FORMS}）"]
+    )
     notes.append(["党员类别", "、".join(c.label for c in MemberCategory)])
     notes.append(["标记（可多项，用顿号分隔）", "、".join(FLAG_BY_LABEL)])
     notes.append(["出生年月", "格式 1968-05；入党时间格式 1995-07-01"])
@@ -186,7 +275,22 @@ def write_template(stream: IO[bytes]) -> None:
     notes.append(
         ["党员识别", "以 姓名 + 出生年月 + 入党时间 识别同一名党员；重复导入不会产生重复记录"]
     )
+    notes.append(["公式", "导入不计算公式：含公式的单元格请先“选择性粘贴 → 数值”"])
     wb.save(stream)
+
+
+def _as_text_cells(sheet, values: list) -> list:
+    """The row with every text that a spreadsheet would take for a formula (=HYPERLINK(…), +1,
+    -a, @b) made a text cell with Excel's quote prefix, so it is shown, never run."""
+    row = []
+    for value in values:
+        if isinstance(value, str) and value.startswith(FORMULA_LEADS):
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.data_type = "s"
+            cell.quotePrefix = True
+            value = cell
+        row.append(value)
+    return row
 
 
 def write_export(*, root: Organization, stream: IO[bytes]) -> None:
@@ -203,7 +307,17 @@ def write_export(*, root: Organization, stream: IO[bytes]) -> None:
     )
     for code, parent_code, name, kind, sector, secretary in org_rows.iterator(chunk_size=5000):
         orgs.append(
-            [code, parent_code or "", name, kind_label[kind], sector_label[sector], secretary or ""]
+            _as_text_cells(
+                orgs,
+                [
+                    code,
+                    parent_code or "",
+                    name,
+                    kind_label[kind],
+                    sector_label[sector],
+                    secretary or "",
+                ],
+            )
         )
     members = wb.create_sheet(MEMBER_SHEET)
     members.append(MEMBER_COLUMNS)
@@ -223,18 +337,21 @@ def write_export(*, root: Organization, stream: IO[bytes]) -> None:
         name, gender, ethnicity, birth, joined, education, post, category, code, *flags = row
         marks = "、".join(label for label, on in zip(flag_labels, flags, strict=True) if on)
         members.append(
-            [
-                name,
-                gender,
-                ethnicity,
-                birth.strftime("%Y-%m"),
-                joined.isoformat(),
-                education,
-                post,
-                category_label[category],
-                code,
-                marks,
-            ]
+            _as_text_cells(
+                members,
+                [
+                    name,
+                    gender,
+                    ethnicity,
+                    birth.strftime("%Y-%m"),
+                    joined.isoformat(),
+                    education,
+                    post,
+                    category_label[category],
+                    code,
+                    marks,
+                ],
+            )
         )
     wb.save(stream)
 
@@ -271,20 +388,155 @@ def _parse_month(value: Any) -> datetime.date | None:
     return parse_month(_text(value))
 
 
-def _read_sheet(wb, title: str, columns: list[str], required: set[str], errors: list[RowError]):
+def _check_archive(stream: IO[bytes], limits: ReadLimits) -> None:
+    """Refuse, before any XML is parsed, a file that is not a plain .xlsx of a sane size."""
+    stream.seek(0)
+    if stream.read(len(OLE_MAGIC)) == OLE_MAGIC:
+        raise _refused(ENCRYPTED)
+    stream.seek(0)
+    try:
+        archive = zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        raise _refused(UNREADABLE) from None
+    with archive:
+        parts = archive.infolist()
+        if len(parts) > limits.max_entries:
+            raise _refused(
+                f"文件内部包含的部件过多（{len(parts)} 个，上限 {limits.max_entries} 个），"
+                "不是正常的花名册工作簿。"
+            )
+        for part in parts:
+            if part.flag_bits & 0x1:
+                raise _refused(ENCRYPTED)
+            if part.file_size > MB and part.file_size > limits.max_ratio * max(
+                part.compress_size, 1
+            ):
+                ratio = part.file_size // max(part.compress_size, 1)
+                raise _refused(
+                    f"文件部件“{part.filename}”的压缩比异常（{ratio}:1，上限 {limits.max_ratio}:1），"
+                    "可能是恶意构造的文件，未读取。"
+                )
+            cap = limits.part_cap(part.filename)
+            if part.file_size > cap:
+                raise _refused(
+                    f"文件部件“{part.filename}”解压后 {_size(part.file_size)}，"
+                    f"超过上限 {_size(cap)}，未读取。{_TOO_BIG_HINT}"
+                )
+        total = sum(part.file_size for part in parts)
+        if total > limits.max_total_bytes:
+            raise _refused(
+                f"文件解压后共 {_size(total)}，超过上限 {_size(limits.max_total_bytes)}，未读取。"
+                f"{_TOO_BIG_HINT}"
+            )
+        for part in parts:
+            _scan_part(archive, part)
+    stream.seek(0)
+
+
+_TOO_BIG_HINT = (
+    "如确为大型花名册，请分批导入，或请服务器管理员用命令 manage.py import_roster 导入。"
+)
+
+
+def _size(n: int) -> str:
+    return f"{n / MB:.1f} MB" if n >= MB else f"{max(n // 1024, 1)} KB"
+
+
+def _scan_part(archive: zipfile.ZipFile, part: zipfile.ZipInfo) -> None:
+    """Unpack one part as a stream (its real size cannot exceed the checked one): no DTD or
+    entity declaration anywhere (entity expansion, external files), and XML in UTF-8 only, so the
+    scan cannot be fooled by another encoding."""
+    overlap = max(len(m) for m in DTD_MARKERS) - 1
+    tail = b""
+    try:
+        with archive.open(part) as source:
+            head = source.read(64 * 1024)
+            _check_encoding(part.filename, head)
+            chunk = head
+            while chunk:
+                window = tail + chunk
+                if any(marker in window for marker in DTD_MARKERS):
+                    raise _refused(
+                        f"文件部件“{part.filename}”包含 DTD 或实体声明（<!DOCTYPE、<!ENTITY），"
+                        "正常的 Excel 工作簿不会有，未读取。"
+                    )
+                tail = window[-overlap:]
+                chunk = source.read(MB)
+    except _Refused:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError):
+        raise _refused(MALFORMED) from None
+    except Exception:  # noqa: BLE001 - any decompressor failure is a damaged file
+        raise _refused(MALFORMED) from None
+
+
+def _check_encoding(name: str, head: bytes) -> None:
+    unsupported = _refused(f"文件部件“{name}”使用了不支持的字符编码（只接受 UTF-8），未读取。")
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or head.startswith((b"<\x00", b"\x00<")):
+        raise unsupported
+    match = XML_ENCODING_RE.match(head.removeprefix(b"\xef\xbb\xbf"))
+    if match and match.group(1).lower() not in (b"utf-8", b"utf8"):
+        raise unsupported
+
+
+def _check_declared_size(sheet, title: str, limits: ReadLimits) -> None:
+    """The size the sheet says it has (a hint only: rows are counted again while streaming)."""
+    if sheet.max_column and sheet.max_column > limits.max_columns:
+        raise _refused(
+            f"工作表声明的范围有 {sheet.max_column} 列，超过上限 {limits.max_columns} 列。"
+            "请删除多余的列后再导入。",
+            sheet=title,
+        )
+    if sheet.max_row:
+        _check_row_number(sheet.max_row, title, limits, declared=True)
+
+
+def _check_row_number(number: int, title: str, limits: ReadLimits, declared=False) -> None:
+    blank = "（含空白行；如表末有大量空白行，请删除后再导入）" if declared else ""
+    if limits.max_rows is not None and number - 1 > limits.max_rows:
+        raise _refused(
+            f"超过 {limits.max_rows} 行{blank}：页面导入每张表最多 {limits.max_rows} 行（不含表头）。"
+            "请分批导入，或请服务器管理员用命令 manage.py import_roster 导入（不限行数）。",
+            sheet=title,
+        )
+    if number > EXCEL_MAX_ROWS:
+        raise _refused(
+            f"行数超过 Excel 的上限 {EXCEL_MAX_ROWS} 行，不是正常的工作表。", sheet=title
+        )
+
+
+def _read_sheet(
+    wb, title: str, columns: list[str], required: set[str], errors: list[RowError], limits
+):
     if title not in wb.sheetnames:
         errors.append(RowError(title, None, "", f"缺少名为“{title}”的工作表。"))
         return []
-    rows = wb[title].iter_rows(values_only=True)
-    header = [_text(h) for h in next(rows, ())]
+    sheet = wb[title]
+    _check_declared_size(sheet, title, limits)
+    # Read what is there, not what the sheet declares: a declared size too small would silently
+    # drop rows, a large one would pad every row.
+    sheet.reset_dimensions()
+    rows = sheet.iter_rows()
+    header_cells = next(rows, ())
+    header = [_text(v) for v in _cell_values(header_cells, 1, [], title, limits)]
     missing = [c for c in columns if c not in header]
     if missing:
         errors.append(RowError(title, 1, "", f"表头缺少列：{'、'.join(missing)}。"))
         return []
     index = {name: header.index(name) for name in columns}
     records = []
-    for number, values in enumerate(rows, start=2):
-        values = list(values) + [None] * (len(header) - len(values))
+    for number, cells in enumerate(rows, start=2):
+        _check_row_number(number, title, limits)
+        values = _cell_values(cells, number, header, title, limits)
+        formulas = [
+            RowError(title, number, name, _formula_message(values[i]))
+            for name, i in index.items()
+            if i < len(cells) and cells[i].data_type == "f"
+        ]
+        if formulas:
+            errors.extend(formulas)
+            continue
+        values += [None] * (len(header) - len(values))
         record = {name: values[i] for name, i in index.items()}
         if all(_text(v) == "" for v in record.values()):
             continue
@@ -293,6 +545,35 @@ def _read_sheet(wb, title: str, columns: list[str], required: set[str], errors: 
                 errors.append(RowError(title, number, name, "不能为空。"))
         records.append((number, record))
     return records
+
+
+def _cell_values(cells, number: int, header: list[str], title: str, limits: ReadLimits) -> list:
+    if len(cells) > limits.max_columns:
+        raise _refused(
+            f"有 {len(cells)} 列，超过上限 {limits.max_columns} 列。请删除多余的列后再导入。",
+            sheet=title,
+            row=number,
+        )
+    values = [cell.value for cell in cells]
+    for i, value in enumerate(values):
+        if isinstance(value, str) and len(value) > limits.max_cell_chars:
+            column = header[i] if i < len(header) and header[i] else get_column_letter(i + 1)
+            raise _refused(
+                f"内容有 {len(value)} 个字符，超过上限 {limits.max_cell_chars} 个字符。",
+                sheet=title,
+                row=number,
+                column=column,
+            )
+    return values
+
+
+def _formula_message(formula: Any) -> str:
+    shown = str(formula)
+    shown = shown if len(shown) <= 30 else f"{shown[:30]}…"
+    return (
+        f"单元格是公式（{shown}），导入不计算公式。请改为直接填写的内容"
+        "（可在 Excel 中复制后“选择性粘贴 → 数值”）。"
+    )
 
 
 def _parse_org_rows(records, errors: list[RowError]) -> list[OrgRow]:
@@ -392,8 +673,14 @@ def _parse_member_rows(records, errors: list[RowError]) -> list[MemberRow]:
         if birth and joined and joined < birth.replace(year=birth.year + 18):
             bad("入党时间", "应在年满十八岁之后。")
         education = _text(r["文化程度"])
-        if education and education not in Education.values:
-            bad("文化程度", f"“{education}”应为：{'、'.join(Education.values)}。")
+        if education:
+            written, education = education, education_from_text(education)
+            if education is None:
+                bad(
+                    "文化程度",
+                    f"“{written}”应为：{'、'.join(Education.values)}"
+                    f"（也可写简称：{EDUCATION_SHORT_FORMS}）。",
+                )
         post = _text(r["现任职务"])
         if len(post) > 100:
             bad("现任职务", "超过100个字。")
@@ -635,21 +922,34 @@ class _Resolver:
         return result
 
 
-def read_plan(stream: IO[bytes], *, root: Organization | None) -> tuple[Plan, list[RowError], Any]:
+def read_plan(
+    stream: IO[bytes], *, root: Organization | None, limits: ReadLimits | None = None
+) -> tuple[Plan, list[RowError], Any]:
+    """Check the archive, then stream both sheets into a plan and the list of row errors."""
+    limits = limits or page_limits()
     errors: list[RowError] = []
     try:
-        wb = load_workbook(stream, read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, OSError, ValueError, Exception) as exc:  # noqa: BLE001
-        if isinstance(exc, MemoryError):
-            raise
-        return (
-            Plan(),
-            [RowError("文件", None, "", "无法读取该文件，请确认是 .xlsx 格式的 Excel 工作簿。")],
-            None,
-        )
+        _check_archive(stream, limits)
+        wb = load_workbook(stream, read_only=True, data_only=False, keep_links=False)
+    except _Refused as refusal:
+        return Plan(), [refusal.error], None
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - whatever openpyxl raises on a damaged package
+        logger.info("roster workbook could not be opened", exc_info=True)
+        return Plan(), [RowError("文件", None, "", MALFORMED)], None
     try:
-        org_records = _read_sheet(wb, ORG_SHEET, ORG_COLUMNS, REQUIRED_ORG, errors)
-        member_records = _read_sheet(wb, MEMBER_SHEET, MEMBER_COLUMNS, REQUIRED_MEMBER, errors)
+        org_records = _read_sheet(wb, ORG_SHEET, ORG_COLUMNS, REQUIRED_ORG, errors, limits)
+        member_records = _read_sheet(
+            wb, MEMBER_SHEET, MEMBER_COLUMNS, REQUIRED_MEMBER, errors, limits
+        )
+    except _Refused as refusal:
+        return Plan(), [refusal.error], None
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - bad XML inside a sheet surfaces only while streaming
+        logger.info("roster sheet could not be read", exc_info=True)
+        return Plan(), [RowError("文件", None, "", MALFORMED)], None
     finally:
         wb.close()
     plan = Plan(_parse_org_rows(org_records, errors), _parse_member_rows(member_records, errors))
@@ -658,14 +958,16 @@ def read_plan(stream: IO[bytes], *, root: Organization | None) -> tuple[Plan, li
     return plan, errors, None
 
 
-def import_roster(stream: IO[bytes], *, by, root: Organization | None) -> ImportResult:
+def import_roster(
+    stream: IO[bytes], *, by, root: Organization | None, limits: ReadLimits | None = None
+) -> ImportResult:
     """Validate the whole workbook, then apply it in one transaction; RosterImportError lists
     every problem by sheet, row and column and nothing is written.
 
     `root` limits the import to a subtree (the importing user's); None is the unrestricted import
-    of the server's operator.
+    of the server's operator. `limits` defaults to a page upload's (see ReadLimits).
     """
-    plan, errors, _ = read_plan(stream, root=root)
+    plan, errors, _ = read_plan(stream, root=root, limits=limits)
     resolver = _Resolver(plan, root, errors)
     resolver.check_orgs()
     existing = resolver.check_members()
@@ -674,7 +976,35 @@ def import_roster(stream: IO[bytes], *, by, root: Organization | None) -> Import
         raise RosterImportError(
             sorted(errors, key=lambda e: (e.sheet != ORG_SHEET, e.sheet, e.row or 0))
         )
-    return _apply(plan, by=by, db_orgs=resolver.db_orgs, existing=existing, secretaries=secretaries)
+    at = _Position()
+    try:
+        return _apply(
+            plan,
+            by=by,
+            db_orgs=resolver.db_orgs,
+            existing=existing,
+            secretaries=secretaries,
+            at=at,
+        )
+    except ValidationError as failure:
+        reason = "；".join(m.rstrip("。") for m in failure.messages)
+    except IntegrityError:
+        logger.warning("roster import refused by the database", exc_info=True)
+        reason = "与系统中已有的记录冲突（可能有人同时在修改）"
+    except DatabaseError:
+        logger.exception("roster import failed while writing")
+        reason = "数据库暂时无法写入，请稍后重试"
+    raise RosterImportError(
+        [RowError(at.sheet, at.row, "", f"写入时出错：{reason}。未导入任何数据。")]
+    )
+
+
+@dataclass
+class _Position:
+    """The row being applied, to name it when the database or a service refuses it."""
+
+    sheet: str = "文件"
+    row: int | None = None
 
 
 def _ordered(orgs: list[OrgRow]) -> list[OrgRow]:
@@ -697,10 +1027,12 @@ def _ordered(orgs: list[OrgRow]) -> list[OrgRow]:
 
 
 @transaction.atomic
-def _apply(plan: Plan, *, by, db_orgs, existing, secretaries) -> ImportResult:
+def _apply(plan: Plan, *, by, db_orgs, existing, secretaries, at: _Position) -> ImportResult:
     result = ImportResult()
     orgs = dict(db_orgs)
+    rows = {o.code: o.row for o in plan.orgs}
     for o in _ordered(plan.orgs):
+        at.sheet, at.row = ORG_SHEET, o.row
         parent = orgs.get(o.parent_code) if o.parent_code else None
         org = orgs.get(o.code)
         if org is None:
@@ -720,6 +1052,7 @@ def _apply(plan: Plan, *, by, db_orgs, existing, secretaries) -> ImportResult:
             result.orgs_updated += 1
     today = timezone.localdate()
     for m in plan.members:
+        at.sheet, at.row = MEMBER_SHEET, m.row
         org = orgs[m.org_code]
         found = existing.get(m.identity)
         if found is None:
@@ -733,6 +1066,7 @@ def _apply(plan: Plan, *, by, db_orgs, existing, secretaries) -> ImportResult:
             services.member_transfer(by=by, member=found, to_org=org, on=today, note="花名册导入")
             result.members_transferred += 1
     for code, secretary in secretaries.items():
+        at.sheet, at.row = ORG_SHEET, rows.get(code)
         if isinstance(secretary, MemberRow):
             secretary = existing[secretary.identity]
         org = orgs[code]

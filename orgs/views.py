@@ -298,9 +298,12 @@ def roster_import(request, pk):
     org = access.get_org_or_404(request.user, pk, Action.MANAGE)
     form = RosterImportForm(request.POST or None, request.FILES or None)
     errors = []
+    limits = roster.page_limits()
     if request.method == "POST" and form.is_valid():
         try:
-            result = roster.import_roster(form.cleaned_data["file"], by=request.user, root=org)
+            result = roster.import_roster(
+                form.cleaned_data["file"], by=request.user, root=org, limits=limits
+            )
         except roster.RosterImportError as failure:
             errors = failure.errors
             messages.error(request, f"导入未执行：发现 {len(errors)} 处错误，请修改后重新上传。")
@@ -313,7 +316,13 @@ def roster_import(request, pk):
     return render(
         request,
         "orgs/roster_import.html",
-        {"form": form, "org": org, "errors": errors[:500], "error_count": len(errors)},
+        {
+            "form": form,
+            "org": org,
+            "errors": errors[:500],
+            "error_count": len(errors),
+            "max_rows": limits.max_rows,
+        },
     )
 
 

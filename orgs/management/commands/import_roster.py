@@ -6,7 +6,10 @@ from orgs.access import Action, orgs_for
 
 
 class Command(BaseCommand):
-    help = "导入花名册（.xlsx，含“组织”“党员”两张表）。全部检查通过才写入，任何错误都不写入。"
+    help = (
+        "导入花名册（.xlsx，含“组织”“党员”两张表）。全部检查通过才写入，任何错误都不写入。"
+        "不限行数（页面导入有行数上限）。"
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file")
@@ -35,7 +38,9 @@ class Command(BaseCommand):
                 raise CommandError(f"没有组织代码“{root}”。")
         try:
             with open(file, "rb") as stream:
-                result = roster.import_roster(stream, by=by, root=scope)
+                result = roster.import_roster(
+                    stream, by=by, root=scope, limits=roster.COMMAND_LIMITS
+                )
         except FileNotFoundError as exc:
             raise CommandError(f"找不到文件 {file}。") from exc
         except roster.RosterImportError as failure:
