@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from orgs import views as org_views
+from orgs import views_accounts
 from pledges.urls import public_urlpatterns
 from reviews.appraisal.urls import public_urlpatterns as vote_urlpatterns
 
@@ -11,8 +12,9 @@ admin.site.site_title = "创先争优"
 
 urlpatterns = [
     path("", org_views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", views_accounts.login, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/", views_accounts.password_change, name="password_change"),
     path("healthz/", org_views.healthz, name="healthz"),
     path("orgs/", include("orgs.urls")),
     path("pledges/", include("pledges.urls")),

@@ -2,8 +2,13 @@
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.urls import reverse
 
 from orgs import services
+from orgs.accounts import password_set_by
 from orgs.models import (
     AuditEntry,
     Member,
@@ -85,11 +90,19 @@ class MemberAdmin(admin.ModelAdmin):
 
 class RoleGrantForm(forms.ModelForm):
     role = forms.ChoiceField(label="角色", choices=Role.choices)
+    granted_by = None  # the admin user, set per request by RoleGrantAdmin.get_form
 
     class Meta:
         model = OrganizationUserObjectPermission
         fields = ["user", "content_object"]
         labels = {"content_object": "党组织", "user": "用户"}
+
+    def clean(self):
+        data = super().clean()
+        user = data.get("user")
+        if user is not None and self.granted_by is not None and user.pk == self.granted_by.pk:
+            raise forms.ValidationError("不能给自己授予角色，请由其他管理员办理。")
+        return data
 
 
 @admin.register(OrganizationUserObjectPermission)
@@ -102,6 +115,10 @@ class RoleGrantAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        return type(form.__name__, (form,), {"granted_by": request.user})
 
     def save_model(self, request, obj, form, change):
         services.role_grant(
@@ -151,3 +168,29 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class AccountAdmin(UserAdmin):
+    """Django's user admin; a password a superuser sets here is known to them, so the owner must
+    change it at the next login (orgs.password_policy)."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change and obj.has_usable_password():
+            password_set_by(user=obj, by=request.user)
+
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        done = reverse(f"{self.admin_site.name}:auth_user_change", args=(unquote(id),))
+        if (
+            request.method == "POST"
+            and response.status_code == 302
+            and response["Location"] == done
+        ):
+            password_set_by(user=get_user_model().objects.get(pk=unquote(id)), by=request.user)
+        return response
+
+
+if admin.site.is_registered(get_user_model()):
+    admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), AccountAdmin)

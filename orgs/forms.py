@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import math
 import re
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -152,26 +154,65 @@ def apply_errors(form, error: ValidationError) -> None:
 
 
 class RoleForm(forms.Form):
+    """A role for a member chosen from a list (never a typed username), and for a member with
+    no login yet, the username of the login opened for them."""
+
     role = forms.ChoiceField(label="角色")
     member = forms.ModelChoiceField(
-        label="为本组织党员开通登录账号",
-        queryset=Member.objects.none(),
-        required=False,
-        empty_label="（不开通新账号）",
+        label="党员", queryset=Member.objects.none(), empty_label="请选择"
     )
     username = forms.CharField(
-        label="用户名（已有账号填其用户名；新开通可自定，不填则自动生成）",
+        label="新开通账号的用户名",
+        help_text="仅在该党员还没有登录账号时使用；不填则自动生成。只能使用字母、数字和 @ . + - _。",
         max_length=150,
         required=False,
     )
 
-    def __init__(self, *args, roles, members, **kwargs):
+    def __init__(self, *args, roles, scope, candidates, **kwargs):
+        """`scope`: the members the user may grant to (checked); `candidates`: the few shown."""
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = [(r.value, r.label) for r in roles]
-        self.fields["member"].queryset = members
+        self.fields["role"].choices = [("", "请选择"), *((r.value, r.label) for r in roles)]
+        member = self.fields["member"]
+        member.queryset = scope
+        # the list shows the candidates only: a whole county's members would not fit a page
+        member.widget.choices = [
+            ("", "请选择"),
+            *(
+                (m.pk, f"{m.name}（{m.org.name}{'，已有登录账号' if m.user_id else ''}）")
+                for m in candidates
+            ),
+        ]
+
+    def clean_username(self):
+        return self.cleaned_data["username"].strip()
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, with failures counted per account and per address: a blocked
+    account or address is refused before its password is checked (and hashed)."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "用户名或密码不正确，请重新输入。",
+    }
 
     def clean(self):
-        data = super().clean()
-        if not data.get("member") and not (data.get("username") or "").strip():
-            raise forms.ValidationError("请填写已有账号的用户名，或选择要开通账号的党员。")
-        return data
+        from orgs.http import client_address
+        from orgs.login_limits import login_failed, login_succeeded, login_wait
+
+        username = self.cleaned_data.get("username") or ""
+        if not username or not self.cleaned_data.get("password"):
+            return super().clean()
+        address = client_address(self.request) if self.request is not None else ""
+        wait = login_wait(username=username, address=address)
+        if wait:
+            raise ValidationError(
+                f"登录失败次数过多，请在 {math.ceil(wait / 60)} 分钟后再试。", code="throttled"
+            )
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            login_failed(username=username, address=address)
+            raise
+        login_succeeded(username=username)
+        return cleaned

@@ -7,7 +7,7 @@ import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -290,16 +290,53 @@ def member_transfer(
     return new
 
 
+def _refuse_self(*, by, user) -> None:
+    if by is not None and user.pk == getattr(by, "pk", None):
+        raise ValidationError({"member": "不能给自己授予角色，请由有权授予该角色的其他人办理。"})
+
+
+def _check_grantee(*, by, member: Member, org: Organization, role: Role) -> None:
+    """A role goes to a member in the granter's scope; the member role to one on `org`'s roll."""
+    from orgs.access import members_visible_to
+
+    if role == Role.MEMBER and member.org_id != org.pk:
+        raise ValidationError(
+            {"member": f"党员角色只授予本组织的党员，“{member.name}”在“{member.org.name}”。"}
+        )
+    if not members_visible_to(by).filter(pk=member.pk).exists():
+        raise ValidationError({"member": "只能把角色授予您工作范围内的党员。"})
+
+
+def _check_grant(*, by, user, org: Organization, role: Role) -> None:
+    """The rules of a grant by a person: never to oneself; through the page's rules (who may grant
+    the role, to a member in their scope) unless a superuser grants in the admin. `by` None is the
+    system itself (demo data, commands)."""
+    if by is None:
+        return
+    _refuse_self(by=by, user=user)
+    if getattr(by, "is_superuser", False):
+        return
+    if not may_assign_role(by=by, org=org, role=role):
+        raise ValidationError({"role": _refusal(org=org, role=role)})
+    member = Member.objects.select_related("org").filter(user_id=user.pk).first()
+    if member is None:
+        raise ValidationError({"member": "角色只能授予党员本人的登录账号。"})
+    _check_grantee(by=by, member=member, org=org, role=role)
+
+
 @transaction.atomic
 def role_grant(*, by, user, org: Organization, role: Role) -> None:
-    """Give `user` the `role` at `org`; it reaches the whole subtree."""
-    assign_perm(f"orgs.{Role(role).codename}", user, org)
+    """Give `user` the `role` at `org`; it reaches the whole subtree. A person granting is held to
+    the rules (see `_check_grant`); nobody grants a role to themselves."""
+    role = Role(role)
+    _check_grant(by=by, user=user, org=org, role=role)
+    assign_perm(f"orgs.{role.codename}", user, org)
     forget_grants(user)
     audit(
         by=by,
         action="role_grant",
         org=org,
-        summary=f"授予 {user.get_username()} {Role(role).label}角色",
+        summary=f"授予 {user.get_username()} {role.label}角色",
     )
 
 
@@ -323,55 +360,119 @@ def role_revoke(*, by, user, org: Organization, role: Role) -> None:
     )
 
 
-def may_assign_role(*, by, org: Organization, role: Role) -> bool:
-    """A secretary is appointed from above (the parent's leaders); the other roles at an
-    organisation are given by its own leaders or those above."""
-    from orgs.access import Action, can
+# Granted from above only: office staff set the calendar and grade rules of their range, a contact
+# leader reviews the organisation. Granted from inside, a secretary could do both to his own branch.
+FROM_ABOVE = frozenset({Role.OFFICE, Role.CONTACT})
 
+
+def may_assign_role(*, by, org: Organization, role: Role) -> bool:
+    """Whether `by` may grant (and withdraw) `role` at `org`.
+
+    A secretary is appointed by the leaders (secretary, deputy) of the parent organisation or
+    above. Office staff and contact leaders come from above too: the leaders of the parent or
+    above, or office staff whose range covers the parent. Deputies and members are granted by the
+    organisation's own leaders or those above."""
+    from orgs.access import Action, can, grants_for
+
+    role = Role(role)
     if role == Role.SECRETARY:
         return org.parent_id is not None and can(by, Action.MANAGE, org.parent)
+    if role in FROM_ABOVE:
+        if org.parent_id is None:
+            return False
+        parent = org.parent
+        return can(by, Action.MANAGE, parent) or any(
+            g.role == Role.OFFICE and g.covers(parent) for g in grants_for(by)
+        )
     return can(by, Action.MANAGE, org)
 
 
-@transaction.atomic
-def role_assign(
-    *, by, org: Organization, role: Role, username: str = "", member: Member | None = None
-) -> tuple[object, str]:
-    """Give a role at `org` to an existing account, or to a member of `org` through a new login.
+def _refusal(*, org: Organization, role: Role) -> str:
+    if role == Role.SECRETARY:
+        return f"您不能在“{org.name}”授予书记角色：书记由上级党组织任命。"
+    if role in FROM_ABOVE:
+        return (
+            f"您不能在“{org.name}”授予{role.label}角色：该角色由上级党组织的书记、副书记"
+            "或上级工作人员授予。"
+        )
+    return f"您不能在“{org.name}”授予{role.label}角色。"
 
-    Returns the user and, for a new login, its one-time password (shown once, never stored)."""
+
+def _check_username(name: str) -> None:
+    from django.contrib.auth import get_user_model
+
+    field = get_user_model()._meta.get_field("username")
+    try:
+        field.run_validators(name)
+    except ValidationError:
+        raise ValidationError(
+            {
+                "username": f"用户名“{name[:40]}”不可用：只能使用字母、数字和 @ . + - _，"
+                f"最多 {field.max_length} 个字符。"
+            }
+        ) from None
+
+
+def _login_open(*, by, member: Member, username: str) -> tuple[object, str]:
+    """A new login for `member`, whose row the caller holds locked; its one-time password.
+
+    The member row is linked only while it has no login (a conditional update), so two requests
+    at once make one login; the loser's error rolls its new account back with the transaction."""
     import secrets
 
     from django.contrib.auth import get_user_model
 
-    role = Role(role)
-    if not may_assign_role(by=by, org=org, role=role):
-        raise ValidationError(
-            {"role": f"您不能在“{org.name}”授予{role.label}角色（书记由上级党组织任命）。"}
-        )
     User = get_user_model()
-    password = ""
-    if member is not None:
-        if member.org_id != org.pk:
-            raise ValidationError({"member": f"“{member.name}”不是本组织的党员。"})
-        if member.user_id:
-            user = member.user
-        else:
-            name = username.strip() or f"dy{member.pk}"
-            if User.objects.filter(username=name).exists():
-                raise ValidationError({"username": f"用户名“{name}”已被使用。"})
-            password = secrets.token_urlsafe(9)
+    name = username or f"dy{member.pk}"
+    _check_username(name)
+    taken = {"username": f"用户名“{name}”已被使用，请另取一个。"}
+    if User.objects.filter(username=name).exists():
+        raise ValidationError(taken)
+    password = secrets.token_urlsafe(9)
+    try:
+        with transaction.atomic():
             user = User.objects.create_user(
                 username=name, password=password, first_name=member.name
             )
-            Member.objects.filter(pk=member.pk).update(user=user)
-            password_set_by(user=user, by=by)
+    except IntegrityError:  # the same name taken by a request running at the same time
+        raise ValidationError(taken) from None
+    if not Member.objects.filter(pk=member.pk, user__isnull=True).update(user=user):
+        raise ValidationError({"member": f"“{member.name}”已开通登录账号，不能重复开通。"})
+    password_set_by(user=user, by=by)
+    audit(
+        by=by,
+        action="login_open",
+        org=member.org,
+        member=member,
+        summary=f"为“{member.name}”开通登录账号 {name}",
+    )
+    return user, password
+
+
+@transaction.atomic
+def role_assign(
+    *, by, org: Organization, role: Role, member: Member, username: str = ""
+) -> tuple[object, str]:
+    """Give `role` at `org` to `member`'s login, opening one for the member if they have none.
+
+    Returns the user and, for a new login, its one-time password (shown once, never stored)."""
+    role = Role(role)
+    if not may_assign_role(by=by, org=org, role=role):
+        raise ValidationError({"role": _refusal(org=org, role=role)})
+    # Locked: a second request for the same member waits here and then sees the first's login.
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    _check_grantee(by=by, member=member, org=org, role=role)
+    username = username.strip()
+    password = ""
+    if member.user_id is not None:
+        user = member.user
+        _refuse_self(by=by, user=user)
+        if username and username != user.get_username():
+            raise ValidationError({"username": f"“{member.name}”已有登录账号，不能再开通新账号。"})
     else:
-        user = User.objects.filter(username=username.strip()).first()
-        if user is None:
-            raise ValidationError({"username": f"没有用户名为“{username.strip()}”的账号。"})
+        user, password = _login_open(by=by, member=member, username=username)
     if role_grant_exists(user=user, org=org, role=role):
-        raise ValidationError({"role": f"{user.get_username()} 已是“{org.name}”的{role.label}。"})
+        raise ValidationError({"role": f"“{member.name}”已是“{org.name}”的{role.label}。"})
     role_grant(by=by, user=user, org=org, role=role)
     return user, password
 
@@ -384,3 +485,15 @@ def role_withdraw(*, by, org: Organization, role: Role, user) -> None:
     if user.pk == getattr(by, "pk", None):
         raise ValidationError("不能撤销自己的角色，请由上级党组织办理。")
     role_revoke(by=by, user=user, org=org, role=role)
+
+
+def password_change(*, user, password: str, by) -> None:
+    """The owner sets their own password, held to the site's password validators."""
+    from django.contrib.auth import password_validation
+
+    if by is None or getattr(by, "pk", None) != user.pk:
+        raise ValidationError("只能由本人修改自己的密码。")
+    password_validation.validate_password(password, user)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    password_set_by(user=user, by=by)

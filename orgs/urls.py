@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orgs import views
+from orgs import views, views_accounts
 
 app_name = "orgs"
 
@@ -10,8 +10,8 @@ urlpatterns = [
     path("<int:pk>/edit/", views.org_edit, name="edit"),
     path("<int:pk>/move/", views.org_move, name="move"),
     path("<int:pk>/figures/", views.org_figures, name="figures"),
-    path("<int:pk>/roles/", views.roles, name="roles"),
-    path("<int:pk>/roles/revoke/", views.role_revoke, name="role_revoke"),
+    path("<int:pk>/roles/", views_accounts.roles, name="roles"),
+    path("<int:pk>/roles/revoke/", views_accounts.role_revoke, name="role_revoke"),
     path("<int:pk>/roster/export/", views.roster_export, name="roster_export"),
     path("<int:pk>/roster/import/", views.roster_import, name="roster_import"),
     path("<int:org_pk>/members/new/", views.member_create, name="member_create"),

@@ -7,10 +7,10 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from orgs import access, extensions, roster, selectors, services
 from orgs.access import Action
@@ -20,12 +20,11 @@ from orgs.forms import (
     OrganizationEditForm,
     OrganizationForm,
     OrgMoveForm,
-    RoleForm,
     RosterImportForm,
     YearFigureForm,
     apply_errors,
 )
-from orgs.models import Member, MemberCategory, Organization, OrganizationUserObjectPermission, Role
+from orgs.models import Member, MemberCategory, Organization, Role
 
 PAGE_SIZE = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -68,11 +67,18 @@ def org_detail(request, pk):
             "member_count": member_count,
             "members": members,
             "figures": org.year_figures.order_by("-year")[:5],
-            "history": org.audit.select_related("actor", "member")[:10],
+            # names members, transfers and grants: for those who may export the organisation
+            # (a member reads their own record's history on the member page)
+            "history": org.audit.select_related("actor", "member")[:10]
+            if access.can(user, Action.EXPORT, org)
+            else [],
             "may_edit": access.can(user, Action.EDIT, org),
             "may_manage": access.can(user, Action.MANAGE, org),
             "may_move": org.parent_id is not None and access.can(user, Action.MANAGE, org.parent),
             "may_export": access.can(user, Action.EXPORT, org),
+            "may_grant_roles": any(
+                services.may_assign_role(by=user, org=org, role=role) for role in Role
+            ),
             "links": extensions.org_links_for(user, org),
         },
     )
@@ -324,66 +330,6 @@ def roster_import(request, pk):
             "max_rows": limits.max_rows,
         },
     )
-
-
-@require_http_methods(["GET", "POST"])
-def roles(request, pk):
-    """Who holds which role at the organisation; grant roles (and logins for members)."""
-    org = access.get_org_or_404(request.user, pk, Action.MANAGE)
-    assignable = [r for r in Role if services.may_assign_role(by=request.user, org=org, role=r)]
-    members = Member.objects.filter(org=org, user__isnull=True).order_by("name")
-    form = RoleForm(request.POST or None, roles=assignable, members=members)
-    if request.method == "POST" and form.is_valid():
-        try:
-            user, password = services.role_assign(
-                by=request.user, org=org, role=form.cleaned_data["role"],
-                username=form.cleaned_data["username"], member=form.cleaned_data["member"],
-            )  # fmt: skip
-        except ValidationError as error:
-            apply_errors(form, error)
-        else:
-            note = f"初始密码：{password}（只显示这一次，请转告本人登录后修改）" if password else ""
-            messages.success(
-                request,
-                f"已授予 {user.get_username()} {Role(form.cleaned_data['role']).label}角色。{note}",
-            )
-            return redirect("orgs:roles", pk=org.pk)
-    grants = (
-        OrganizationUserObjectPermission.objects.filter(
-            content_object=org, permission__codename__startswith="role_"
-        )
-        .select_related("user", "permission")
-        .order_by("permission__codename", "user__username")
-    )
-    rows = [(g, Role(g.permission.codename.removeprefix("role_"))) for g in grants]
-    return render(request, "orgs/roles.html", {"org": org, "form": form, "rows": rows})
-
-
-@require_POST
-def role_revoke(request, pk):
-    org = access.get_org_or_404(request.user, pk, Action.MANAGE)
-    if not request.POST.get("grant", "").isdigit():
-        messages.error(request, "请选择要撤销的角色。")
-        return redirect("orgs:roles", pk=org.pk)
-    grant = (
-        OrganizationUserObjectPermission.objects.select_related("user", "permission")
-        .filter(pk=access.object_id(request.POST.get("grant", "")), content_object=org)
-        .first()
-    )
-    if grant is None:
-        raise Http404("没有找到该角色授权。")
-    try:
-        services.role_withdraw(
-            by=request.user,
-            org=org,
-            role=Role(grant.permission.codename.removeprefix("role_")),
-            user=grant.user,
-        )
-    except ValidationError as error:
-        messages.error(request, "；".join(error.messages))
-    else:
-        messages.success(request, f"已撤销 {grant.user.get_username()} 的角色。")
-    return redirect("orgs:roles", pk=org.pk)
 
 
 @login_not_required

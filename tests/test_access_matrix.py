@@ -75,6 +75,8 @@ MATRIX = {
         },
     ),
     "healthz": (lambda p: {}, everyone(anonymous=OK)),
+    # every user changes their own password (a POST without data re-shows the form)
+    "password_change": (lambda p: {}, everyone(post=True)),
     "orgs:detail": (
         lambda p: {"pk": p.orgs["B1"].pk},
         only(OWN, PARENT, OFFICE_IN, SELF, post=False),
@@ -95,13 +97,14 @@ MATRIX = {
         lambda p: {"pk": p.orgs["B1"].pk},
         only(OWN, PARENT, inside_forbidden=(OFFICE_IN, SELF)),
     ),
+    # an office covering the parent grants office and contact roles (granted from above only)
     "orgs:roles": (
         lambda p: {"pk": p.orgs["B1"].pk},
-        only(OWN, PARENT, inside_forbidden=(OFFICE_IN, SELF)),
+        only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,)),
     ),
     "orgs:role_revoke": (
         lambda p: {"pk": p.orgs["B1"].pk},
-        only(OWN, PARENT, inside_forbidden=(OFFICE_IN, SELF), get=False),
+        only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,), get=False),
     ),
     "orgs:roster_export": (
         lambda p: {"pk": p.orgs["B1"].pk},
@@ -425,6 +428,7 @@ PUBLIC_OR_SCOPED_LISTS = {
     "login",
     "logout",
     "healthz",
+    "password_change",
     "orgs:member_list",
     "orgs:roster_template",
     "pledges:mine",

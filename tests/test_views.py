@@ -196,13 +196,11 @@ def test_secretary_opens_a_login_for_a_member_and_grants_roles(client, personas)
     assert "初始密码" in response.content.decode()
     m1.refresh_from_db()
     assert m1.user and role_grant_exists(user=m1.user, org=personas.orgs["B1"], role=Role.MEMBER)
-    response = client.post(url, {"role": "secretary", "username": "sibling"})
+    response = client.post(url, {"role": "secretary", "member": m1.pk})
     assert "role" in response.context["form"].errors  # a branch cannot appoint its own secretary
-    assert not role_grant_exists(
-        user=personas.user("sibling_branch_secretary"), org=personas.orgs["B1"], role=Role.SECRETARY
-    )
-    response = client.post(url, {"role": "office", "username": "nobody"})
-    assert "没有用户名为“nobody”的账号" in response.content.decode()
+    assert not role_grant_exists(user=m1.user, org=personas.orgs["B1"], role=Role.SECRETARY)
+    response = client.post(url, {"role": "deputy", "username": "nobody"})
+    assert "member" in response.context["form"].errors  # a member from the list, never a name
 
 
 def test_parent_appoints_a_secretary_and_nobody_revokes_themselves(client, personas):
@@ -211,10 +209,10 @@ def test_parent_appoints_a_secretary_and_nobody_revokes_themselves(client, perso
 
     client.force_login(personas.user("parent_committee_secretary"))
     url = reverse("orgs:roles", args=[personas.orgs["B2"].pk])
-    client.post(url, {"role": "secretary", "username": "office_in"})
-    assert role_grant_exists(
-        user=personas.user("office_inside"), org=personas.orgs["B2"], role=Role.SECRETARY
-    )
+    m2 = personas.members["m2"]
+    client.post(url, {"role": "secretary", "member": m2.pk})
+    m2.refresh_from_db()
+    assert role_grant_exists(user=m2.user, org=personas.orgs["B2"], role=Role.SECRETARY)
     own_grant = OrganizationUserObjectPermission.objects.get(
         user=personas.user("own_branch_secretary"), content_object=personas.orgs["B1"]
     )

@@ -1,0 +1,278 @@
+"""Logins (issue 9, items 4, 5 and 8): every user changes their own password, and must at the first
+login when someone else set it; failed logins are limited per account and per address; the
+organisation's history is for those who may export it."""
+
+import datetime
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from orgs import login_limits, services
+from orgs.accounts import password_is_own
+from orgs.models import AccountState, Role
+from tests.personas import make_user
+
+NEW_PASSWORD = "Lv-shui-qing-shan-2026"
+
+
+def _fresh(user):
+    return get_user_model().objects.get(pk=user.pk)
+
+
+def _logged_in(client) -> bool:
+    return "_auth_user_id" in client.session
+
+
+def _open_login(client, personas) -> tuple[object, str]:
+    """The branch secretary opens a login for 李一 on the roles page; the one-time password."""
+    client.force_login(personas.user("own_branch_secretary"))
+    response = client.post(
+        reverse("orgs:roles", args=[personas.orgs["B1"].pk]),
+        {"role": "member", "member": personas.members["m1"].pk, "username": "li1"},
+        follow=True,
+    )
+    password = re.search(r"初始密码：(\S+?)（", response.content.decode()).group(1)
+    client.logout()
+    return get_user_model().objects.get(username="li1"), password
+
+
+# ---------------------------------------------------------------- changing one's password
+
+
+def test_every_user_finds_the_password_page_in_the_header(client, personas):
+    client.force_login(personas.user("own_branch_secretary"))
+    home = client.get(reverse("home")).content.decode()
+    assert f'href="{reverse("password_change")}"' in home
+    page = client.get(reverse("password_change")).content.decode()
+    assert "修改密码" in page and "旧密码" in page and "新密码" in page
+    assert "由他人设置" not in page  # not forced: the account has no AccountState row
+
+
+def test_the_password_change_holds_djangos_validators_and_keeps_the_session(client, personas):
+    own = personas.user("own_branch_secretary")
+    client.force_login(own)
+    url = reverse("password_change")
+    data = {"old_password": "pw-123456", "new_password1": "12345678", "new_password2": "12345678"}
+    response = client.post(url, data)
+    assert response.status_code == 200 and response.context["form"].errors["new_password2"]
+    assert _fresh(own).check_password("pw-123456")
+    response = client.post(url, data | {"old_password": "wrong"})
+    assert response.context["form"].errors["old_password"]
+    data |= {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    response = client.post(url, data, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("home")
+    assert "密码已修改" in response.content.decode()
+    assert _fresh(own).check_password(NEW_PASSWORD) and _logged_in(client)
+    assert AccountState.objects.get(user=own).password_changed_at is not None
+
+
+def test_the_service_changes_only_ones_own_password(personas):
+    from django.core.exceptions import ValidationError
+
+    own, parent = personas.user("own_branch_secretary"), personas.user("parent_committee_secretary")
+    with pytest.raises(ValidationError, match="只能由本人修改"):
+        services.password_change(user=own, password=NEW_PASSWORD, by=parent)
+    assert _fresh(own).check_password("pw-123456")
+
+
+# ---------------------------------------------------------------- the first login
+
+
+def _static_client(client, settings):
+    """A client on the same session whose WhiteNoise serves the source static files, as it
+    serves the collected ones in production (before any view or middleware below it)."""
+    from django.test import Client
+
+    settings.WHITENOISE_USE_FINDERS = settings.WHITENOISE_AUTOREFRESH = True
+    other = Client()
+    other.cookies = client.cookies
+    return other
+
+
+def test_a_login_opened_by_the_secretary_must_change_its_password_first(client, personas, settings):
+    user, initial = _open_login(client, personas)
+    assert not password_is_own(user)
+    response = client.post(reverse("login"), {"username": "li1", "password": initial})
+    assert response.status_code == 302 and _logged_in(client)
+    change = reverse("password_change")
+    for url in (
+        reverse("home"),
+        reverse("orgs:detail", args=[personas.orgs["B1"].pk]),
+        reverse("orgs:member_list"),
+        reverse("pledges:mine"),
+    ):
+        response = client.get(url)
+        assert (response.status_code, response["Location"]) == (302, change), url
+    assert client.post(reverse("orgs:member_list")).status_code == 302
+    assert "由他人设置" in client.get(change).content.decode()
+    # what needs no login, and static files, stay open
+    assert client.get(reverse("healthz")).status_code == 200
+    assert client.get(reverse("public:notice", args=["B1"])).status_code == 200
+    assert _static_client(client, settings).get("/static/css/site.css").status_code == 200
+    data = {"old_password": initial, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    assert client.post(change, data)["Location"] == reverse("home")
+    assert password_is_own(_fresh(user))
+    assert client.get(reverse("home")).status_code == 200
+    assert client.get(reverse("orgs:detail", args=[personas.orgs["B1"].pk])).status_code == 200
+
+
+def test_logging_out_stays_open_while_the_password_must_change(client, personas):
+    _, initial = _open_login(client, personas)
+    client.post(reverse("login"), {"username": "li1", "password": initial})
+    response = client.post(reverse("logout"))
+    assert response["Location"] == reverse("login") and not _logged_in(client)
+
+
+def test_accounts_without_a_state_row_are_not_sent_to_change(client, personas):
+    client.force_login(personas.user("member_self"))
+    assert client.get(reverse("home")).status_code == 200
+
+
+def test_a_password_a_superuser_sets_in_the_admin_counts_as_someone_elses(client, personas):
+    admin = get_user_model().objects.create_superuser("root", password="pw-root-123456")
+    client.force_login(admin)
+    target = personas.user("member_self")
+    url = reverse("admin:auth_user_password_change", args=[target.pk])
+    response = client.post(
+        url,
+        {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert _fresh(target).check_password(NEW_PASSWORD)
+    assert not password_is_own(_fresh(target))
+    response = client.post(
+        reverse("admin:auth_user_add"),
+        {
+            "username": "made_in_admin",
+            "password1": NEW_PASSWORD,
+            "password2": NEW_PASSWORD,
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 302
+    assert not password_is_own(get_user_model().objects.get(username="made_in_admin"))
+
+
+def test_a_superuser_cannot_grant_themselves_a_role_in_the_admin(client, personas):
+    from orgs.services import role_grant_exists
+
+    admin = get_user_model().objects.create_superuser("root", password="pw-root-123456")
+    client.force_login(admin)
+    org = personas.orgs["P"]
+    response = client.post(
+        reverse("admin:orgs_organizationuserobjectpermission_add"),
+        {"user": admin.pk, "content_object": org.pk, "role": "office"},
+    )
+    assert response.status_code == 200 and "不能给自己授予角色" in response.content.decode()
+    assert not role_grant_exists(user=admin, org=org, role=Role.OFFICE)
+
+
+# ---------------------------------------------------------------- login throttle
+
+
+@pytest.fixture
+def member_login(db):
+    return make_user("li1")  # password pw-123456
+
+
+def _try(client, password, username="li1", **extra):
+    return client.post(
+        reverse("login"), {"username": username, "password": password}, **extra
+    ).content.decode()
+
+
+def test_five_failures_block_the_account_even_for_the_right_password(client, member_login):
+    for _ in range(5):
+        assert "用户名或密码不正确" in _try(client, "wrong")
+    page = _try(client, "pw-123456")
+    assert "登录失败次数过多，请在 15 分钟后再试" in page and not _logged_in(client)
+
+
+def test_the_right_password_after_fifty_wrong_ones_does_not_log_in(client, member_login):
+    for _ in range(50):
+        _try(client, "wrong")
+    assert "请在 15 分钟后再试" in _try(client, "pw-123456")
+    assert not _logged_in(client)
+
+
+def test_a_blocked_client_costs_no_password_hash(client, member_login, monkeypatch):
+    from django.contrib.auth.backends import ModelBackend
+
+    for _ in range(5):
+        _try(client, "wrong")
+    calls = []
+    real = ModelBackend.authenticate
+    monkeypatch.setattr(
+        ModelBackend, "authenticate", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    _try(client, "pw-123456")
+    assert calls == []
+
+
+def test_a_success_resets_the_account_counter(client, member_login):
+    for _ in range(4):
+        _try(client, "wrong")
+    _try(client, "pw-123456")
+    assert _logged_in(client)
+    client.logout()
+    for _ in range(4):
+        _try(client, "wrong")
+    _try(client, "pw-123456")
+    assert _logged_in(client)
+
+
+def test_the_wait_is_told_in_minutes(client, member_login):
+    from django.utils import timezone
+
+    from orgs.models import ThrottleCounter
+
+    for _ in range(5):
+        _try(client, "wrong")
+    ThrottleCounter.objects.update(window_ends=timezone.now() + datetime.timedelta(seconds=61))
+    assert "请在 2 分钟后再试" in _try(client, "pw-123456")
+
+
+def test_failures_from_one_address_block_it_for_every_account(client, member_login, settings):
+    settings.CLIENT_IP_HEADER = "HTTP_X_REAL_IP"
+    here, there = {"HTTP_X_REAL_IP": "10.0.0.7"}, {"HTTP_X_REAL_IP": "10.0.0.8"}
+    for i in range(login_limits.PER_ADDRESS):
+        _try(client, "wrong", username=f"guess{i}", **here)
+    assert "请在 15 分钟后再试" in _try(client, "pw-123456", **here)
+    assert not _logged_in(client)
+    _try(client, "pw-123456", **there)  # the account itself is not blocked
+    assert _logged_in(client)
+
+
+# ---------------------------------------------------------------- history
+
+
+def test_only_those_who_may_export_see_the_organisations_history(client, personas):
+    parent = personas.user("parent_committee_secretary")
+    services.member_transfer(
+        by=parent,
+        member=personas.members["m1"],
+        to_org=personas.orgs["B2"],
+        on=datetime.date.today(),
+    )
+    url = reverse("orgs:detail", args=[personas.orgs["B1"].pk])
+    for persona in ("own_branch_secretary", "parent_committee_secretary", "office_inside"):
+        client.force_login(personas.user(persona))
+        page = client.get(url).content.decode()
+        assert "最近变更" in page and "李一" in page, persona
+    client.force_login(personas.user("member_self"))
+    page = client.get(url).content.decode()
+    assert "最近变更" not in page and "李一" not in page and "授予" not in page
+
+
+def test_a_member_reads_their_own_records_history(client, personas):
+    own = personas.user("own_branch_secretary")
+    services.member_update(by=own, member=personas.members["m1b"], post="村民小组长")
+    client.force_login(personas.user("member_self"))
+    page = client.get(
+        reverse("orgs:member_detail", args=[personas.members["m1b"].pk])
+    ).content.decode()
+    assert "修改党员“李二”的信息" in page
+    other = client.get(reverse("orgs:member_detail", args=[personas.members["m1"].pk]))
+    assert other.status_code == 404

@@ -1,0 +1,320 @@
+"""Granting roles (issue 9, items 3 and 15): nobody grants a role to themselves; office and contact
+roles come from above; grants go to members in the granter's scope, chosen from a list; one login
+per member, enforced by the database."""
+
+import datetime
+import threading
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.urls import reverse
+
+from orgs import access, services
+from orgs.access import Action
+from orgs.models import Member, Role
+from orgs.services import may_assign_role, role_assign, role_grant, role_grant_exists
+from tests.personas import build_personas, make_member, make_user
+
+
+def _fresh(user):
+    return get_user_model().objects.get(pk=user.pk)
+
+
+def _linked(member, user) -> Member:
+    """`member`'s record linked to `user` (a leader is a member too)."""
+    services.member_update(by=None, member=member, user=user)
+    member.refresh_from_db()
+    return member
+
+
+@pytest.fixture
+def people(personas):
+    """The personas, with the branch and township secretaries' own member records."""
+    personas.members["own"] = _linked(
+        make_member(personas.orgs["B1"], "赵书记", birth_date=datetime.date(1972, 1, 1)),
+        personas.user("own_branch_secretary"),
+    )
+    personas.members["parent"] = _linked(
+        make_member(personas.orgs["T1"], "钱书记"), personas.user("parent_committee_secretary")
+    )
+    return personas
+
+
+def _refused(message, **kwargs):
+    with pytest.raises(ValidationError) as caught:
+        role_assign(**kwargs)
+    assert message in " ".join(caught.value.messages), caught.value.messages
+
+
+# ---------------------------------------------------------------- nobody grants to themselves
+
+
+@pytest.mark.parametrize("role", [Role.DEPUTY, Role.MEMBER])
+def test_a_secretary_cannot_grant_a_role_at_their_branch_to_themselves(people, role):
+    own = people.user("own_branch_secretary")
+    b1 = people.orgs["B1"]
+    assert may_assign_role(by=own, org=b1, role=role)  # the role itself is theirs to grant
+    _refused("不能给自己授予角色", by=own, org=b1, role=role, member=people.members["own"])
+    assert not role_grant_exists(user=own, org=b1, role=role)
+
+
+@pytest.mark.parametrize("role", [Role.OFFICE, Role.CONTACT, Role.SECRETARY, Role.DEPUTY])
+def test_the_parent_secretary_cannot_grant_a_role_below_to_themselves(people, role):
+    parent = people.user("parent_committee_secretary")
+    b1 = people.orgs["B1"]
+    assert may_assign_role(by=parent, org=b1, role=role)
+    _refused("不能给自己授予角色", by=parent, org=b1, role=role, member=people.members["parent"])
+    assert not role_grant_exists(user=parent, org=b1, role=role)
+
+
+def test_the_grant_primitive_refuses_a_person_granting_to_themselves(people):
+    own = people.user("own_branch_secretary")
+    with pytest.raises(ValidationError, match="不能给自己授予角色"):
+        role_grant(by=own, user=own, org=people.orgs["B1"], role=Role.OFFICE)
+    assert not role_grant_exists(user=own, org=people.orgs["B1"], role=Role.OFFICE)
+
+
+# ---------------------------------------------------------------- office and contact from above
+
+
+@pytest.mark.parametrize("role", [Role.OFFICE, Role.CONTACT])
+def test_a_branch_secretary_cannot_grant_office_or_contact_at_their_branch(people, role):
+    own = people.user("own_branch_secretary")
+    b1, m1 = people.orgs["B1"], people.members["m1"]
+    assert not may_assign_role(by=own, org=b1, role=role)
+    _refused("由上级党组织的书记、副书记或上级工作人员授予", by=own, org=b1, role=role, member=m1)
+    m1.refresh_from_db()
+    assert m1.user is None  # no login opened either
+
+
+def test_the_self_grant_attack_leaves_grade_rules_windows_and_reviews_where_they_were(
+    people, client
+):
+    """The attack of issue 9: a branch secretary gives himself (or a friend) office and contact
+    at his branch, to set his own grade rule, open the pledge window and review his branch."""
+    from reviews.services import may_review_org
+
+    own = people.user("own_branch_secretary")
+    b1 = people.orgs["B1"]
+    client.force_login(own)
+    url = reverse("orgs:roles", args=[b1.pk])
+    for role in ("office", "contact"):
+        for member in (people.members["own"], people.members["m1"]):
+            response = client.post(url, {"role": role, "member": member.pk})
+            assert response.status_code == 200 and response.context["form"].errors
+    own = _fresh(own)
+    assert [g.role for g in access.grants_for(own)] == [Role.SECRETARY]
+    assert not access.can(own, Action.CONFIGURE, b1)
+    assert may_review_org(own, b1) is None
+    assert client.get(reverse("pledges:window", args=[b1.pk])).status_code == 403
+    assert client.get(reverse("appraisal:rule", args=[b1.pk])).status_code == 403
+    assert Member.objects.get(pk=people.members["m1"].pk).user is None
+
+
+def test_the_parent_secretary_grants_office_and_contact_below(people):
+    parent = people.user("parent_committee_secretary")
+    b1, m1, m2 = people.orgs["B1"], people.members["m1"], people.members["m2"]
+    user, password = role_assign(by=parent, org=b1, role=Role.OFFICE, member=m1)
+    assert password and role_grant_exists(user=user, org=b1, role=Role.OFFICE)
+    assert access.can(_fresh(user), Action.CONFIGURE, b1)  # granted from above: as intended
+    contact, _ = role_assign(by=parent, org=b1, role=Role.CONTACT, member=m2)  # sibling's member
+    assert role_grant_exists(user=contact, org=b1, role=Role.CONTACT)
+
+
+def test_an_office_covering_the_parent_grants_office_and_contact_only(people):
+    office = people.user("office_inside")  # office at the county, above B1's township
+    b1, m1 = people.orgs["B1"], people.members["m1"]
+    assert [r for r in Role if may_assign_role(by=office, org=b1, role=r)] == [
+        Role.OFFICE,
+        Role.CONTACT,
+    ]
+    user, _ = role_assign(by=office, org=b1, role=Role.CONTACT, member=m1)
+    assert role_grant_exists(user=user, org=b1, role=Role.CONTACT)
+    _refused("书记由上级党组织任命", by=office, org=b1, role=Role.SECRETARY, member=m1)
+    _refused("您不能在“组织B1”授予副书记角色", by=office, org=b1, role=Role.DEPUTY, member=m1)
+
+
+def test_office_staff_at_the_organisation_itself_do_not_grant_office_there(people):
+    parent = people.user("parent_committee_secretary")
+    b1 = people.orgs["B1"]
+    clerk, _ = role_assign(by=parent, org=b1, role=Role.OFFICE, member=people.members["m1"])
+    clerk = _fresh(clerk)
+    assert not may_assign_role(by=clerk, org=b1, role=Role.OFFICE)
+    assert not may_assign_role(by=clerk, org=b1, role=Role.CONTACT)
+    other = make_member(b1, "孙三", birth_date=datetime.date(1960, 1, 1))
+    _refused("由上级党组织", by=clerk, org=b1, role=Role.OFFICE, member=other)
+
+
+def test_the_secretary_is_appointed_by_the_parent(people):
+    own, parent = people.user("own_branch_secretary"), people.user("parent_committee_secretary")
+    b1, m1 = people.orgs["B1"], people.members["m1"]
+    _refused("书记由上级党组织任命", by=own, org=b1, role=Role.SECRETARY, member=m1)
+    user, _ = role_assign(by=parent, org=b1, role=Role.SECRETARY, member=m1)
+    assert role_grant_exists(user=user, org=b1, role=Role.SECRETARY)
+
+
+def test_deputies_and_members_are_granted_by_the_branch_leaders(people):
+    own = people.user("own_branch_secretary")
+    b1 = people.orgs["B1"]
+    deputy, password = role_assign(by=own, org=b1, role=Role.DEPUTY, member=people.members["m1"])
+    assert password and role_grant_exists(user=deputy, org=b1, role=Role.DEPUTY)
+    third = make_member(b1, "周四", birth_date=datetime.date(1961, 1, 1))
+    member, _ = role_assign(by=_fresh(deputy), org=b1, role=Role.MEMBER, member=third)
+    assert role_grant_exists(user=member, org=b1, role=Role.MEMBER)
+
+
+# ---------------------------------------------------------------- only to members in scope
+
+
+def test_a_grant_goes_only_to_a_member_in_the_granters_scope(people):
+    own = people.user("own_branch_secretary")
+    b1, m2 = people.orgs["B1"], people.members["m2"]
+    _refused("工作范围内的党员", by=own, org=b1, role=Role.DEPUTY, member=m2)
+    m2.refresh_from_db()
+    assert m2.user is None
+
+
+def test_the_member_role_goes_only_to_a_member_on_the_roll(people):
+    parent = people.user("parent_committee_secretary")
+    _refused(
+        "党员角色只授予本组织的党员",
+        by=parent,
+        org=people.orgs["B1"],
+        role=Role.MEMBER,
+        member=people.members["m2"],
+    )
+
+
+def test_a_person_grants_only_to_a_members_login(people):
+    """The primitive holds the same rules: no account that is not a member's, nothing outside."""
+    own = people.user("own_branch_secretary")
+    b1 = people.orgs["B1"]
+    stranger = make_user("stranger")
+    with pytest.raises(ValidationError, match="党员本人的登录账号"):
+        role_grant(by=own, user=stranger, org=b1, role=Role.DEPUTY)
+    with pytest.raises(ValidationError, match="由上级党组织"):
+        role_grant(by=own, user=stranger, org=b1, role=Role.OFFICE)
+    assert not access.grants_for(_fresh(stranger))
+
+
+def test_the_roles_page_offers_members_never_a_free_username(people, client):
+    own = people.user("own_branch_secretary")
+    client.force_login(own)
+    url = reverse("orgs:roles", args=[people.orgs["B1"].pk])
+    page = client.get(url).content.decode()
+    assert "李一" in page and "王二" not in page  # B1's members; B2's are not in own's scope
+    assert "王二" not in client.get(url, {"q": "王"}).content.decode()
+    response = client.post(url, {"role": "deputy", "username": "sibling"})
+    assert response.context["form"].errors["member"]
+    assert not access.grants_for(_fresh(people.user("sibling_branch_secretary")))[1:]
+    response = client.post(url, {"role": "deputy", "member": people.members["m2"].pk})
+    assert response.context["form"].errors["member"]  # outside the scope: not a valid choice
+    client.force_login(people.user("parent_committee_secretary"))
+    assert "王二" in client.get(url, {"q": "王"}).content.decode()
+
+
+def test_new_usernames_pass_djangos_username_validator(people):
+    own = people.user("own_branch_secretary")
+    b1, m1 = people.orgs["B1"], people.members["m1"]
+    users = get_user_model().objects.count()
+    for bad in ("bad name", "a/b", "x" * 151, "own"):
+        with pytest.raises(ValidationError) as caught:
+            role_assign(by=own, org=b1, role=Role.MEMBER, member=m1, username=bad)
+        assert "username" in caught.value.error_dict
+    assert get_user_model().objects.count() == users
+    m1.refresh_from_db()
+    assert m1.user is None
+    user, _ = role_assign(by=own, org=b1, role=Role.MEMBER, member=m1, username="李一.li-1")
+    assert user.username == "李一.li-1"
+
+
+def test_a_bad_username_on_the_page_keeps_the_input_and_saves_nothing(people, client):
+    client.force_login(people.user("own_branch_secretary"))
+    url = reverse("orgs:roles", args=[people.orgs["B1"].pk])
+    m1 = people.members["m1"]
+    response = client.post(url, {"role": "member", "member": m1.pk, "username": "bad name"})
+    assert "用户名“bad name”不可用" in response.content.decode()
+    assert 'value="bad name"' in response.content.decode()
+    m1.refresh_from_db()
+    assert m1.user is None
+
+
+# ---------------------------------------------------------------- one login per member
+
+
+def test_opening_a_login_twice_makes_one_account(people):
+    own = people.user("own_branch_secretary")
+    b1, m1 = people.orgs["B1"], people.members["m1"]
+    users = get_user_model().objects.count()
+    user, password = role_assign(by=own, org=b1, role=Role.MEMBER, member=m1, username="li1")
+    _refused("已有登录账号", by=own, org=b1, role=Role.MEMBER, member=m1, username="li1b")
+    _refused("已是“组织B1”的党员", by=own, org=b1, role=Role.MEMBER, member=m1)
+    assert get_user_model().objects.count() == users + 1
+    m1.refresh_from_db()
+    assert m1.user_id == user.pk
+
+
+def test_a_stale_member_row_opens_no_second_login(people):
+    """A request that read the member before another opened its login (the double click): the
+    service reads the row again under a lock and links only a member that has no login."""
+    own = people.user("own_branch_secretary")
+    b1, m1 = people.orgs["B1"], people.members["m1"]
+    stale = Member.objects.get(pk=m1.pk)
+    first, _ = role_assign(by=own, org=b1, role=Role.MEMBER, member=m1, username="li1")
+    assert stale.user_id is None
+    _refused("已有登录账号", by=own, org=b1, role=Role.DEPUTY, member=stale, username="li1x")
+    assert not get_user_model().objects.filter(username="li1x").exists()
+    m1.refresh_from_db()
+    assert m1.user_id == first.pk
+
+
+def test_a_double_click_on_the_page_opens_one_login_with_a_clear_message(people, client):
+    client.force_login(people.user("own_branch_secretary"))
+    url = reverse("orgs:roles", args=[people.orgs["B1"].pk])
+    m1 = people.members["m1"]
+    data = {"role": "member", "member": m1.pk, "username": ""}
+    users = get_user_model().objects.count()
+    first = client.post(url, data, follow=True).content.decode()
+    assert "初始密码" in first
+    second = client.post(url, data).content.decode()
+    assert "“李一”已是“组织B1”的党员" in second
+    assert get_user_model().objects.count() == users + 1
+
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks are PostgreSQL's"
+)
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_requests_open_one_login_and_leave_no_orphan():
+    p = build_personas()
+    own = p.user("own_branch_secretary")
+    b1, m1 = p.orgs["B1"], p.members["m1"]
+    users = get_user_model().objects.count()
+    barrier = threading.Barrier(6)
+    outcomes = [None] * 6
+
+    def run(i):
+        try:
+            barrier.wait()
+            role_assign(by=own, org=b1, role=Role.MEMBER, member=m1, username=f"li{i}")
+            outcomes[i] = "ok"
+        except ValidationError as error:
+            outcomes[i] = error.messages[0]
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("ok") == 1, outcomes
+    assert all("已有登录账号" in o for o in outcomes if o != "ok"), outcomes
+    assert get_user_model().objects.count() == users + 1
+    m1.refresh_from_db()
+    assert m1.user is not None and role_grant_exists(user=m1.user, org=b1, role=Role.MEMBER)
