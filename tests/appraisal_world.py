@@ -2,7 +2,8 @@
 
 - extra["ap_open"]: B1's 2026 member appraisal, voting by code and paper, 6 党员 slips issued
   (codes in extra["codes"]), two ballots cast; extra["subject"] is m1b's subject (member_self);
-- extra["ap_done"]: B1's 2025 member appraisal, 5 ballots, closed, decided and published.
+- extra["ap_done"]: B1's 2025 member appraisal, 5 ballots of 6 party members expected (no
+  masses), closed, decided and published.
 """
 
 import datetime
@@ -50,7 +51,7 @@ def build_appraisal_world(p: Personas) -> Personas:
     ]
     cast(ap_open, codes[0], 1, 2)
     cast(ap_open, codes[1], 2, None)
-    ap_done = open_appraisal(p, year=2025)
+    ap_done = open_appraisal(p, year=2025, expected_masses=0)
     done_codes = services.slips_issue(by=own, appraisal=ap_done, group="member", count=5)
     for _, code in done_codes:
         cast(ap_done, code, 1, 1)

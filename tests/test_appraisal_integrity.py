@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import connection, models
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -304,3 +305,63 @@ def test_the_close_stands_when_the_cleanup_cannot_be_queued(monkeypatch):
     services.ballot_cast(appraisal_id=appraisal.pk, code=code, marks={1: 1})
     services.appraisal_close(by=own, appraisal=appraisal)  # no exception reaches the caller
     assert Appraisal.objects.get(pk=appraisal.pk).state == "closed"
+
+
+# ---------------------------------------------------------------- SQLite: the write-ahead log
+
+sqlite_only = pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="the SQLite write-ahead log and VACUUM"
+)
+
+
+@sqlite_only
+def test_compacting_a_sqlite_file_empties_its_write_ahead_log(tmp_path, django_db_blocker):
+    """In WAL mode the -wal file keeps the rows in the order they were written, deleted ones
+    too, until a checkpoint; the free pages of the main file keep them until VACUUM."""
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    from reviews.tasks import sqlite_compact
+
+    path = tmp_path / "db.sqlite3"
+    settings_dict = {
+        **connection.settings_dict,
+        "NAME": str(path),
+        "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL;"},
+        "TEST": {},
+    }
+    db = DatabaseWrapper(settings_dict, alias="wal_test")
+    with django_db_blocker.unblock():
+        _fill_and_compact(db, path, sqlite_compact)
+
+
+def _fill_and_compact(db, path, sqlite_compact):
+    try:
+        with db.cursor() as cursor:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")  # as a busy server leaves it pending
+            cursor.execute("CREATE TABLE ballot (id TEXT, marks TEXT)")
+            for i in range(200):
+                cursor.execute("INSERT INTO ballot VALUES (%s, %s)", [f"cast-{i:04d}", "1234"])
+            cursor.execute("DELETE FROM ballot")
+        wal = path.with_name("db.sqlite3-wal")
+        assert wal.stat().st_size > 0 and b"cast-0001" in wal.read_bytes()
+        assert sqlite_compact(db) == "done"
+        assert wal.stat().st_size == 0
+        assert b"cast-0001" not in path.read_bytes()
+    finally:
+        db.close()
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_closing_on_sqlite_vacuums_and_checkpoints_the_log():
+    p = build_personas()
+    own = p.user("own_branch_secretary")
+    appraisal = open_appraisal(p)
+    [(_, code)] = services.slips_issue(by=own, appraisal=appraisal, group="member", count=1)
+    services.ballot_cast(appraisal_id=appraisal.pk, code=code, marks={1: 1})
+    with CaptureQueriesContext(connection) as queries:
+        services.appraisal_close(by=own, appraisal=appraisal)
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert "VACUUM" in statements
+    assert "PRAGMA wal_checkpoint(TRUNCATE)" in statements
+    assert statements.index("VACUUM") < statements.index("PRAGMA wal_checkpoint(TRUNCATE)")

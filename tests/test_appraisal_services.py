@@ -336,7 +336,7 @@ def test_close_freezes_a_tally_that_verify_confirms(personas, own, capsys):
 
 
 def test_results_decided_then_published(personas, own):
-    appraisal = open_appraisal(personas)
+    appraisal = open_appraisal(personas, expected_masses=0)  # 5 of 6 members vote
     issued = services.slips_issue(by=own, appraisal=appraisal, group="member", count=5)
     for _, code in issued:
         cast(appraisal, code, 1, 2)
@@ -391,9 +391,11 @@ def test_organisation_results_give_a_satisfaction_rate(personas):
     assert b2.satisfaction == pytest.approx(1 / 3)
     assert appraisal.tally["party_participants"] == 4  # lower-level leaders count as party
     refused(services.results_decide, by=parent, appraisal=appraisal, decisions={})
-    services.appraisal_publish(by=parent, appraisal=appraisal)
+    services.appraisal_publish(by=parent, appraisal=appraisal, low_turnout_confirmed=True)
     [entry] = selectors.record_entries(org=personas.orgs["B1"])
-    assert entry["satisfaction"] == 0.75
+    # four ballots: fewer than five, so the record others read gives no counts nor rate
+    assert entry["few_ballots"] and entry["satisfaction"] is None and entry["counts"] is None
+    assert entry["subject"].satisfaction == 0.75  # kept for the running secretary's page
 
 
 # ---------------------------------------------------------------- the grade rule
@@ -423,6 +425,7 @@ def test_rule_set_by_an_office_nearest_wins(personas):
         "basic_positive_min": 60,
         "fail_poor_min": 25,
         "commend_satisfaction_min": 95,
+        "turnout_min": 50,
     }
     refused(
         services.rule_set,
@@ -499,8 +502,11 @@ def test_small_groups_are_never_shown_apart(personas, own):
     assert member_view["show_counts"] and member_view["shown_groups"] == []
     assert all(row["groups"] == [] for row in member_view["rows"])
     assert member_view["rows"][0]["counts"] == [6, 0, 0, 2, 0]
+    # nor does the running secretary: two 群众 rows would be those two persons' ballots
     secretary_view = selectors.results(appraisal=appraisal, user=own)
-    assert secretary_view["shown_groups"] == ["党员", "群众（代表）"]
+    assert secretary_view["shown_groups"] == []
+    assert all(row["groups"] == [] for row in secretary_view["rows"])
+    assert secretary_view["hidden_groups"] == ["党员", "群众（代表）"]
     assert selectors.group_ballots(appraisal.tally) == {"member": 6, "masses": 2}
 
 
@@ -529,7 +535,7 @@ def test_a_closed_session_refuses_every_earlier_step(personas, own):
         appraisal=appraisal,
         decisions={s.pk: ("pass", "认定") for s in appraisal.subjects.all()},
     )
-    services.appraisal_publish(by=own, appraisal=appraisal)
+    services.appraisal_publish(by=own, appraisal=appraisal, low_turnout_confirmed=True)
     refused(services.appraisal_publish, by=own, appraisal=appraisal, match="公开结果")
     refused(services.results_decide, by=own, appraisal=appraisal, decisions={}, match="公开结果")
     assert list(appraisal.events.values_list("action", flat=True)) == [
@@ -539,7 +545,10 @@ def test_a_closed_session_refuses_every_earlier_step(personas, own):
 
 def test_well_regarded_organisations_are_suggested_for_commendation(personas):
     parent = personas.user("parent_committee_secretary")
-    appraisal = open_appraisal(personas, org="T1", kind="org", by=parent, expected_leader=5)
+    appraisal = open_appraisal(
+        personas, org="T1", kind="org", by=parent, expected_member=1, expected_masses=0,
+        expected_leader=5,
+    )  # fmt: skip
     for _, code in services.slips_issue(by=parent, appraisal=appraisal, group="leader", count=5):
         cast(appraisal, code, 1, 3)  # B1 satisfies everyone, B2 nobody
     appraisal = services.appraisal_close(by=parent, appraisal=appraisal)
@@ -584,7 +593,171 @@ def test_a_subject_left_out_by_the_plan(personas, own):
     services.results_decide(
         by=own, appraisal=appraisal, decisions={appraisal.subjects.get().pk: ("pass", "认定")}
     )
-    services.appraisal_publish(by=own, appraisal=appraisal)
+    services.appraisal_publish(by=own, appraisal=appraisal, low_turnout_confirmed=True)
     [entry] = selectors.record_entries(member=personas.members["m1"])
     assert entry["grade"] == "暂缓评议" and entry["excluded"] == "长期患病"
     assert [e["action"] for e in appraisal.events.values("action")].count("exclude") == 2
+
+
+# ---------------------------------------------------------------- issue 9
+
+
+def test_a_login_whose_password_someone_else_set_cannot_be_a_teller(personas, own):
+    """The secretary opens a login for a member and knows its password: entering the second
+    count as that member would make one person both tellers."""
+    from orgs.accounts import password_set_by
+
+    appraisal = open_appraisal(personas)
+    member = personas.user("member_self")
+    good = figures([[4, 2, 1, 0, 0], [3, 3, 0, 0, 1]])
+    services.paper_enter(by=own, appraisal=appraisal, group="member", figures=good)
+    password_set_by(user=member, by=own)
+    member = type(member).objects.get(pk=member.pk)
+    assert "密码由他人设置" in services.teller_refusal(member, appraisal)
+    refused(
+        services.paper_enter,
+        by=member,
+        appraisal=appraisal,
+        group="member",
+        figures=good,
+        match="密码由他人设置",
+    )
+    assert not PaperCount.objects.exists()
+    # the same person entering twice stays one entry, never a confirmation
+    again = services.paper_enter(by=own, appraisal=appraisal, group="member", figures=good)
+    assert again["state"] == "waiting" and not PaperCount.objects.exists()
+    # once the owner has set a password of their own, they may count
+    password_set_by(user=member, by=member)
+    member = type(member).objects.get(pk=member.pk)
+    outcome = services.paper_enter(by=member, appraisal=appraisal, group="member", figures=good)
+    assert outcome["state"] == "confirmed"
+
+
+def test_adopting_every_suggestion_then_changing_the_exceptions(personas, own):
+    appraisal = open_appraisal(personas, expected_masses=0)
+    for _, code in services.slips_issue(by=own, appraisal=appraisal, group="member", count=5):
+        cast(appraisal, code, 1, 2)
+    refused(services.results_adopt_suggested, by=own, appraisal=appraisal, match="组织评议")
+    appraisal = services.appraisal_close(by=own, appraisal=appraisal)
+    first, second = appraisal.subjects.order_by("position")
+    refused(
+        services.results_adopt_suggested,
+        by=personas.user("parent_committee_secretary"),
+        appraisal=appraisal,
+    )
+    refused(services.results_adopt_suggested, by=personas.user("member_self"), appraisal=appraisal)
+    assert services.results_adopt_suggested(by=own, appraisal=appraisal) == 2
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.final_grade, second.final_grade) == ("excellent", "pass")
+    assert first.decided_by == own and first.override_reason == ""
+    # an exception still needs its reason
+    refused(
+        services.results_decide,
+        by=own,
+        appraisal=appraisal,
+        decisions={first.pk: ("pass", "")},
+        match="请填写理由",
+    )
+    services.results_decide(by=own, appraisal=appraisal, decisions={first.pk: ("pass", "受过批评")})
+    # adopting again leaves the decided ones as they are
+    assert services.results_adopt_suggested(by=own, appraisal=appraisal) == 0
+    first.refresh_from_db()
+    assert (first.final_grade, first.override_reason) == ("pass", "受过批评")
+    assert "adopt" in appraisal.events.values_list("action", flat=True)
+    services.appraisal_publish(by=own, appraisal=appraisal)
+    refused(services.results_adopt_suggested, by=own, appraisal=appraisal, match="公开结果")
+
+
+def test_adopting_leaves_a_member_without_suggestion_undecided(personas, own):
+    appraisal = open_appraisal(personas, expected_masses=0)
+    for _, code in services.slips_issue(by=own, appraisal=appraisal, group="member", count=5):
+        cast(appraisal, code, 1, None)  # nobody graded the second member
+    appraisal = services.appraisal_close(by=own, appraisal=appraisal)
+    assert services.results_adopt_suggested(by=own, appraisal=appraisal) == 1
+    second = appraisal.subjects.get(position=2)
+    assert second.suggested_grade == "" and second.final_grade == ""
+    refused(services.appraisal_publish, by=own, appraisal=appraisal, match="1 名党员")
+
+
+def _voted(personas, own, *, ballots, year=2026, **plan):
+    appraisal = open_appraisal(personas, year=year, **plan)
+    for _, code in services.slips_issue(by=own, appraisal=appraisal, group="member", count=ballots):
+        cast(appraisal, code, 1, 1)
+    appraisal = services.appraisal_close(by=own, appraisal=appraisal)
+    services.results_adopt_suggested(by=own, appraisal=appraisal)
+    return appraisal
+
+
+def test_turnout_below_the_share_asks_to_confirm_and_suggests_nobody(personas, own):
+    # 6 of 10 expected (6 members, 4 masses): 60% < 67%; every member is graded 好 (优秀)
+    appraisal = _voted(personas, own, ballots=6)
+    assert appraisal.turnout_percent == 60 and appraisal.expected_total == 10
+    error = refused(services.appraisal_publish, by=own, appraisal=appraisal, match="参加率 60%")
+    assert error.code == "low_turnout"
+    assert Appraisal.objects.get(pk=appraisal.pk).state == AppraisalState.CLOSED
+    view = selectors.results(appraisal=appraisal, user=own)
+    assert view["low_turnout"] and view["commended"] == []
+    appraisal = services.appraisal_publish(by=own, appraisal=appraisal, low_turnout_confirmed=True)
+    assert appraisal.low_turnout
+    assert "低于 67%" in appraisal.events.get(action="publish").comment
+    found = selectors.commendation_candidates(root=personas.orgs["K1"], year=2026)
+    assert found["members"].count() == 0 and list(found["members"]) == []
+    # a rule set later does not change what was frozen at publication
+    office = personas.user("office_inside")
+    services.rule_set(
+        by=office, org=personas.orgs["K1"], year=2026,
+        **{name: getattr(rules.DEFAULT, name) for name in rules.FIELDS} | {"turnout_min": 50},
+    )  # fmt: skip
+    assert (
+        selectors.commendation_candidates(root=personas.orgs["K1"], year=2026)["members"].count()
+        == 0
+    )
+
+
+def test_turnout_at_two_thirds_publishes_without_asking(personas, own):
+    # 2 of 3 is two thirds: 67% when rounded, as shown
+    appraisal = _voted(personas, own, ballots=4, expected_member=6, expected_masses=0)
+    assert appraisal.turnout_percent == 67
+    appraisal = services.appraisal_publish(by=own, appraisal=appraisal)
+    assert not appraisal.low_turnout
+    found = selectors.commendation_candidates(root=personas.orgs["K1"], year=2026)
+    assert [s.name for s in found["members"]] == ["李一", "李二"]
+
+
+def test_the_turnout_share_is_set_with_the_grade_rule(personas, own):
+    office = personas.user("office_inside")
+    values = {name: getattr(rules.DEFAULT, name) for name in rules.FIELDS}
+    assert values["turnout_min"] == 67
+    refused(
+        services.rule_set,
+        by=office, org=personas.orgs["K1"], year=2026, **values | {"turnout_min": 101},
+    )  # fmt: skip
+    services.rule_set(by=office, org=personas.orgs["K1"], year=2026, **values | {"turnout_min": 50})
+    assert rules.thresholds_for(org=personas.orgs["B1"], year=2026).turnout_min == 50
+    appraisal = _voted(personas, own, ballots=6)  # 60%: enough under this county's rule
+    appraisal = services.appraisal_publish(by=own, appraisal=appraisal)
+    assert not appraisal.low_turnout
+
+
+def test_the_migration_marks_sessions_published_below_two_thirds(personas, own):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("reviews.migrations.0005_appraisal_turnout")
+    low = _voted(personas, own, ballots=6)
+    services.appraisal_publish(by=own, appraisal=low, low_turnout_confirmed=True)
+    full = _voted(personas, own, ballots=6, year=2025, expected_masses=0)
+    services.appraisal_publish(by=own, appraisal=full)
+    Appraisal.objects.update(low_turnout=False)  # as the rows were before the migration
+    migration.mark_published(apps, None)
+    assert set(Appraisal.objects.filter(low_turnout=True).values_list("pk", flat=True)) == {low.pk}
+
+
+def test_a_session_of_few_ballots_gives_no_counts_in_the_record(personas, own):
+    appraisal = _voted(personas, own, ballots=4, expected_member=4, expected_masses=0)
+    services.appraisal_publish(by=own, appraisal=appraisal)
+    [entry] = selectors.record_entries(member=personas.members["m1"])
+    assert entry["few_ballots"] and entry["counts"] is None and entry["satisfaction"] is None
+    assert entry["grade"] == "优秀"  # the committee's grade is not a count

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 
 from orgs.access import grants_for
 from orgs.models import Organization, Role
+from orgs.selectors import members_on
 from reviews.appraisal import services
 
 WEIGHTS = (55, 30, 10, 5)  # 好 较好 一般 差 — most members are well regarded
@@ -89,9 +90,11 @@ def seed(*, scale: str, rng, today: datetime.date, log) -> dict:
     }
     made = 0
     try:
+        held_last = datetime.date(last, 12, 20)
+        roll = members_on(org=branch, day=held_last).values("pk").distinct().count()
         appraisal = services.appraisal_create(
             by=secretary, org=branch, kind="member", year=last, today=today,
-            held_on=datetime.date(last, 12, 20), method="both", expected_member=30,
+            held_on=held_last, method="both", expected_member=max(roll, 1),
             expected_masses=15, **plan,
         )  # fmt: skip
         n = appraisal.subjects.count()

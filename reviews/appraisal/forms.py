@@ -148,6 +148,13 @@ class RuleForm(forms.Form):
     commend_satisfaction_min = forms.IntegerField(
         label="推荐先进党组织：满意率不低于（%）", min_value=0, max_value=100
     )
+    turnout_min = forms.IntegerField(
+        label="参加率不低于（%）：低于此比例公开结果时提示，且不推荐评先评优人选",
+        min_value=0,
+        max_value=100,
+        help_text="参加率 = 实际参加人数 ÷ 方案中各类人员应参加人数之和（四舍五入到整数）。"
+        "默认 67%（三分之二）。",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -15,11 +15,12 @@ def org_links(user, org) -> list[dict]:
     for entry in selectors.record_entries(org=org)[:1]:
         rate = entry["satisfaction"]
         appraisal = entry["appraisal"]
-        shown = entry["ballots"] >= selectors.SMALL_GROUP or access.can(
-            user, Action.EDIT, appraisal.org
-        )  # the rule of the results page: few ballots, counts for the secretary only
+        if entry["few_ballots"] and entry["subject"] is not None:
+            # the rule of the results page: few ballots, counts for the running secretary only
+            runner = access.can(user, Action.EDIT, appraisal.org)
+            rate = entry["subject"].satisfaction if runner else None
         text = f"{entry['year']}年民主评议满意率 {rate * 100:.1f}%" if rate is not None else ""
-        if text and shown and selectors.may_view(user, appraisal):
+        if text and selectors.may_view(user, appraisal):
             links.append({"text": text, "url": reverse("appraisal:results", args=[appraisal.pk])})
     return links
 

@@ -43,6 +43,9 @@ class Group(models.TextChoices):
 
 
 PARTY_GROUPS = frozenset({Group.MEMBER, Group.LEADER})
+# Fewer ballots than this in a participant group: the group is never shown apart, to anyone; in a
+# whole session: its counts are shown to the running secretary only.
+SMALL_GROUP = 5
 GROUPS_FOR = {
     AppraisalKind.MEMBER: (Group.MEMBER, Group.MASSES),
     AppraisalKind.ORG: (Group.MEMBER, Group.MASSES, Group.LEADER, Group.RECIPIENT),
@@ -101,6 +104,9 @@ class Appraisal(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField("计票时间", null=True, blank=True)
     published_at = models.DateTimeField("公开时间", null=True, blank=True)
+    # frozen at publication: fewer took part than the rule's share of those expected, so nobody
+    # from this session is suggested for 评先评优
+    low_turnout = models.BooleanField("参加率偏低", default=False)
 
     class Meta:
         verbose_name = "民主评议"
@@ -124,6 +130,32 @@ class Appraisal(models.Model):
         return getattr(self, f"expected_{group}")
 
     @property
+    def expected_total(self) -> int:
+        return sum(self.expected(str(g)) for g in self.groups)
+
+    @property
+    def small_expected_groups(self) -> list[str]:
+        """Groups the plan expects fewer than SMALL_GROUP people of (but some): their ballots
+        will only count in the totals, never be shown apart."""
+        return [g.label for g in self.groups if 0 < self.expected(str(g)) < SMALL_GROUP]
+
+    @property
+    def participants(self) -> int | None:
+        """Everyone who handed in a sheet (spoiled ones too), from the tally; None before closing."""
+        if not self.tally:
+            return None
+        return self.tally.get("party_participants", 0) + self.tally.get("mass_participants", 0)
+
+    @property
+    def turnout_percent(self) -> int | None:
+        """参加率: participants over the plan's expected numbers, in whole per cent (rounded half
+        up), as shown; None before closing or with nobody expected."""
+        participants, expected = self.participants, self.expected_total
+        if participants is None or not expected:
+            return None
+        return (participants * 200 + expected) // (2 * expected)
+
+    @property
     def uses_codes(self) -> bool:
         return self.method in (VotingMethod.CODE, VotingMethod.BOTH)
 
@@ -133,6 +165,15 @@ class Appraisal(models.Model):
 
     def reached(self, state: str) -> bool:
         return STATE_ORDER.index(self.state) >= STATE_ORDER.index(state)
+
+    @property
+    def is_published(self) -> bool:
+        return self.state == AppraisalState.PUBLISHED
+
+    @property
+    def is_closed(self) -> bool:
+        """Counted, not yet published: the committee decides, then publishes."""
+        return self.state == AppraisalState.CLOSED
 
 
 class AppraisalSubject(models.Model):
@@ -319,6 +360,9 @@ class GradeRule(models.Model):
     basic_positive_min = models.PositiveSmallIntegerField("合格：“好”与“较好”票不少于（%）")
     fail_poor_min = models.PositiveSmallIntegerField("不合格：“差”票达到（%）")
     commend_satisfaction_min = models.PositiveSmallIntegerField("推荐先进党组织：满意率不低于（%）")
+    turnout_min = models.PositiveSmallIntegerField(
+        "参加率不低于（%），否则不推荐评先评优", default=67
+    )
     set_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -368,5 +412,6 @@ EVENT_LABELS = {
     "paper_discard": "清除未核对的纸质录入",
     "close": "结束评议并计票",
     "decide": "认定评议结果",
+    "adopt": "采用全部建议等次",
     "publish": "公开结果",
 }

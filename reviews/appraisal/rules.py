@@ -12,7 +12,9 @@ With no graded ballot there is no suggestion. The branch committee decides the g
 from the suggestion needs a reason. An office may set other thresholds for its subtree and a year
 (the nearest setting above the branch wins). Organisations get a satisfaction rate, (满意 + 比较满意)
 over the graded ballots; those at or above `commend_satisfaction_min` (default 90) are suggested for
-commendation (评先评优), as are members decided 优秀.
+commendation (评先评优), as are members decided 优秀 — unless the session's turnout (参加率: those
+who handed in a sheet over the plan's expected numbers) is below `turnout_min` (default 67: two
+thirds), when publication asks for a confirmation and nobody from it is suggested.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass, fields
 
 from orgs.models import Organization
 from orgs.selectors import nearest_above
-from reviews.appraisal.models import GradeRule, ResultGrade
+from reviews.appraisal.models import Appraisal, GradeRule, ResultGrade
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Thresholds:
     basic_positive_min: int = 50
     fail_poor_min: int = 34
     commend_satisfaction_min: int = 90
+    turnout_min: int = 67  # per cent of the plan's expected numbers: two thirds, rounded
     set_at: str = ""  # the organisation that set them; empty for the defaults
 
     def describe(self) -> list[str]:
@@ -68,6 +71,12 @@ def suggest(counts: list[int], t: Thresholds) -> str:
     if good * 100 >= t.excellent_good_min * graded and poor * 100 <= t.excellent_poor_max * graded:
         return ResultGrade.EXCELLENT
     return ResultGrade.PASS
+
+
+def turnout_low(appraisal: Appraisal, t: Thresholds) -> bool:
+    """Whether a closed session's turnout, in whole per cent, is below the rule's share."""
+    turnout = appraisal.turnout_percent
+    return turnout is not None and turnout < t.turnout_min
 
 
 def commended_org(counts: list[int], t: Thresholds) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import Http404
 
 from orgs import access
@@ -11,16 +11,16 @@ from orgs.models import Member, Organization
 from pledges.models import Pledge, PledgeStatus
 from reviews.appraisal import rules
 from reviews.appraisal.models import (
+    SMALL_GROUP,
     Appraisal,
     AppraisalKind,
     AppraisalState,
     AppraisalSubject,
     Group,
     ResultGrade,
+    Slip,
 )
 from reviews.selectors import percent
-
-SMALL_GROUP = 5  # fewer ballots than this: the counts are shown to the running secretary only
 
 
 def may_view(user, appraisal: Appraisal) -> bool:
@@ -71,6 +71,30 @@ def org_appraisals(*, org: Organization) -> QuerySet[Appraisal]:
     return Appraisal.objects.filter(org=org).order_by("-year", "kind")
 
 
+def subtree_appraisals(*, org: Organization, year: int | None = None) -> QuerySet[Appraisal]:
+    """Sessions run by `org` and every organisation below it (one query through the nested-set
+    range; the caller pages it), newest first, then in tree order. A role at `org` reaches them
+    all, so whoever sees `org` may open each of them."""
+    found = Appraisal.objects.filter(
+        org__tree_id=org.tree_id, org__lft__gte=org.lft, org__lft__lte=org.rght
+    )
+    if year is not None:
+        found = found.filter(year=year)
+    return found.select_related("org").order_by("-year", "org__lft", "kind", "pk")
+
+
+def subtree_years(*, org: Organization) -> list[int]:
+    """The years that have sessions in `org`'s subtree, for the year filter (one query)."""
+    return list(
+        Appraisal.objects.filter(
+            org__tree_id=org.tree_id, org__lft__gte=org.lft, org__lft__lte=org.rght
+        )
+        .order_by("-year")
+        .values_list("year", flat=True)
+        .distinct()
+    )
+
+
 def subjects(*, appraisal: Appraisal) -> QuerySet[AppraisalSubject]:
     return AppraisalSubject.objects.filter(appraisal=appraisal).order_by("position")
 
@@ -98,13 +122,18 @@ def results(*, appraisal: Appraisal, user) -> dict:
     show_counts = runner or ballots >= SMALL_GROUP
     by_group = group_ballots(tally)
     present = [g for g in appraisal.groups if by_group.get(str(g))]
-    # A group below the threshold is never shown apart, and then no group is: the others' rows
-    # beside the totals would give it away by subtraction.
-    if runner or all(by_group[str(g)] >= SMALL_GROUP for g in present):
-        shown_groups = present if show_counts else []
+    # A group below the threshold is never shown apart, to anyone (the running secretary
+    # included: one 群众 slip would show that person's whole ballot), and then no group is: the
+    # others' rows beside the totals would give it away by subtraction.
+    if show_counts and all(by_group[str(g)] >= SMALL_GROUP for g in present):
+        shown_groups = present
     else:
         shown_groups = []
     thresholds = rules.thresholds_for(org=appraisal.org, year=appraisal.year)
+    if appraisal.state == AppraisalState.PUBLISHED:
+        low_turnout = appraisal.low_turnout  # as frozen when it was published
+    else:
+        low_turnout = rules.turnout_low(appraisal, thresholds)
     by_position = {row["position"]: row for row in tally.get("subjects", [])}
     rows = []
     for subject in subjects(appraisal=appraisal).select_related("decided_by"):
@@ -122,9 +151,12 @@ def results(*, appraisal: Appraisal, user) -> dict:
         }
         if appraisal.kind == AppraisalKind.ORG:
             row["satisfaction"] = percent(counts[0] + counts[1], graded)
-            row["commended"] = show_counts and rules.commended_org(counts, thresholds)
+            row["commended"] = (
+                show_counts and graded >= SMALL_GROUP and rules.commended_org(counts, thresholds)
+            )
         else:
             row["commended"] = subject.final_grade == ResultGrade.EXCELLENT
+        row["commended"] = row["commended"] and not low_turnout
         rows.append(row)
     return {
         "rows": rows,
@@ -138,7 +170,26 @@ def results(*, appraisal: Appraisal, user) -> dict:
         "commended": [r for r in rows if r["commended"]],
         "participants": [(Group(g).label, n) for g, n in participants.items() if g in Group.values],
         "small": SMALL_GROUP,
+        "turnout": appraisal.turnout_percent,
+        "low_turnout": low_turnout,
     }
+
+
+def small_slip_groups(*, appraisal: Appraisal) -> list[tuple[str, int]]:
+    """Groups with some slips printed but fewer than SMALL_GROUP (voided ones left out), as
+    (label, slips): unless more come (or paper sheets), they will never be shown apart. One
+    query."""
+    printed = dict(
+        Slip.objects.filter(appraisal=appraisal, voided=False)
+        .values("group")
+        .annotate(n=Count("pk"))
+        .values_list("group", "n")
+    )
+    return [
+        (g.label, printed[str(g)])
+        for g in appraisal.groups
+        if 0 < printed.get(str(g), 0) < SMALL_GROUP
+    ]
 
 
 def group_ballots(tally: dict) -> dict[str, int]:
@@ -153,23 +204,29 @@ def group_ballots(tally: dict) -> dict[str, int]:
 def record_entries(*, member: Member | None = None, org: Organization | None = None) -> list[dict]:
     """Published appraisal results of a member or an organisation, for its record and the
     写实簿: the counts on the four grades, the participants and the grade (members); a session
-    that left the subject out (暂缓评议) gives an entry with the reason."""
+    that left the subject out (暂缓评议) gives an entry with the reason. A session of fewer than
+    SMALL_GROUP ballots gives no counts and no satisfaction (`few_ballots`); no entry ever gives
+    a participant group's counts."""
     found = AppraisalSubject.objects.filter(appraisal__state=AppraisalState.PUBLISHED)
     found = found.filter(member=member) if member is not None else found.filter(subject_org=org)
     entries = []
     for subject in found.select_related("appraisal", "appraisal__org").order_by("-appraisal__year"):
         tally = subject.appraisal.tally or {}
+        # a session of fewer than SMALL_GROUP ballots: its counts are for the running secretary's
+        # results page only, never in a record read by others (nor any group's counts, ever)
+        few = tally.get("ballots", 0) < SMALL_GROUP
         entries.append(
             {
                 "year": subject.appraisal.year,
                 "appraisal": subject.appraisal,
                 "subject": subject,
-                "counts": (subject.counts or [0] * 5)[:4],
+                "counts": None if few else (subject.counts or [0] * 5)[:4],
                 "party_participants": tally.get("party_participants", 0),
                 "mass_participants": tally.get("mass_participants", 0),
                 "grade": subject.get_final_grade_display(),
-                "satisfaction": subject.satisfaction,
+                "satisfaction": None if few else subject.satisfaction,
                 "ballots": tally.get("ballots", 0),
+                "few_ballots": few,
                 "excluded": "",
             }
         )
@@ -189,6 +246,7 @@ def record_entries(*, member: Member | None = None, org: Organization | None = N
                 "grade": "暂缓评议",
                 "satisfaction": None,
                 "ballots": 0,
+                "few_ballots": False,
                 "excluded": appraisal.excluded[key]["reason"],
             }
         )
@@ -199,9 +257,11 @@ def record_entries(*, member: Member | None = None, org: Organization | None = N
 def commendation_candidates(*, root: Organization, year: int) -> dict:
     """评先评优 suggestions across `root`'s subtree from the year's published results: members
     decided 优秀, and organisations whose satisfaction reaches the rule's threshold (with at least
-    SMALL_GROUP ballots). Two queries for the lists (members are paged by the caller)."""
+    SMALL_GROUP ballots) — none from a session published below the turnout share. Two queries
+    for the lists (members are paged by the caller)."""
     in_subtree = {
         "appraisal__state": AppraisalState.PUBLISHED,
+        "appraisal__low_turnout": False,
         "appraisal__year": year,
         "appraisal__org__tree_id": root.tree_id,
         "appraisal__org__lft__gte": root.lft,

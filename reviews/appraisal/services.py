@@ -14,6 +14,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from orgs import access
 from orgs.access import Action
+from orgs.accounts import password_is_own
 from orgs.models import MEMBER_HOLDING_KINDS, Organization, Role
 from orgs.selectors import members_on
 from reviews.appraisal import codes, rules, tally
@@ -534,11 +535,23 @@ def paper_differences(a: PaperEntry, b: PaperEntry, names: list[str]) -> list[st
 
 
 def may_count(user, appraisal: Appraisal) -> bool:
-    """Tellers (计票人): the running organisation's secretary or deputy, or a member of it with a
-    login (tellers are often members chosen at the meeting)."""
+    """Who may open the tellers' page (计票人): the running organisation's secretary or deputy,
+    or a member of it with a login (tellers are often members chosen at the meeting). Entering
+    also needs a password of their own (`teller_refusal`)."""
     return may_run(user, appraisal) or any(
         g.role == Role.MEMBER and g.org_id == appraisal.org_id for g in access.grants_for(user)
     )
+
+
+def teller_refusal(user, appraisal: Appraisal) -> str:
+    """Why `user` may not enter a count as a teller of `appraisal` ("" if they may). An account
+    whose password someone else set and its owner never changed (a login the secretary opened)
+    may be used by that person too: the two entries would then be one person's."""
+    if not may_count(user, appraisal):
+        return f"只有{appraisal.org.name}的书记、副书记或本组织党员可以担任计票人。"
+    if not password_is_own(user):
+        return "您的账号密码由他人设置，本人尚未修改，不能担任计票人。请先修改密码。"
+    return ""
 
 
 @transaction.atomic
@@ -547,8 +560,9 @@ def paper_enter(*, by, appraisal: Appraisal, group: str, figures: dict) -> dict:
     agrees; until then either may re-enter theirs. Returns {"state": "waiting" | "mismatch" |
     "confirmed", "differences": [...]}."""
     appraisal = _locked(appraisal)
-    if not may_count(by, appraisal):
-        _refuse(f"只有{appraisal.org.name}的书记、副书记或本组织党员可以担任计票人。")
+    refusal = teller_refusal(by, appraisal)
+    if refusal:
+        _refuse(refusal)
     _require_state(appraisal, AppraisalState.VOTING)
     if not appraisal.uses_paper:
         _refuse("本次评议采用手机扫码投票，没有纸质评议表。")
@@ -574,6 +588,8 @@ def paper_enter(*, by, appraisal: Appraisal, group: str, figures: dict) -> dict:
     if not others:
         return {"state": "waiting", "differences": []}
     for other in others:
+        if not password_is_own(other.teller):  # entered before someone else set its password
+            continue
         if other.figures() == entry.figures():
             names_of = sorted((u.get_full_name() or u.username) for u in (by, other.teller))
             PaperCount.objects.create(
@@ -714,8 +730,47 @@ def results_decide(*, by, appraisal: Appraisal, decisions: dict[int, tuple[str, 
     return len(changed)
 
 
+def turnout_warning(appraisal: Appraisal, thresholds: rules.Thresholds) -> str:
+    """The warning publication gives when the turnout is below the rule's share; "" otherwise."""
+    if not rules.turnout_low(appraisal, thresholds):
+        return ""
+    return (
+        f"参加率 {appraisal.turnout_percent}%（应参加 {appraisal.expected_total} 人，"
+        f"实际参加 {appraisal.participants} 人），低于 {thresholds.turnout_min}%："
+        "公开后本次评议不推荐任何评先评优人选。"
+    )
+
+
 @transaction.atomic
-def appraisal_publish(*, by, appraisal: Appraisal) -> Appraisal:
+def results_adopt_suggested(*, by, appraisal: Appraisal) -> int:
+    """采用全部建议: every member not yet decided gets the suggested grade (those decided keep
+    theirs; those without a suggestion stay undecided, since a grade for them needs a reason)."""
+    appraisal = _locked(appraisal)
+    _require_run(by, appraisal)
+    _require_state(appraisal, AppraisalState.CLOSED)
+    if appraisal.kind != AppraisalKind.MEMBER:
+        _refuse("评议党组织只公布满意度，不认定等次。")
+    adopted = (
+        AppraisalSubject.objects.filter(appraisal=appraisal, final_grade="")
+        .exclude(suggested_grade="")
+        .update(
+            final_grade=F("suggested_grade"),
+            override_reason="",
+            decided_by=by,
+            decided_at=timezone.now(),
+        )
+    )
+    if adopted:
+        _event(appraisal, by=by, action="adopt", comment=f"{adopted} 名党员采用建议等次")
+    return adopted
+
+
+@transaction.atomic
+def appraisal_publish(
+    *, by, appraisal: Appraisal, low_turnout_confirmed: bool = False
+) -> Appraisal:
+    """公开结果. Below the rule's turnout the secretary must confirm, and the session is marked
+    so that nobody from it is suggested for 评先评优."""
     appraisal = _locked(appraisal)
     _require_run(by, appraisal)
     _require_state(appraisal, AppraisalState.CLOSED)
@@ -723,10 +778,23 @@ def appraisal_publish(*, by, appraisal: Appraisal) -> Appraisal:
         undecided = AppraisalSubject.objects.filter(appraisal=appraisal, final_grade="").count()
         if undecided:
             _refuse(f"还有 {undecided} 名党员没有认定评议结果，请先由支部委员会认定。")
+    thresholds = rules.thresholds_for(org=appraisal.org, year=appraisal.year)
+    warning = turnout_warning(appraisal, thresholds)
+    if warning and not low_turnout_confirmed:
+        raise ValidationError(f"{warning}确认后才能公开。", code="low_turnout")
     appraisal.state = AppraisalState.PUBLISHED
     appraisal.published_at = timezone.now()
-    appraisal.save(update_fields=["state", "published_at", "updated_at"])
-    _event(appraisal, by=by, action="publish")
+    appraisal.low_turnout = bool(warning)
+    appraisal.save(update_fields=["state", "published_at", "low_turnout", "updated_at"])
+    _event(
+        appraisal,
+        by=by,
+        action="publish",
+        comment=f"参加率 {appraisal.turnout_percent}%，低于 {thresholds.turnout_min}%，"
+        "不推荐评先评优"
+        if warning
+        else "",
+    )
     return appraisal
 
 

@@ -20,6 +20,7 @@ urlpatterns = [
     path("<int:pk>/close/", views.close, name="close"),
     path("<int:pk>/results/", views.results, name="results"),
     path("<int:pk>/decide/", views.decide, name="decide"),
+    path("<int:pk>/adopt/", views.adopt, name="adopt"),
     path("<int:pk>/publish/", views.publish, name="publish"),
     path("subjects/<int:pk>/statement/", views.statement, name="statement"),
     path("subjects/<int:pk>/exclude/", views.exclude, name="exclude"),

@@ -12,7 +12,6 @@ import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
@@ -27,6 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from orgs import access
 from orgs.access import Action
 from orgs.forms import apply_errors
+from orgs.throttle import throttle_hit, throttle_retry_after
 from reviews.appraisal import codes, rules, selectors, services
 from reviews.appraisal.forms import (
     CreateForm,
@@ -39,6 +39,7 @@ from reviews.appraisal.forms import (
 )
 from reviews.appraisal.models import (
     EVENT_LABELS,
+    SMALL_GROUP,
     Appraisal,
     AppraisalKind,
     AppraisalState,
@@ -73,19 +74,59 @@ def _detail(appraisal: Appraisal):
     return redirect("appraisal:detail", pk=appraisal.pk)
 
 
+def _small_groups_text(labels: list[str]) -> str:
+    return (
+        f"{'、'.join(labels)}应参加人数少于 {SMALL_GROUP} 人：为保护投票秘密，"
+        "该类别的评价不单独显示，只计入每个评议对象的合计。"
+    )
+
+
+def _warn_small_groups(request, appraisal: Appraisal) -> None:
+    if appraisal.small_expected_groups:
+        messages.warning(request, _small_groups_text(appraisal.small_expected_groups))
+
+
 def _vote_url(request, appraisal: Appraisal) -> str:
     return request.build_absolute_uri(reverse("vote:ballot", args=[appraisal.public_id]))
 
 
+LIST_PAGE = 50
+
+
+def _year_param(request) -> int | None:
+    try:
+        year = int(request.GET.get("year") or 0)
+    except ValueError:
+        return None
+    return year if 2001 <= year <= 2099 else None
+
+
 @require_GET
 def org_list(request, org_pk):
+    """The organisation's sessions and, for a reading role over it (an upper level, an office),
+    those of its whole subtree: paged, filtered by year."""
     org = access.get_org_or_404(request.user, org_pk)
+    year = _year_param(request)
+    subtree = access.can(request.user, Action.EXPORT, org)  # a reading role covering the subtree
+    if subtree:
+        found = selectors.subtree_appraisals(org=org, year=year)
+        years = selectors.subtree_years(org=org)
+    else:
+        found = selectors.org_appraisals(org=org)
+        found = found.filter(year=year) if year else found
+        years = []
+    page = Paginator(found, LIST_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "reviews/appraisal/list.html",
         {
             "org": org,
-            "appraisals": selectors.org_appraisals(org=org),
+            "page": page,
+            "appraisals": page.object_list,
+            "subtree": subtree,
+            "year": year,
+            "years": years,
+            "query": f"year={year}" if year else "",
             "may_create": access.can(request.user, Action.EDIT, org)
             and bool(services.kinds_for(org)),
             "may_configure": access.can(request.user, Action.CONFIGURE, org),
@@ -136,6 +177,7 @@ def create(request, org_pk):
             apply_errors(form, error)
         else:
             messages.success(request, "评议方案已制定，评议对象已按名册列出。")
+            _warn_small_groups(request, appraisal)
             return _detail(appraisal)
     return render(
         request,
@@ -157,6 +199,11 @@ def detail(request, pk):
         "states": AppraisalState.choices,
         "expected": [(g.label, appraisal.expected(str(g))) for g in appraisal.groups],
         "excluded": sorted(appraisal.excluded.items(), key=lambda item: item[1]["name"]),
+        "small_groups_note": _small_groups_text(appraisal.small_expected_groups)
+        if runner
+        and appraisal.small_expected_groups
+        and not appraisal.reached(AppraisalState.CLOSED)
+        else "",
     }
     if runner and appraisal.uses_codes:
         url = _vote_url(request, appraisal)
@@ -182,11 +229,20 @@ def edit(request, pk):
             apply_errors(form, error)
         else:
             messages.success(request, "评议方案已修改。")
+            _warn_small_groups(request, appraisal)
             return _detail(appraisal)
     return render(
         request,
         "reviews/appraisal/plan_form.html",
-        {"form": form, "org": appraisal.org, "appraisal": appraisal, "title": "修改评议方案"},
+        {
+            "form": form,
+            "org": appraisal.org,
+            "appraisal": appraisal,
+            "title": "修改评议方案",
+            "small_groups_note": _small_groups_text(appraisal.small_expected_groups)
+            if appraisal.small_expected_groups
+            else "",
+        },
     )
 
 
@@ -262,7 +318,11 @@ def publish(request, pk):
     appraisal = selectors.get_appraisal_or_404(request.user, pk)
     _runner_or_403(request.user, appraisal)
     try:
-        services.appraisal_publish(by=request.user, appraisal=appraisal)
+        services.appraisal_publish(
+            by=request.user,
+            appraisal=appraisal,
+            low_turnout_confirmed=request.POST.get("low_turnout_confirmed") == "1",
+        )
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, message)
@@ -339,6 +399,8 @@ def slips(request, pk):
         "reviews/appraisal/slips.html",
         {
             "appraisal": appraisal,
+            "small_groups": selectors.small_slip_groups(appraisal=appraisal),
+            "small": SMALL_GROUP,
             "form": form,
             "void_form": VoidForm(),
             "batches": _events(
@@ -438,6 +500,7 @@ def paper(request, pk):
                 return redirect(reverse("appraisal:paper", args=[appraisal.pk]) + f"?group={group}")
     entries = PaperEntry.objects.filter(appraisal=appraisal).select_related("teller")
     counts = {c.group: c for c in PaperCount.objects.filter(appraisal=appraisal)}
+    refusal = services.teller_refusal(request.user, appraisal)
     status = []
     for g in appraisal.groups:
         tellers = [e.teller.get_full_name() or e.teller.username for e in entries if e.group == g]
@@ -466,6 +529,7 @@ def paper(request, pk):
             "differences": differences,
             "labels": list(appraisal.scale) + ["弃权"],
             "runner": services.may_run(request.user, appraisal),
+            "refusal": refusal,
         },
     )
 
@@ -509,12 +573,19 @@ def results(request, pk):
         else:
             row["grade_value"] = subject.final_grade or subject.suggested_grade
             row["reason_value"] = subject.override_reason
+    deciding = runner and appraisal.is_closed and appraisal.kind == AppraisalKind.MEMBER
     context.update(
         appraisal=appraisal,
         grades=ResultGrade.choices,
-        deciding=runner
-        and appraisal.state == AppraisalState.CLOSED
-        and appraisal.kind == AppraisalKind.MEMBER,
+        deciding=deciding,
+        undecided_suggested=deciding
+        and any(
+            not row["subject"].final_grade and row["subject"].suggested_grade
+            for row in context["rows"]
+        ),
+        turnout_warning=services.turnout_warning(appraisal, context["thresholds"])
+        if runner and appraisal.is_closed
+        else "",
     )
     return render(request, "reviews/appraisal/results.html", context)
 
@@ -542,6 +613,26 @@ def decide(request, pk):
         }
     else:
         messages.success(request, f"已认定 {n} 名党员的评议结果。" if n else "没有变化。")
+    return redirect("appraisal:results", pk=appraisal.pk)
+
+
+@require_POST
+def adopt(request, pk):
+    """采用全部建议: the committee takes every suggested grade, then changes the exceptions."""
+    appraisal = selectors.get_appraisal_or_404(request.user, pk)
+    _runner_or_403(request.user, appraisal)
+    try:
+        n = services.results_adopt_suggested(by=request.user, appraisal=appraisal)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        if n:
+            messages.success(
+                request, f"已为 {n} 名党员采用建议等次。与建议不同的，请逐个修改并填写理由后保存。"
+            )
+        else:
+            messages.info(request, "没有待认定且有建议等次的党员。")
     return redirect("appraisal:results", pk=appraisal.pk)
 
 
@@ -579,7 +670,7 @@ PUBLIC_ID = re.compile(r"^[0-9a-z]{10}$")
 
 def _client_address(request) -> str:
     """The voter's address: from the header the proxy in front sets (CLIENT_IP_HEADER, e.g.
-    HTTP_X_REAL_IP behind nginx), else the connection's. Used only, hashed, as a cache key."""
+    HTTP_X_REAL_IP behind nginx), else the connection's. Used only, hashed, as a counter key."""
     header = settings.CLIENT_IP_HEADER
     if header and request.META.get(header):
         return request.META[header].split(",")[-1].strip()
@@ -598,17 +689,15 @@ def _keys(request, appraisal: Appraisal, serial: int | None) -> list[tuple[str, 
     return keys
 
 
-def _blocked(keys) -> bool:
-    return any((cache.get(key) or 0) >= limit for key, limit in keys)
+def _blocked(keys) -> int:
+    """Seconds until the voter may try a wrong code again (0: not blocked). The counts are kept
+    in the database (orgs.throttle), so every worker process and machine sees the same ones."""
+    return max(throttle_retry_after(key, limit=limit) for key, limit in keys)
 
 
 def _count_failure(keys) -> None:
     for key, _ in keys:
-        if not cache.add(key, 1, FAILURE_WINDOW):
-            try:
-                cache.incr(key)
-            except ValueError:
-                cache.set(key, 1, FAILURE_WINDOW)
+        throttle_hit(key, window=FAILURE_WINDOW)
 
 
 @sensitive_variables()
@@ -663,8 +752,10 @@ def ballot(request, public_id):
     keys = _keys(request, appraisal, _serial_of(code))
 
     def refused_code(error):
-        if _blocked(keys):
-            context["error"] = "输错次数过多，请 10 分钟后再试，或向工作人员求助。"
+        wait = _blocked(keys)
+        if wait:
+            minutes = -(-wait // 60)
+            context["error"] = f"输错次数过多，请 {minutes} 分钟后再试，或向工作人员求助。"
             return render(request, template, context, status=429)
         _count_failure(keys)
         context["error"] = error.messages[0]
