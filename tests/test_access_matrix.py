@@ -349,6 +349,10 @@ MATRIX = {
         lambda p: {"pk": p.extra["ap_done"].pk},
         only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF), get=False),
     ),
+    "appraisal:adopt": (
+        lambda p: {"pk": p.extra["ap_done"].pk},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF), get=False),
+    ),
     "appraisal:publish": (
         lambda p: {"pk": p.extra["ap_done"].pk},
         only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF), get=False),

@@ -1,12 +1,15 @@
 """Appraisal pages: voting on a phone, printing slips, paper entry, results."""
 
+import datetime
 import logging
+import re
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from orgs.models import Role
 from reviews.appraisal import services
 from reviews.appraisal.models import (
     Appraisal,
@@ -17,6 +20,7 @@ from reviews.appraisal.models import (
 )
 from reviews.appraisal.views import ADDRESS_LIMIT, SERIAL_LIMIT
 from tests.appraisal_world import cast, open_appraisal
+from tests.personas import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -212,7 +216,7 @@ def test_results_hidden_until_closed_then_to_the_runner_until_published(personas
         reverse("appraisal:decide", args=[appraisal.pk]),
         {f"grade_{s.pk}": s.suggested_grade for s in appraisal.subjects.all()},
     )
-    client.post(reverse("appraisal:publish", args=[appraisal.pk]))
+    client.post(reverse("appraisal:publish", args=[appraisal.pk]), {"low_turnout_confirmed": "1"})
     assert Appraisal.objects.get(pk=appraisal.pk).state == AppraisalState.PUBLISHED
     # three ballots: fewer than five, so members see the grades but not the counts
     seen = login(client, member).get(url).content.decode()
@@ -424,7 +428,7 @@ def test_lists_have_a_fixed_number_of_queries(personas, own, client):
     sibling = personas.user("sibling_branch_secretary")
 
     def published(org, by, year):
-        appraisal = open_appraisal(personas, org=org, by=by, year=year)
+        appraisal = open_appraisal(personas, org=org, by=by, year=year, expected_masses=0)
         n = appraisal.subject_count
         for _, code in services.slips_issue(by=by, appraisal=appraisal, group="member", count=5):
             cast(appraisal, code, *([1] * n))
@@ -446,3 +450,203 @@ def test_lists_have_a_fixed_number_of_queries(personas, own, client):
         counts.append((_queries(client, list_url), _queries(client, candidates_url)))
     assert counts[0] == counts[1]
     assert "王二" in client.get(candidates_url).content.decode()  # B2's member joined the list
+
+
+# ---------------------------------------------------------------- issue 9
+
+
+def test_one_masses_slip_never_shows_that_ballot_apart_even_to_the_secretary(personas, own, client):
+    appraisal = open_appraisal(personas)
+    for group, n in (("member", 6), ("masses", 1)):
+        for _, code in services.slips_issue(by=own, appraisal=appraisal, group=group, count=n):
+            cast(appraisal, code, 1 if group == "member" else 4, 3 if group == "member" else 1)
+    services.appraisal_close(by=own, appraisal=appraisal)
+    body = login(client, own).get(reverse("appraisal:results", args=[appraisal.pk]))
+    body = body.content.decode()
+    assert "群众（代表）：" not in body and "党员：" not in body  # no per-group rows
+    assert "各类别票数均不单独显示" in body
+
+
+def test_plan_and_slip_pages_warn_of_a_group_under_five(personas, own, client):
+    appraisal = open_appraisal(personas, expected_masses=3)
+    login(client, own)
+    detail = client.get(reverse("appraisal:detail", args=[appraisal.pk])).content.decode()
+    assert "群众（代表）应参加人数少于 5 人" in detail
+    slips_url = reverse("appraisal:slips", args=[appraisal.pk])
+    assert "已印制选票码" not in client.get(slips_url).content.decode()
+    services.slips_issue(by=own, appraisal=appraisal, group="masses", count=2)
+    services.slips_issue(by=own, appraisal=appraisal, group="member", count=6)
+    page = client.get(slips_url).content.decode()
+    assert "群众（代表）已印制选票码 2 张，少于 5 张" in page
+    assert "党员已印制选票码" not in page
+    services.slips_issue(by=own, appraisal=appraisal, group="masses", count=3)
+    assert "已印制选票码" not in client.get(slips_url).content.decode()
+    # saving a plan with a small group says so
+    plan = Appraisal.objects.create(
+        org=personas.orgs["B1"], kind="member", year=2024, public_id="plantest01",
+        held_on=datetime.date(2024, 11, 20), place="会议室", method="code", content="评议",
+        expected_member=6, slip_salt="x",
+    )  # fmt: skip
+    response = client.post(
+        reverse("appraisal:edit", args=[plan.pk]),
+        {
+            "held_on": "2024-11-20",
+            "place": "会议室",
+            "method": "code",
+            "content": "评议",
+            "expected_member": "6",
+            "expected_masses": "4",
+        },
+        follow=True,
+    )
+    assert "群众（代表）应参加人数少于 5 人" in response.content.decode()
+
+
+def test_a_teller_page_says_why_a_login_opened_by_another_cannot_count(personas, own, client):
+    from orgs.accounts import password_set_by
+
+    appraisal = open_appraisal(personas)
+    member = personas.user("member_self")
+    # logged in before the mark (a fresh login goes to the password change page first)
+    login(client, member)
+    password_set_by(user=member, by=own)
+    url = reverse("appraisal:paper", args=[appraisal.pk])
+    page = client.get(url).content.decode()
+    assert "密码由他人设置" in page and "保存我的录入" not in page
+    response = client.post(
+        url,
+        {"group": "member", "sheets_issued": "1", "sheets_returned": "1", "blank_sheets": "0",
+         "spoiled_sheets": "0", "c1_0": "1", "c1_1": "0", "c1_2": "0", "c1_3": "0", "c1_4": "0",
+         "c2_0": "1", "c2_1": "0", "c2_2": "0", "c2_3": "0", "c2_4": "0"},
+    )  # fmt: skip
+    assert "密码由他人设置" in response.content.decode()
+    assert not PaperEntry.objects.exists()
+
+
+def test_wrong_code_counts_are_shared_by_every_process(personas, own, client):
+    """The counts live in the database: a worker with an empty local cache (another gunicorn
+    process, or this one after a restart) still refuses."""
+    from django.core.cache import cache
+
+    from orgs.models import ThrottleCounter
+
+    appraisal = open_appraisal(personas)
+    [(_, code)] = services.slips_issue(by=own, appraisal=appraisal, group="member", count=1)
+    url = vote_url(appraisal)
+    guess = code[:5] + ("AAAA-AAAA-AAAA" if "AAAA" not in code else "BBBB-BBBB-BBBB")
+    for _ in range(SERIAL_LIMIT):
+        client.post(url, {"step": "code", "code": guess})
+    assert ThrottleCounter.objects.exists()
+    cache.clear()  # what another process's local memory holds: nothing
+    blocked = client.post(url, {"step": "code", "code": guess})
+    assert blocked.status_code == 429 and "分钟后再试" in blocked.content.decode()
+    good = client.post(url, {"step": "code", "code": code})  # a valid code is never refused
+    assert good.status_code == 200 and "李一" in good.content.decode()
+
+
+def test_the_secretary_adopts_every_suggestion_on_the_results_page(personas, own, client):
+    appraisal = open_appraisal(personas, expected_masses=0)
+    for _, code in services.slips_issue(by=own, appraisal=appraisal, group="member", count=5):
+        cast(appraisal, code, 1, 2)
+    services.appraisal_close(by=own, appraisal=appraisal)
+    login(client, own)
+    url = reverse("appraisal:results", args=[appraisal.pk])
+    assert "采用全部建议" in client.get(url).content.decode()
+    page = client.post(reverse("appraisal:adopt", args=[appraisal.pk]), follow=True)
+    assert "已为 2 名党员采用建议等次" in page.content.decode()
+    assert "采用全部建议</button>" not in page.content.decode()  # nothing left to adopt
+    assert sorted(appraisal.subjects.values_list("final_grade", flat=True)) == [
+        "excellent",
+        "pass",
+    ]
+
+
+def test_publishing_below_the_turnout_asks_for_a_confirmation(personas, own, client):
+    appraisal = open_appraisal(personas)  # 6 members and 4 masses expected
+    for _, code in services.slips_issue(by=own, appraisal=appraisal, group="member", count=5):
+        cast(appraisal, code, 1, 1)
+    services.appraisal_close(by=own, appraisal=appraisal)
+    services.results_adopt_suggested(by=own, appraisal=appraisal)
+    login(client, own)
+    url = reverse("appraisal:results", args=[appraisal.pk])
+    page = client.get(url).content.decode()
+    assert "参加率 50%" in page and 'name="low_turnout_confirmed"' in page
+    assert '<span class="tag">推荐评先评优</span>' not in page
+    publish = reverse("appraisal:publish", args=[appraisal.pk])
+    refused = client.post(publish, follow=True).content.decode()
+    assert "确认后才能公开" in refused
+    assert Appraisal.objects.get(pk=appraisal.pk).state == AppraisalState.CLOSED
+    client.post(publish, {"low_turnout_confirmed": "1"})
+    appraisal.refresh_from_db()
+    assert appraisal.state == AppraisalState.PUBLISHED and appraisal.low_turnout
+    assert "不推荐评先评优" in client.get(url).content.decode()
+
+
+def test_commendation_page_count_and_names_agree(world, client):
+    """B1's 2025 session (5 of 6 voted) suggests its two members; B2's, published with 1 of 10,
+    suggests nobody: the heading's count is the names listed."""
+    sibling = world.user("sibling_branch_secretary")
+    low = open_appraisal(world, org="B2", by=sibling, year=2025)
+    [(_, code)] = services.slips_issue(by=sibling, appraisal=low, group="member", count=1)
+    cast(low, code, *([1] * low.subject_count))
+    low = services.appraisal_close(by=sibling, appraisal=low)
+    services.results_adopt_suggested(by=sibling, appraisal=low)
+    services.appraisal_publish(by=sibling, appraisal=low, low_turnout_confirmed=True)
+    login(client, world.user("parent_committee_secretary"))
+    url = reverse("appraisal:candidates", args=[world.orgs["T1"].pk]) + "?year=2025"
+    body = client.get(url).content.decode()
+    [count] = re.findall(r"优秀共产党员推荐人选（(\d+)）", body)
+    table = body.split("优秀共产党员推荐人选")[1].split("</table>")[0]
+    names = re.findall(r"<tr>\s*<td>([^<]+)</td>", table)
+    expected = ["李一", "李二"]
+    assert int(count) == len(names) == len(expected) and sorted(names) == expected
+    assert "王二" not in body
+
+
+def test_an_upper_level_lists_the_sessions_of_its_subtree(personas, own, client):
+    """At province level the list shows the sessions below, newest first, paged and filtered by
+    year, in a fixed number of queries."""
+    sibling = personas.user("sibling_branch_secretary")
+    open_appraisal(personas, year=2025)
+    open_appraisal(personas, org="B2", by=sibling, year=2026)
+    office = make_user("office_province", Role.OFFICE, personas.orgs["P"])
+    login(client, office)
+    url = reverse("appraisal:list", args=[personas.orgs["P"].pk])
+    body = client.get(url).content.decode()
+    assert "还没有民主评议" not in body
+    assert "组织B1" in body and "组织B2" in body
+    only_2025 = client.get(url + "?year=2025").content.decode()
+    assert "组织B1" in only_2025 and "组织B2" not in only_2025
+    assert "2024年还没有民主评议" in client.get(url + "?year=2024").content.decode()
+    assert client.get(url + "?year=abc&page=99").status_code == 200
+    # a branch secretary's list is the branch's own
+    assert (
+        "组织B2"
+        not in login(client, own)
+        .get(reverse("appraisal:list", args=[personas.orgs["B1"].pk]))
+        .content.decode()
+    )
+
+
+def test_the_subtree_list_costs_a_fixed_number_of_queries(
+    personas, client, django_assert_max_num_queries, monkeypatch
+):
+    from reviews.appraisal import views
+
+    monkeypatch.setattr(views, "LIST_PAGE", 2)
+    office = make_user("office_province", Role.OFFICE, personas.orgs["P"])
+    sibling = personas.user("sibling_branch_secretary")
+    own = personas.user("own_branch_secretary")
+    for year in (2023, 2024, 2025):
+        open_appraisal(personas, year=year, by=own)
+        open_appraisal(personas, org="B2", by=sibling, year=year)
+    login(client, office)
+    url = reverse("appraisal:list", args=[personas.orgs["P"].pk])
+    # 1 session, 2 user, 3 the organisation, 4 the user's grants, 5 the years with sessions,
+    # 6 the count for the pager, 7 the page of sessions joined to their organisations — none
+    # grows with the number of sessions or organisations
+    with django_assert_max_num_queries(7):
+        page = client.get(url + "?page=2")
+    body = page.content.decode()
+    assert len(re.findall(r'href="/appraisal/\d+/"', body)) == 2
+    assert "第 2 / 3 页" in body
