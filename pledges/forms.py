@@ -60,6 +60,31 @@ class ReturnForm(forms.Form):
     )
 
 
+class ApproveForm(forms.Form):
+    """The confirmation step of 审定通过 (one pledge or a batch): a box to tick, no script needed."""
+
+    confirm = forms.BooleanField(
+        label="我已核对以上承诺内容，确认审定通过",
+        error_messages={"required": "请勾选“确认审定通过”：审定通过后即可公示。"},
+    )
+    comment = forms.CharField(
+        label="审定意见（可不填）", max_length=1000, required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )  # fmt: skip
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(
+        label="撤回原因", max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class ReopenForm(forms.Form):
+    reason = forms.CharField(
+        label="撤销审定的原因", max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
 class FulfilmentForm(forms.Form):
     period = forms.ChoiceField(label="期次")
     status = forms.ChoiceField(label="进度", choices=Progress.choices)
@@ -67,10 +92,15 @@ class FulfilmentForm(forms.Form):
         label="兑现情况", max_length=2000, widget=forms.Textarea(attrs={"rows": 4})
     )
     reason = forms.CharField(label="无法完成的原因", max_length=500, required=False)
+    undo_done = forms.BooleanField(
+        label="确认承诺尚未完成（撤销此前报告的“已完成”）", required=False
+    )
 
-    def __init__(self, *args, periods, **kwargs):
+    def __init__(self, *args, periods, done: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["period"].choices = [(f"{y}-{p}", label) for y, p, label in periods]
+        if not done:  # the confirmation is asked only of a pledge already reported done
+            del self.fields["undo_done"]
 
     def clean_period(self):
         year, period = self.cleaned_data["period"].split("-")

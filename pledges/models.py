@@ -227,6 +227,44 @@ class Pledge(models.Model):
             and self.progress != Progress.DONE
         )
 
+    # The lifecycle rules the pages and the services share (templates read these, never the
+    # status strings).
+    @property
+    def is_editable(self) -> bool:
+        return self.status in (PledgeStatus.DRAFT, PledgeStatus.RETURNED)
+
+    @property
+    def is_returned(self) -> bool:
+        return self.status == PledgeStatus.RETURNED
+
+    @property
+    def is_awaiting_vetting(self) -> bool:
+        """Submitted and not yet vetted: it may be approved, returned or withdrawn."""
+        return self.status == PledgeStatus.SUBMITTED
+
+    @property
+    def is_awaiting_publication(self) -> bool:
+        """Approved and not yet published: it may be published, or the vetter may still take
+        the approval back."""
+        return self.status == PledgeStatus.APPROVED
+
+    @property
+    def is_active(self) -> bool:
+        """Approved or published: fulfilment is reported, and it may be rectified or evaluated."""
+        return self.status in (PledgeStatus.APPROVED, PledgeStatus.PUBLISHED)
+
+    @property
+    def is_done(self) -> bool:
+        return self.progress == Progress.DONE
+
+    @property
+    def may_repledge(self) -> bool:
+        """承诺—践诺—评诺—再承诺: only a fulfilled pledge is followed by a new one; once evaluated,
+        the evaluation decides (a pledge reported done but evaluated 部分兑现 is not fulfilled)."""
+        if self.result:
+            return self.result == EvaluationResult.FULFILLED
+        return self.progress == Progress.DONE
+
 
 EVENT_LABELS = {
     "create": "提出承诺",
@@ -242,6 +280,9 @@ EVENT_LABELS = {
     "rectify_close": "整改销号",
     "rectify_reopen": "整改重新打开",
     "evaluate": "评诺",
+    "withdraw": "撤回提交",
+    "reopen": "撤销审定",
+    "undo_done": "撤销“已完成”",
 }
 
 

@@ -11,7 +11,7 @@ from orgs import access as org_access
 from orgs.access import LEADING, Action, grants_for
 from orgs.models import Member, Organization
 from pledges.access import pledges_visible_to
-from pledges.models import Pledge, PledgeStatus, Rectification, RectificationStatus
+from pledges.models import Pledge, PledgeEvent, PledgeStatus, Rectification, RectificationStatus
 
 PLEDGED = (PledgeStatus.APPROVED, PledgeStatus.PUBLISHED, PledgeStatus.EVALUATED)
 # what a branch secretary should look at first, most urgent first
@@ -186,7 +186,8 @@ def todo(user) -> list[dict]:
         .count()
     )
     if returned:
-        items.append({"text": "退回修改的承诺", "url": reverse("pledges:mine"), "count": returned})
+        url = reverse("pledges:mine") + f"?status={PledgeStatus.RETURNED}"
+        items.append({"text": "退回修改的承诺", "url": url, "count": returned})
     late = overdue(user=user, within=None, today=timezone.localdate()).count()
     if late:
         items.append({"text": "超期未完成的承诺", "url": reverse("pledges:overdue"), "count": late})
@@ -252,13 +253,29 @@ def member_links(user, member) -> list[dict]:
     return links
 
 
-def pledges_of(*, user, member=None) -> QuerySet[Pledge]:
-    """A member's pledges (all years), or the pledges the user made or owns."""
+def pledges_of(*, user, member=None, status: str = "") -> QuerySet[Pledge]:
+    """A member's pledges (all years), or the pledges the user made or owns; `status` keeps
+    only those in that state (the home page's "退回修改的承诺" opens the returned ones)."""
     pledges = pledges_visible_to(user)
     if member is not None:
         pledges = pledges.filter(owner_member=member)
     else:
         pledges = pledges.filter(Q(owner_member__user_id=user.pk) | Q(created_by=user))
+    if status:
+        pledges = pledges.filter(status=status)
     return pledges.select_related("org", "owner_org", "owner_member").order_by(
         "-year", "-created_at"
+    )
+
+
+def return_reason(*, pledge: Pledge) -> PledgeEvent | None:
+    """The vetter's latest 退回修改 of a pledge that is being revised (who, when, why), shown
+    above the edit form and on the pledge page; None when it is not being revised."""
+    if not pledge.is_editable:
+        return None
+    return (
+        PledgeEvent.objects.filter(pledge=pledge, action="return")
+        .select_related("actor")
+        .order_by("-at", "-id")
+        .first()
     )

@@ -245,6 +245,23 @@ def pledge_submit(*, by, pledge: Pledge, today: datetime.date | None = None) -> 
     return pledge
 
 
+@transaction.atomic
+def pledge_withdraw(*, by, pledge: Pledge, reason: str) -> Pledge:
+    """Take a submitted pledge back to draft before it is vetted (those who may submit it)."""
+    pledge = Pledge.objects.select_for_update(of=("self",)).get(pk=pledge.pk)
+    if not pledge.is_awaiting_vetting:
+        hint = "；如需修改，请审核人先撤销审定" if pledge.is_awaiting_publication else ""
+        _refuse(f"只有待审核的承诺可以撤回，这项承诺当前为“{pledge.get_status_display()}”{hint}。")
+    if not access.may_write(by, pledge):
+        _refuse("只有提交承诺的一方（党员本人或支部书记；组织承诺为本组织书记、副书记）可以撤回。")
+    if not reason.strip():
+        _refuse("撤回时请写明原因。", "reason")
+    pledge.status = PledgeStatus.DRAFT
+    pledge.save(update_fields=["status", "updated_at"])
+    _event(pledge, by=by, action="withdraw", before=PledgeStatus.SUBMITTED, comment=reason)
+    return pledge
+
+
 # ---------------------------------------------------------------- 审诺
 
 
@@ -267,6 +284,7 @@ def _lock_for_vetting(by, pledge: Pledge) -> Pledge:
 
 @transaction.atomic
 def pledge_approve(*, by, pledge: Pledge, comment: str = "") -> Pledge:
+    """审定通过 (the pages ask for a confirmation first; it may be reopened until published)."""
     pledge = _lock_for_vetting(by, pledge)
     pledge.status = PledgeStatus.APPROVED
     pledge.save(update_fields=["status", "updated_at"])
@@ -276,6 +294,7 @@ def pledge_approve(*, by, pledge: Pledge, comment: str = "") -> Pledge:
 
 @transaction.atomic
 def pledge_return(*, by, pledge: Pledge, comment: str) -> Pledge:
+    """退回修改 with the vetter's reason, shown to the submitter above the edit form."""
     if not comment.strip():
         _refuse("退回修改时请写明意见。", "comment")
     pledge = _lock_for_vetting(by, pledge)
@@ -286,11 +305,37 @@ def pledge_return(*, by, pledge: Pledge, comment: str) -> Pledge:
 
 
 @transaction.atomic
-def pledge_bulk_approve(*, by, pledges: list[Pledge]) -> int:
+def pledge_bulk_approve(*, by, pledges: list[Pledge], comment: str = "") -> int:
     """Approve several pledges at once; any refusal stops all of them."""
     for pledge in pledges:
-        pledge_approve(by=by, pledge=pledge)
+        pledge_approve(by=by, pledge=pledge, comment=comment)
     return len(pledges)
+
+
+@transaction.atomic
+def pledge_reopen(*, by, pledge: Pledge, reason: str) -> Pledge:
+    """Take an approval back before publication: the pledge is submitted again (the vetter)."""
+    pledge = (
+        Pledge.objects.select_for_update(of=("self",))
+        .select_related("org", "owner_org", "owner_member")
+        .get(pk=pledge.pk)
+    )
+    if not pledge.is_awaiting_publication:
+        _refuse(
+            "只有已审定、尚未公示的承诺可以撤销审定，"
+            f"这项承诺当前为“{pledge.get_status_display()}”。"
+        )
+    if not access.may_vet(by, pledge):
+        _refuse(
+            "撤销审定由审核人进行：组织承诺为上级党组织书记，党员承诺为所在支部书记"
+            "（不能审核本人的承诺）。"
+        )
+    if not reason.strip():
+        _refuse("撤销审定时请写明原因。", "reason")
+    pledge.status = PledgeStatus.SUBMITTED
+    pledge.save(update_fields=["status", "updated_at"])
+    _event(pledge, by=by, action="reopen", before=PledgeStatus.APPROVED, comment=reason)
+    return pledge
 
 
 # ---------------------------------------------------------------- 示诺
@@ -351,10 +396,12 @@ def fulfilment_record(
     status: str,
     reason: str = "",
     files=(),
+    undo_done: bool = False,
     today: datetime.date | None = None,
 ) -> Fulfilment:
     """履诺: the progress report of one period; a second report for the period replaces the text
-    (the earlier one stays in the history)."""
+    (the earlier one stays in the history). A report that would turn a pledge already reported
+    done back into not done needs `undo_done` (the reporter's explicit confirmation)."""
     pledge = (
         Pledge.objects.select_for_update(of=("self",))
         .select_related("org", "owner_member")
@@ -386,6 +433,19 @@ def fulfilment_record(
         _refuse(f"每期最多 {MAX_ATTACHMENTS} 个附件。", "files")
     if fulfilment is None and len(files) > MAX_ATTACHMENTS:
         _refuse(f"每期最多 {MAX_ATTACHMENTS} 个附件。", "files")
+    reports = {(f.year, f.period): f.status for f in pledge.fulfilments.all()}
+    done_in = [key for key, value in reports.items() if value == Progress.DONE]
+    reports[(year, period)] = status
+    progress_after = reports[max(reports)]
+    undone = pledge.is_done and progress_after != Progress.DONE
+    if undone:
+        when = f"（{period_label(pledge.period_kind, *max(done_in))}）" if done_in else ""
+        undone_note = (
+            f"这项承诺已报告“已完成”{when}；本次填报“{Progress(progress_after).label}”"
+            "会把承诺改回未完成（超过完成时限的将列为超期未完成）。"
+        )
+        if not undo_done:
+            _refuse(undone_note + "如确属尚未完成，请勾选“确认承诺尚未完成”后再保存。", "undo_done")
     if fulfilment is None:
         fulfilment = Fulfilment.objects.create(
             pledge=pledge, org=pledge.org, year=year, period=period, text=text, status=status,
@@ -410,6 +470,10 @@ def fulfilment_record(
     label = period_label(pledge.period_kind, year, period)
     comment = f"{label}：{Progress(status).label}。{text[:800]}"
     _event(pledge, by=by, action="fulfil", comment=comment, changes=replaced)
+    if undone:
+        _event(
+            pledge, by=by, action="undo_done", comment=undone_note + "填报人已确认承诺尚未完成。"
+        )
     return fulfilment
 
 
@@ -524,12 +588,7 @@ def pledge_evaluate(*, by, pledge: Pledge, result: str, remark: str, today=None)
 
 def pledge_repledge(*, by, previous: Pledge, year: int, **fields) -> Pledge:
     """承诺—践诺—评诺—再承诺: a follow-up pledge linked to a fulfilled one."""
-    fulfilled = (
-        previous.result == EvaluationResult.FULFILLED
-        if previous.result
-        else previous.progress == Progress.DONE
-    )
-    if not fulfilled:
+    if not previous.may_repledge:
         _refuse("只有已完成或评为已兑现的承诺才能再承诺。")
     community = previous.org if previous.is_community else None
     return pledge_create(

@@ -10,7 +10,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from orgs import access as org_access
@@ -19,17 +19,20 @@ from orgs.forms import apply_errors
 from orgs.models import Organization
 from pledges import access, selectors, services
 from pledges.forms import (
+    ApproveForm,
     EvaluationForm,
     FulfilmentForm,
     MemberPledgeForm,
     PledgeForm,
     RectificationForm,
     RectificationResponseForm,
+    ReopenForm,
     ReturnForm,
     SecretaryPledgeForm,
     SecretaryReportForm,
     SecretaryReviewForm,
     WindowForm,
+    WithdrawForm,
 )
 from pledges.models import (
     SECTOR_HINTS,
@@ -111,11 +114,18 @@ def publish_approved(request, org_pk, year):
 # ---------------------------------------------------------------- 提诺
 
 
-def _pledge_form_page(request, *, form, title, back, hint="", member=None):
+def _pledge_form_page(request, *, form, title, back, hint="", member=None, returned=None):
     return render(
         request,
         "pledges/pledge_form.html",
-        {"form": form, "title": title, "back": back, "hint": hint, "member": member},
+        {
+            "form": form,
+            "title": title,
+            "back": back,
+            "hint": hint,
+            "member": member,
+            "returned": returned,
+        },
     )
 
 
@@ -191,6 +201,7 @@ def detail(request, pk):
             "may_write": access.may_write(user, pledge),
             "may_vet": access.may_vet(user, pledge),
             "may_publish": access.may_publish(user, pledge),
+            "returned": selectors.return_reason(pledge=pledge),
             "return_form": ReturnForm(),
         },
     )
@@ -214,7 +225,13 @@ def edit(request, pk):
             messages.success(request, "已保存。")
             return redirect("pledges:detail", pk=pledge.pk)
     back = reverse("pledges:detail", args=[pledge.pk])
-    return _pledge_form_page(request, form=form, title=f"修改承诺 · {pledge.owner_name}", back=back)
+    return _pledge_form_page(
+        request,
+        form=form,
+        title=f"修改承诺 · {pledge.owner_name}",
+        back=back,
+        returned=selectors.return_reason(pledge=pledge),
+    )
 
 
 def _act(request, pk, check, action, success):
@@ -230,7 +247,7 @@ def _act(request, pk, check, action, success):
 
 def _next(request) -> str:
     """The page to go back to, if it is one of ours."""
-    target = request.POST.get("next", "")
+    target = request.POST.get("next", "") or request.GET.get("next", "")
     ok = url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
@@ -243,6 +260,50 @@ def submit(request, pk):
         request, pk, access.may_write,
         lambda p: services.pledge_submit(by=request.user, pledge=p), "已提交审核。",
     )  # fmt: skip
+
+
+def _confirm_page(request, *, pledges, form, title, intro, button, back, hidden=()):
+    """One page for every step that asks first: the pledges it acts on, the form, one button."""
+    return render(
+        request,
+        "pledges/confirm.html",
+        {
+            "pledges": pledges,
+            "form": form,
+            "title": title,
+            "intro": intro,
+            "button": button,
+            "back": back,
+            "hidden": hidden,
+        },
+    )
+
+
+def _bound(request, form_class):
+    return form_class(request.POST if request.method == "POST" else None)
+
+
+@require_http_methods(["GET", "POST"])
+def withdraw(request, pk):
+    pledge = access.get_pledge_or_404(request.user, pk, access.may_write)
+    form = _bound(request, WithdrawForm)
+    if form.is_bound and form.is_valid():
+        try:
+            services.pledge_withdraw(by=request.user, pledge=pledge, **form.cleaned_data)
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, "已撤回，承诺回到草稿，可以修改后重新提交。")
+            return redirect("pledges:detail", pk=pledge.pk)
+    return _confirm_page(
+        request,
+        pledges=[pledge],
+        form=form,
+        title="撤回提交",
+        intro="撤回后承诺回到草稿，审核人不再看到它；修改后可重新提交。撤回原因记入办理记录。",
+        button="确认撤回",
+        back=reverse("pledges:detail", args=[pledge.pk]),
+    )
 
 
 # ---------------------------------------------------------------- 审诺
@@ -260,12 +321,55 @@ def vet_queue(request):
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def approve(request, pk):
-    return _act(
-        request, pk, access.may_vet,
-        lambda p: services.pledge_approve(by=request.user, pledge=p), "已审定。",
-    )  # fmt: skip
+    """审定通过 asks first: the page shows what is approved and a box to tick."""
+    pledge = access.get_pledge_or_404(request.user, pk, access.may_vet)
+    form = _bound(request, ApproveForm)
+    back = _next(request) or reverse("pledges:detail", args=[pledge.pk])
+    if form.is_bound and form.is_valid():
+        try:
+            services.pledge_approve(
+                by=request.user, pledge=pledge, comment=form.cleaned_data["comment"]
+            )
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, "已审定。公示之前如发现问题，可以撤销审定。")
+            return redirect(back)
+    return _confirm_page(
+        request,
+        pledges=[pledge],
+        form=form,
+        title="审定通过",
+        intro="请核对承诺内容。审定通过后即可公示；公示之前如发现问题，可以撤销审定。",
+        button="确认审定通过",
+        back=back,
+        hidden=[("next", _next(request))] if _next(request) else [],
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def reopen(request, pk):
+    pledge = access.get_pledge_or_404(request.user, pk, access.may_vet)
+    form = _bound(request, ReopenForm)
+    if form.is_bound and form.is_valid():
+        try:
+            services.pledge_reopen(by=request.user, pledge=pledge, **form.cleaned_data)
+        except ValidationError as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, "已撤销审定，承诺回到待审核。")
+            return redirect("pledges:detail", pk=pledge.pk)
+    return _confirm_page(
+        request,
+        pledges=[pledge],
+        form=form,
+        title="撤销审定",
+        intro="已审定、尚未公示的承诺可以撤销审定，回到待审核，再审定通过或退回修改。原因记入办理记录。",
+        button="确认撤销审定",
+        back=reverse("pledges:detail", args=[pledge.pk]),
+    )
 
 
 @require_POST
@@ -287,13 +391,29 @@ def bulk_approve(request):
     if not pledges:
         messages.error(request, "请先勾选要审定的承诺。")
         return redirect("pledges:vet_queue")
-    try:
-        count = services.pledge_bulk_approve(by=request.user, pledges=pledges)
-    except ValidationError as error:
-        messages.error(request, "未审定任何承诺：" + "；".join(error.messages))
-    else:
-        messages.success(request, f"已审定 {count} 项承诺。")
-    return redirect("pledges:vet_queue")
+    # The queue's button only opens the confirmation; the confirmation page sends "step".
+    form = ApproveForm(request.POST if "step" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        try:
+            count = services.pledge_bulk_approve(
+                by=request.user, pledges=pledges, comment=form.cleaned_data["comment"]
+            )
+        except ValidationError as error:
+            messages.error(request, "未审定任何承诺：" + "；".join(error.messages))
+        else:
+            messages.success(request, f"已审定 {count} 项承诺。")
+        return redirect("pledges:vet_queue")
+    return _confirm_page(
+        request,
+        pledges=pledges,
+        form=form,
+        title=f"批量审定通过（{len(pledges)} 项）",
+        intro=f"以下 {len(pledges)} 项承诺将一并审定通过（任何一项不能审定则全部不审定）。"
+        "请逐项核对；公示之前如发现问题，可以撤销审定。",
+        button=f"确认审定通过这 {len(pledges)} 项",
+        back=reverse("pledges:vet_queue"),
+        hidden=[("step", "confirm"), *(("ids", p.pk) for p in pledges)],
+    )
 
 
 @require_POST
@@ -312,7 +432,9 @@ def fulfil(request, pk):
     pledge = access.get_pledge_or_404(request.user, pk, access.may_write)
     periods = services.periods_of(pledge, timezone.localdate())
     initial = {"period": f"{periods[-1][0]}-{periods[-1][1]}"} if periods else {}
-    form = FulfilmentForm(request.POST or None, periods=periods, initial=initial)
+    form = FulfilmentForm(
+        request.POST or None, periods=periods, initial=initial, done=pledge.is_done
+    )
     if request.method == "POST" and form.is_valid():
         year, period = form.cleaned_data["period"]
         try:
@@ -325,6 +447,7 @@ def fulfil(request, pk):
                 status=form.cleaned_data["status"],
                 reason=form.cleaned_data["reason"],
                 files=request.FILES.getlist("files"),
+                undo_done=form.cleaned_data.get("undo_done", False),
             )
         except ValidationError as error:
             apply_errors(form, error)
@@ -686,10 +809,21 @@ def mine(request):
     member = None
     if request.GET.get("member"):
         member = org_access.get_member_or_404(request.user, request.GET["member"])
-    items = selectors.pledges_of(user=request.user, member=member)
-    query = f"member={member.pk}" if member else ""
+    status = request.GET.get("status", "")
+    if status not in PledgeStatus.values:
+        status = ""  # an unknown filter lists everything rather than nothing
+    items = selectors.pledges_of(user=request.user, member=member, status=status)
+    query = urlencode(
+        {k: v for k, v in (("member", member and member.pk), ("status", status)) if v}
+    )
     return render(
         request,
         "pledges/mine.html",
-        {"page": _page(request, items), "member": member, "query": query},
+        {
+            "page": _page(request, items),
+            "member": member,
+            "query": query,
+            "status": PledgeStatus(status) if status else None,
+            "unfiltered": reverse("pledges:mine") + (f"?member={member.pk}" if member else ""),
+        },
     )

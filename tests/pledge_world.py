@@ -87,3 +87,17 @@ def build_pledge_world(p: Personas) -> Personas:
     )
     del parent
     return p
+
+
+def approved_org_pledge(p: Personas) -> Pledge:
+    """B1's immediate pledge approved by T1's secretary and not yet published (made on demand,
+    so that the shared world stays as described above)."""
+    if "pa" not in p.extra:
+        own, parent = p.user("own_branch_secretary"), p.user("parent_committee_secretary")
+        pledge = services.pledge_create(
+            by=own, year=YEAR, owner_org=p.orgs["B1"],
+            **org_pledge_fields(kind="immediate", immediate_reason="stage_task", content="修桥"),
+        )  # fmt: skip
+        services.pledge_submit(by=own, pledge=pledge)
+        p.extra["pa"] = services.pledge_approve(by=parent, pledge=pledge)
+    return p.extra["pa"]

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from tests.personas import PERSONA_NAMES
-from tests.pledge_world import YEAR
+from tests.pledge_world import YEAR, approved_org_pledge
 
 OK, LOGIN, FORBIDDEN, NOT_FOUND, NOT_ALLOWED = "ok", "login", "403", "404", "405"
 LOGGED_IN = [p for p in PERSONA_NAMES if p != "anonymous"]
@@ -161,9 +161,18 @@ MATRIX = {
         lambda p: {"pk": p.extra["pm"].pk},
         only(OWN, inside_forbidden=(PARENT, OFFICE_IN), get=False),
     ),
+    # approving asks first (GET: the confirmation page); withdrawing and reopening take a reason
     "pledges:approve": (
         lambda p: {"pk": p.extra["po"].pk},
-        only(PARENT, inside_forbidden=(OWN, OFFICE_IN), get=False),
+        only(PARENT, inside_forbidden=(OWN, OFFICE_IN)),
+    ),
+    "pledges:withdraw": (
+        lambda p: {"pk": p.extra["po"].pk},
+        only(OWN, inside_forbidden=(PARENT, OFFICE_IN)),
+    ),
+    "pledges:reopen": (
+        lambda p: {"pk": approved_org_pledge(p).pk},
+        only(PARENT, inside_forbidden=(OWN, OFFICE_IN)),
     ),
     "pledges:return": (
         lambda p: {"pk": p.extra["po"].pk},

@@ -596,3 +596,203 @@ def test_letter_history_self_review_and_late_reports(world, own, parent):
         "report",
     ]
     assert ("return", "请写具体数量") in actions
+
+
+# ---------------------------------------------------------------- withdraw, reopen (issue 9 #24)
+
+
+def test_submitter_withdraws_a_submitted_pledge_back_to_draft(world, own):
+    pledge = draft(world, own)
+    services.pledge_submit(by=own, pledge=pledge, today=IN_WINDOW)
+    services.pledge_withdraw(by=own, pledge=pledge, reason="目标还要再核实")
+    pledge.refresh_from_db()
+    assert pledge.status == PledgeStatus.DRAFT
+    last = pledge.events.last()
+    assert (last.action, last.from_status, last.to_status, last.comment, last.actor) == (
+        "withdraw", "submitted", "draft", "目标还要再核实", own,
+    )  # fmt: skip
+    assert last.action_label == "撤回提交"
+    services.pledge_submit(by=own, pledge=pledge, today=IN_WINDOW)  # and may submit again
+
+
+def test_a_member_withdraws_their_own_submitted_pledge(world):
+    me = world.user("member_self")  # the login of m1b
+    pledge = services.pledge_create(
+        by=me, year=YEAR, owner_member=world.members["m1b"], **member_pledge_fields()
+    )
+    services.pledge_submit(by=me, pledge=pledge, today=IN_WINDOW)
+    services.pledge_withdraw(by=me, pledge=pledge, reason="想改一下目标")
+    assert Pledge.objects.get(pk=pledge.pk).status == PledgeStatus.DRAFT
+
+
+def test_withdraw_needs_the_writer_and_a_reason(world, own, parent):
+    po = world.extra["po"]  # B1's own pledge, submitted to T1
+    before = po.events.count()
+    with pytest.raises(ValidationError) as info:
+        services.pledge_withdraw(by=parent, pledge=po, reason="x")  # the vetter, not the writer
+    assert "可以撤回" in messages_of(info)
+    with pytest.raises(ValidationError) as info:
+        services.pledge_withdraw(by=own, pledge=po, reason=" ")
+    assert info.value.error_dict["reason"][0].messages == ["撤回时请写明原因。"]
+    po.refresh_from_db()
+    assert po.status == PledgeStatus.SUBMITTED and po.events.count() == before
+
+
+@pytest.mark.parametrize("status", ["draft", "returned", "approved", "published", "evaluated"])
+def test_withdraw_is_refused_in_every_other_state(world, own, status):
+    po = force(world.extra["po"], status=status)
+    with pytest.raises(ValidationError) as info:
+        services.pledge_withdraw(by=own, pledge=po, reason="撤回")
+    label = PledgeStatus(status).label
+    assert f"只有待审核的承诺可以撤回，这项承诺当前为“{label}”" in messages_of(info)
+    if status == "approved":
+        assert "请审核人先撤销审定" in messages_of(info)
+    assert Pledge.objects.get(pk=po.pk).status == status
+
+
+def test_vetter_reopens_an_approval_before_publication(world, own, parent):
+    po = world.extra["po"]
+    services.pledge_approve(by=parent, pledge=po)
+    services.pledge_reopen(by=parent, pledge=po, reason="目标表述不准确，重新审核")
+    po.refresh_from_db()
+    assert po.status == PledgeStatus.SUBMITTED
+    last = po.events.last()
+    assert (last.action, last.from_status, last.to_status, last.comment, last.actor) == (
+        "reopen", "approved", "submitted", "目标表述不准确，重新审核", parent,
+    )  # fmt: skip
+    services.pledge_return(by=parent, pledge=po, comment="请写明公里数")  # vetted again
+    assert Pledge.objects.get(pk=po.pk).status == PledgeStatus.RETURNED
+
+
+def test_reopen_needs_the_vetter_and_a_reason(world, own, parent):
+    po = world.extra["po"]
+    services.pledge_approve(by=parent, pledge=po)
+    before = po.events.count()
+    for someone in (own, world.user("office_inside")):  # the owner branch, the office
+        with pytest.raises(ValidationError) as info:
+            services.pledge_reopen(by=someone, pledge=po, reason="x")
+        assert "撤销审定由审核人进行" in messages_of(info)
+    with pytest.raises(ValidationError) as info:
+        services.pledge_reopen(by=parent, pledge=po, reason="")
+    assert info.value.error_dict["reason"][0].messages == ["撤销审定时请写明原因。"]
+    po.refresh_from_db()
+    assert po.status == PledgeStatus.APPROVED and po.events.count() == before
+
+
+@pytest.mark.parametrize("status", ["draft", "submitted", "returned", "published", "evaluated"])
+def test_reopen_is_refused_in_every_other_state(world, parent, status):
+    po = force(world.extra["po"], status=status)
+    with pytest.raises(ValidationError) as info:
+        services.pledge_reopen(by=parent, pledge=po, reason="重新审核")
+    label = PledgeStatus(status).label
+    assert f"只有已审定、尚未公示的承诺可以撤销审定，这项承诺当前为“{label}”" in messages_of(info)
+    assert Pledge.objects.get(pk=po.pk).status == status
+
+
+def test_bulk_approve_records_the_comment_on_each(world, own):
+    a, b = draft(world, own), draft(world, own, content="另一项")
+    for p in (a, b):
+        services.pledge_submit(by=own, pledge=p, today=IN_WINDOW)
+    services.pledge_bulk_approve(by=own, pledges=[a, b], comment="同意")
+    assert [p.events.last().comment for p in (a, b)] == ["同意", "同意"]
+
+
+# ---------------------------------------------------------------- the return reason (#25)
+
+
+def test_the_latest_return_reason_of_a_pledge_being_revised(world, own):
+    pledge = draft(world, own)
+    assert selectors.return_reason(pledge=pledge) is None
+    services.pledge_submit(by=own, pledge=pledge, today=IN_WINDOW)
+    services.pledge_return(by=own, pledge=pledge, comment="第一次意见")
+    services.pledge_submit(by=own, pledge=pledge, today=IN_WINDOW)
+    services.pledge_return(by=own, pledge=pledge, comment="第二次意见")
+    pledge.refresh_from_db()
+    reason = selectors.return_reason(pledge=pledge)
+    assert (reason.comment, reason.actor) == ("第二次意见", own)
+    services.pledge_submit(by=own, pledge=pledge, today=IN_WINDOW)
+    pledge.refresh_from_db()
+    assert selectors.return_reason(pledge=pledge) is None  # no longer being revised
+
+
+def test_a_users_pledges_filtered_by_state(world, own):
+    returned = draft(world, own, content="要退回的")
+    services.pledge_submit(by=own, pledge=returned, today=IN_WINDOW)
+    services.pledge_return(by=own, pledge=returned, comment="请改")
+    draft(world, own, content="草稿")
+    listed = selectors.pledges_of(user=own, status=PledgeStatus.RETURNED)
+    assert list(listed) == [returned]
+    assert len(selectors.pledges_of(user=own)) > 1
+
+
+# ---------------------------------------------------------------- done stays done (#26)
+
+
+def _report(pledge, by, period, status, **extra):
+    return services.fulfilment_record(
+        by=by, pledge=pledge, year=YEAR, period=period, text=f"第{period}季度", status=status,
+        today=datetime.date(YEAR, 10, 1), **extra,
+    )  # fmt: skip
+
+
+def test_a_later_report_does_not_silently_undo_completion(world, own):
+    pm = world.extra["pm"]  # overdue: due 30 June, Q1 reported in progress
+    _report(pm, own, 2, Progress.DONE)
+    pm.refresh_from_db()
+    assert pm.progress == Progress.DONE and not pm.is_overdue(datetime.date(YEAR, 10, 1))
+    before = (pm.fulfilments.count(), pm.events.count())
+    with pytest.raises(ValidationError) as info:
+        _report(pm, own, 3, Progress.IN_PROGRESS)
+    message = info.value.error_dict["undo_done"][0].messages[0]
+    assert "已报告“已完成”（2026年第二季度）" in message and "确认承诺尚未完成" in message
+    pm.refresh_from_db()
+    assert pm.progress == Progress.DONE
+    assert (pm.fulfilments.count(), pm.events.count()) == before
+    _report(pm, own, 3, Progress.IN_PROGRESS, undo_done=True)
+    pm.refresh_from_db()
+    assert pm.progress == Progress.IN_PROGRESS and pm.is_overdue(datetime.date(YEAR, 10, 1))
+    fulfil, undo = pm.events.order_by("-id")[:2][::-1]
+    assert fulfil.action == "fulfil" and undo.action == "undo_done"
+    assert undo.actor == own and "填报人已确认承诺尚未完成" in undo.comment
+    assert undo.action_label == "撤销“已完成”"
+
+
+def test_replacing_the_done_report_also_asks(world, own):
+    pm = world.extra["pm"]
+    _report(pm, own, 2, Progress.DONE)
+    with pytest.raises(ValidationError):
+        _report(pm, own, 2, Progress.IN_PROGRESS)
+    assert pm.fulfilments.get(period=2).status == Progress.DONE
+
+
+def test_reports_that_keep_completion_need_no_confirmation(world, own):
+    pm = world.extra["pm"]
+    _report(pm, own, 2, Progress.DONE)
+    _report(pm, own, 1, Progress.IN_PROGRESS)  # an earlier period: the latest stays done
+    _report(pm, own, 3, Progress.DONE)
+    pm.refresh_from_db()
+    assert pm.progress == Progress.DONE
+    assert not pm.events.filter(action="undo_done").exists()
+
+
+# ---------------------------------------------------------------- 再承诺 (issue 10)
+
+
+@pytest.mark.parametrize(
+    "fields,allowed",
+    [
+        ({"progress": Progress.DONE}, True),
+        ({"progress": Progress.IN_PROGRESS}, False),
+        ({"progress": Progress.DONE, "status": "evaluated", "result": "partly"}, False),
+        ({"progress": Progress.IN_PROGRESS, "status": "evaluated", "result": "fulfilled"}, True),
+    ],
+)
+def test_the_repledge_rule_is_one_boolean_the_service_obeys(world, own, fields, allowed):
+    pm = force(world.extra["pm"], **fields)
+    assert pm.may_repledge is allowed
+    fields = member_pledge_fields(due_date=datetime.date(YEAR + 1, 6, 30))
+    if allowed:
+        services.pledge_repledge(by=own, previous=pm, year=YEAR + 1, **fields)
+    else:
+        with pytest.raises(ValidationError):
+            services.pledge_repledge(by=own, previous=pm, year=YEAR + 1, **fields)

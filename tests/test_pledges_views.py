@@ -48,15 +48,6 @@ def test_member_pledge_form_shows_the_sector_hint_and_saves_a_draft(as_user, wor
     assert pledge.status == PledgeStatus.DRAFT and pledge.year == YEAR
 
 
-def test_vet_queue_shows_each_pledge_and_bulk_approves(as_user, world):
-    client = as_user("parent_committee_secretary")
-    page = client.get(reverse("pledges:vet_queue")).content.decode()
-    assert "年内修通村道两公里" in page
-    response = client.post(reverse("pledges:bulk_approve"), {"ids": [world.extra["po"].pk]})
-    assert response.status_code == 302
-    assert Pledge.objects.get(pk=world.extra["po"].pk).status == PledgeStatus.APPROVED
-
-
 def test_vet_queue_query_count_does_not_grow(as_user, world, django_assert_max_num_queries):
     client = as_user("parent_committee_secretary")
     own = world.user("own_branch_secretary")
@@ -182,10 +173,13 @@ def test_next_must_stay_on_this_site(as_user, world):
     client = as_user("parent_committee_secretary")
     po = world.extra["po"]
     response = client.post(
-        reverse("pledges:approve", args=[po.pk]), {"next": "https://evil.example/"}
+        reverse("pledges:approve", args=[po.pk]), {"next": "https://evil.example/", "confirm": "on"}
     )
     assert response["Location"] == reverse("pledges:detail", args=[po.pk])
-    response = client.post(reverse("pledges:approve", args=[po.pk]), {"next": "/pledges/vet/"})
+    services.pledge_reopen(by=world.user("parent_committee_secretary"), pledge=po, reason="再审")
+    response = client.post(
+        reverse("pledges:approve", args=[po.pk]), {"next": "/pledges/vet/", "confirm": "on"}
+    )
     assert response["Location"] == "/pledges/vet/"
 
 
@@ -197,3 +191,186 @@ def test_public_notice_leaks_no_personal_fields(client, world):
     assert "李一" in page
     for private in ("村会计", "回族", "男", "1995", "走访12次"):
         assert private not in page, private
+
+
+# ---------------------------------------------------------------- confirm, withdraw, reopen (#24)
+
+
+def test_approving_asks_for_a_confirmation_that_needs_no_script(as_user, world):
+    client = as_user("parent_committee_secretary")
+    po = world.extra["po"]
+    url = reverse("pledges:approve", args=[po.pk])
+    page = client.get(url).content.decode()
+    assert "年内修通村道两公里" in page and "村道2公里" in page and "2026年10月31日" in page
+    assert 'type="checkbox" name="confirm"' in page and "确认审定通过" in page
+    response = client.post(url, {"comment": "同意"})  # the box not ticked
+    page = response.content.decode()
+    assert response.status_code == 200 and "请勾选“确认审定通过”" in page and "同意" in page
+    assert Pledge.objects.get(pk=po.pk).status == PledgeStatus.SUBMITTED
+    response = client.post(url, {"confirm": "on", "comment": "同意"})
+    assert response["Location"] == reverse("pledges:detail", args=[po.pk])
+    po.refresh_from_db()
+    assert po.status == PledgeStatus.APPROVED and po.events.last().comment == "同意"
+
+
+def test_the_pages_link_to_the_confirmation_not_a_one_tap_approval(as_user, world):
+    client = as_user("parent_committee_secretary")
+    po = world.extra["po"]
+    approve = reverse("pledges:approve", args=[po.pk])
+    detail = client.get(reverse("pledges:detail", args=[po.pk])).content.decode()
+    assert f'href="{approve}"' in detail and f'action="{approve}"' not in detail
+    queue = client.get(reverse("pledges:vet_queue")).content.decode()
+    assert f'href="{approve}?next=' in queue and f'action="{approve}"' not in queue
+
+
+def test_bulk_approval_shows_a_summary_and_asks_first(as_user, world):
+    client = as_user("parent_committee_secretary")
+    po = world.extra["po"]
+    page = client.get(reverse("pledges:vet_queue")).content.decode()
+    assert "年内修通村道两公里" in page
+    response = client.post(reverse("pledges:bulk_approve"), {"ids": [po.pk]})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "批量审定通过（1 项）" in page and "年内修通村道两公里" in page and "村道2公里" in page
+    assert f'name="ids" value="{po.pk}"' in page
+    assert Pledge.objects.get(pk=po.pk).status == PledgeStatus.SUBMITTED
+    response = client.post(reverse("pledges:bulk_approve"), {"ids": [po.pk], "step": "confirm"})
+    assert "请勾选“确认审定通过”" in response.content.decode()
+    assert Pledge.objects.get(pk=po.pk).status == PledgeStatus.SUBMITTED
+    response = client.post(
+        reverse("pledges:bulk_approve"), {"ids": [po.pk], "step": "confirm", "confirm": "on"}
+    )
+    assert response.status_code == 302
+    assert Pledge.objects.get(pk=po.pk).status == PledgeStatus.APPROVED
+
+
+def test_submitter_withdraws_from_the_pledge_page(as_user, world):
+    client = as_user("own_branch_secretary")
+    po = world.extra["po"]
+    detail = reverse("pledges:detail", args=[po.pk])
+    url = reverse("pledges:withdraw", args=[po.pk])
+    assert f'href="{url}"' in client.get(detail).content.decode()
+    response = client.post(url, {"reason": " "})
+    assert response.status_code == 200 and "这个字段是必填项" in response.content.decode()
+    assert Pledge.objects.get(pk=po.pk).status == PledgeStatus.SUBMITTED
+    response = client.post(url, {"reason": "公里数要再核实"})
+    assert response["Location"] == detail
+    assert Pledge.objects.get(pk=po.pk).status == PledgeStatus.DRAFT
+    page = client.get(detail).content.decode()
+    assert "撤回提交（待审核 → 草稿）：公里数要再核实" in page
+    assert f'href="{url}"' not in page
+
+
+def test_a_refused_withdrawal_says_why_on_the_form(as_user, world):
+    client = as_user("own_branch_secretary")
+    pm = world.extra["pm"]  # published
+    response = client.post(reverse("pledges:withdraw", args=[pm.pk]), {"reason": "撤回"})
+    page = response.content.decode()
+    assert response.status_code == 200 and "只有待审核的承诺可以撤回" in page and "撤回" in page
+    assert Pledge.objects.get(pk=pm.pk).status == PledgeStatus.PUBLISHED
+
+
+def test_vetter_reopens_an_approval_from_the_pledge_page(as_user, world):
+    client = as_user("parent_committee_secretary")
+    po = world.extra["po"]
+    services.pledge_approve(by=world.user("parent_committee_secretary"), pledge=po)
+    detail = reverse("pledges:detail", args=[po.pk])
+    url = reverse("pledges:reopen", args=[po.pk])
+    assert f'href="{url}"' in client.get(detail).content.decode()
+    response = client.post(url, {"reason": "目标需重新核实"})
+    assert response["Location"] == detail
+    assert Pledge.objects.get(pk=po.pk).status == PledgeStatus.SUBMITTED
+    page = client.get(detail).content.decode()
+    assert "撤销审定（已审定 → 待审核）：目标需重新核实" in page
+    services.pledge_publish(
+        by=world.user("own_branch_secretary"),
+        pledge=services.pledge_approve(by=world.user("parent_committee_secretary"), pledge=po),
+    )
+    assert f'href="{url}"' not in client.get(detail).content.decode()  # published: too late
+
+
+# ---------------------------------------------------------------- the return reason (#25)
+
+
+def _returned(world):
+    own = world.user("own_branch_secretary")
+    pledge = services.pledge_create(
+        by=world.user("member_self"), year=YEAR, owner_member=world.members["m1b"],
+        **member_pledge_fields(content="帮扶一户困难群众"),
+    )  # fmt: skip
+    services.pledge_submit(
+        by=world.user("member_self"), pledge=pledge, today=datetime.date(YEAR, 2, 1)
+    )
+    return services.pledge_return(by=own, pledge=pledge, comment="请写明帮扶哪一户、帮扶什么")
+
+
+def test_the_return_reason_stands_above_the_edit_form_and_on_the_pledge_page(as_user, world):
+    pledge = _returned(world)
+    client = as_user("member_self")
+    edit = client.get(reverse("pledges:edit", args=[pledge.pk])).content.decode()
+    detail = client.get(reverse("pledges:detail", args=[pledge.pk])).content.decode()
+    for page, below in ((edit, 'name="content"'), (detail, "<h2>办理记录</h2>")):
+        reason = page.index('id="return-reason"')
+        assert "请写明帮扶哪一户、帮扶什么" in page[reason : reason + 300]
+        assert reason < page.index(below)
+
+
+def test_the_home_to_do_opens_the_returned_pledges(as_user, world):
+    pledge = _returned(world)
+    client = as_user("member_self")
+    services.pledge_create(
+        by=world.user("member_self"), year=YEAR, owner_member=world.members["m1b"],
+        **member_pledge_fields(content="还在草稿的承诺"),
+    )  # fmt: skip
+    home = client.get(reverse("home")).content.decode()
+    link = reverse("pledges:mine") + "?status=returned"
+    assert f'href="{link}"' in home and "退回修改的承诺" in home
+    page = client.get(link).content.decode()
+    assert "帮扶一户困难群众" in page and "还在草稿的承诺" not in page
+    assert "只列出“退回修改”的承诺" in page
+    everything = client.get(reverse("pledges:mine")).content.decode()
+    assert "还在草稿的承诺" in everything and pledge.content in everything
+    assert "还在草稿的承诺" in client.get(reverse("pledges:mine") + "?status=junk").content.decode()
+
+
+# ---------------------------------------------------------------- done stays done (#26)
+
+
+def test_the_fulfilment_form_asks_before_undoing_completion(as_user, world):
+    client = as_user("own_branch_secretary")
+    pm = world.extra["pm"]
+    url = reverse("pledges:fulfil", args=[pm.pk])
+    assert "undo_done" not in client.get(url).content.decode()  # not done: nothing to confirm
+    services.fulfilment_record(
+        by=world.user("own_branch_secretary"), pledge=pm, year=YEAR, period=2, text="完成",
+        status="done", today=datetime.date(YEAR, 7, 1),
+    )  # fmt: skip
+    page = client.get(url).content.decode()
+    assert "这项承诺已报告“已完成”" in page and 'name="undo_done"' in page
+    data = {"period": f"{YEAR}-3", "status": "in_progress", "text": "还差两户", "reason": ""}
+    response = client.post(url, data)
+    page = response.content.decode()
+    assert response.status_code == 200 and "如确属尚未完成，请勾选" in page and "还差两户" in page
+    pm.refresh_from_db()
+    assert pm.progress == "done" and not pm.fulfilments.filter(period=3).exists()
+    response = client.post(url, data | {"undo_done": "on"})
+    assert response.status_code == 302
+    pm.refresh_from_db()
+    assert pm.progress == "in_progress"
+    page = client.get(reverse("pledges:detail", args=[pm.pk])).content.decode()
+    assert "撤销“已完成”" in page and "填报人已确认承诺尚未完成" in page
+
+
+# ---------------------------------------------------------------- 再承诺 (issue 10)
+
+
+def test_the_repledge_button_follows_the_models_rule(as_user, world):
+    from tests.pledge_world import force
+
+    client = as_user("own_branch_secretary")
+    pm = world.extra["pm"]
+    detail, repledge = (reverse(n, args=[pm.pk]) for n in ("pledges:detail", "pledges:repledge"))
+    force(pm, progress="done", status="evaluated", result="partly", result_remark="只完成8次")
+    assert f'href="{repledge}"' not in client.get(detail).content.decode()
+    force(pm, result="fulfilled")
+    assert f'href="{repledge}"' in client.get(detail).content.decode()
