@@ -66,6 +66,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "orgs.middleware.ContentSecurityPolicyMiddleware",
+    # NUL refused and invisible edges trimmed before anything reads the request
+    "orgs.middleware.InputNormalizationMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -202,6 +205,22 @@ CLIENT_IP_HEADER = os.environ.get("CLIENT_IP_HEADER", "")
 # A paper tally posts five counts per subject; a session has at most 1,000 subjects.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 6000
 SECURE_REFERRER_POLICY = "same-origin"
+# Sent on every response (orgs.middleware). No inline script or style anywhere: the pages' code
+# and styles are static files (PDF-only templates may keep their <style>; WeasyPrint ignores CSP).
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+# The load balancer checks /healthz/ over plain HTTP; everything else is redirected to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
 if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

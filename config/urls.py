@@ -1,6 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
+from django.views.decorators.http import require_GET
+from django.views.generic import RedirectView
 
 from orgs import views as org_views
 from orgs import views_accounts
@@ -16,6 +21,13 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", views_accounts.password_change, name="password_change"),
     path("healthz/", org_views.healthz, name="healthz"),
+    # browsers ask for /favicon.ico whatever the page links; the static name is known only at
+    # request time (hashed in production), so the redirect is temporary
+    path(
+        "favicon.ico",
+        require_GET(login_not_required(RedirectView.as_view(url=lazy(static, str)("favicon.ico")))),
+        name="favicon",
+    ),
     path("orgs/", include("orgs.urls")),
     path("pledges/", include("pledges.urls")),
     path("reviews/", include("reviews.urls")),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import io
+
 import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -465,16 +467,17 @@ def attachment(request, pk):
     if item is None:
         raise Http404("没有找到该附件。")
     access.get_pledge_or_404(request.user, item.fulfilment.pledge_id)
-    response = FileResponse(item.file.open("rb"), content_type=item.content_type)
-    response["Content-Disposition"] = f"inline; filename*=UTF-8''{_quote(item.original_name)}"
+    # An upload is the user's content, not the site's: a download, never rendered in our origin
+    # (a PDF's JavaScript or an SVG's script would otherwise run with the user's session).
+    response = FileResponse(
+        item.file.open("rb"),
+        as_attachment=True,
+        filename=item.original_name,
+        content_type=item.content_type,
+    )
+    response["Content-Security-Policy"] = "sandbox"
     response["X-Content-Type-Options"] = "nosniff"
     return response
-
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name)
 
 
 # ---------------------------------------------------------------- 督诺
@@ -670,8 +673,10 @@ def public_notice(request, code):
 def public_qr(request, code):
     org = _public_org(code)
     url = request.build_absolute_uri(reverse("public:notice", args=[org.code]))
-    svg = segno.make(url, error="m").svg_inline(scale=4)
-    return HttpResponse(svg, content_type="image/svg+xml")
+    # A standalone SVG document (with its XML namespace); svg_inline() is only for inside HTML.
+    svg = io.BytesIO()
+    segno.make(url, error="m").save(svg, kind="svg", scale=4, title="本页二维码")
+    return HttpResponse(svg.getvalue(), content_type="image/svg+xml")
 
 
 # ---------------------------------------------------------------- 党组织书记公开承诺书

@@ -75,6 +75,7 @@ MATRIX = {
         },
     ),
     "healthz": (lambda p: {}, everyone(anonymous=OK)),
+    "favicon": (lambda p: {}, public()),  # a redirect to the static icon
     # every user changes their own password (a POST without data re-shows the form)
     "password_change": (lambda p: {}, everyone(post=True)),
     "orgs:detail": (
@@ -441,6 +442,7 @@ PUBLIC_OR_SCOPED_LISTS = {
     "login",
     "logout",
     "healthz",
+    "favicon",
     "password_change",
     "orgs:member_list",
     "orgs:roster_template",
