@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from orgs import services
 from orgs.accounts import password_set_by
+from orgs.forms import AdminLoginForm
 from orgs.models import (
     AuditEntry,
     Member,
@@ -190,6 +191,8 @@ class AccountAdmin(UserAdmin):
             password_set_by(user=get_user_model().objects.get(pk=unquote(id)), by=request.user)
         return response
 
+
+admin.site.login_form = AdminLoginForm
 
 if admin.site.is_registered(get_user_model()):
     admin.site.unregister(get_user_model())

@@ -8,6 +8,7 @@ import re
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -187,14 +188,9 @@ class RoleForm(forms.Form):
         return self.cleaned_data["username"].strip()
 
 
-class LoginForm(AuthenticationForm):
-    """Django's login form, with failures counted per account and per address: a blocked
-    account or address is refused before its password is checked (and hashed)."""
-
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "invalid_login": "用户名或密码不正确，请重新输入。",
-    }
+class ThrottledLogin:
+    """For Django's login forms: failures counted per account and per address; a blocked account
+    or address is refused before its password is checked (and hashed)."""
 
     def clean(self):
         from orgs.http import client_address
@@ -216,3 +212,14 @@ class LoginForm(AuthenticationForm):
             raise
         login_succeeded(username=username)
         return cleaned
+
+
+class LoginForm(ThrottledLogin, AuthenticationForm):
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "用户名或密码不正确，请重新输入。",
+    }
+
+
+class AdminLoginForm(ThrottledLogin, AdminAuthenticationForm):
+    """The admin's login form, under the same limits (else it would be a way around them)."""

@@ -234,6 +234,15 @@ def test_the_wait_is_told_in_minutes(client, member_login):
     assert "请在 2 分钟后再试" in _try(client, "pw-123456")
 
 
+def test_the_admin_login_is_under_the_same_limits(client, db):
+    get_user_model().objects.create_superuser("root", password="pw-root-123456")
+    url = reverse("admin:login")
+    for _ in range(5):
+        client.post(url, {"username": "root", "password": "wrong"})
+    page = client.post(url, {"username": "root", "password": "pw-root-123456"}).content.decode()
+    assert "请在 15 分钟后再试" in page and not _logged_in(client)
+
+
 def test_failures_from_one_address_block_it_for_every_account(client, member_login, settings):
     settings.CLIENT_IP_HEADER = "HTTP_X_REAL_IP"
     here, there = {"HTTP_X_REAL_IP": "10.0.0.7"}, {"HTTP_X_REAL_IP": "10.0.0.8"}
