@@ -88,8 +88,9 @@ FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 MB = 1024 * 1024
 EXCEL_MAX_ROWS = 1_048_576
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an encrypted .xlsx, or an old .xls
-SHEET_PART_RE = re.compile(r"xl/worksheets/sheet\d+\.xml")
-STRINGS_PART = "xl/sharedStrings.xml"
+# Some producers capitalise part names differently (Sheet1.xml, SharedStrings.xml).
+SHEET_PART_RE = re.compile(r"xl/worksheets/sheet\d+\.xml", re.IGNORECASE)
+STRINGS_PART = "xl/sharedstrings.xml"
 DTD_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
 XML_ENCODING_RE = re.compile(rb"""\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
 
@@ -117,7 +118,7 @@ class ReadLimits:
     def part_cap(self, name: str) -> int:
         if SHEET_PART_RE.fullmatch(name):
             return self.max_sheet_bytes
-        if name == STRINGS_PART:
+        if name.lower() == STRINGS_PART:
             return self.max_strings_bytes
         return self.max_part_bytes
 
@@ -464,9 +465,7 @@ def _scan_part(archive: zipfile.ZipFile, part: zipfile.ZipInfo) -> None:
                 chunk = source.read(MB)
     except _Refused:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError):
-        raise _refused(MALFORMED) from None
-    except Exception:  # noqa: BLE001 - any decompressor failure is a damaged file
+    except Exception:  # noqa: BLE001 - a bad CRC, an unknown method, a broken stream: damaged
         raise _refused(MALFORMED) from None
 
 
