@@ -12,7 +12,7 @@ from django.http import Http404
 
 from orgs import access
 from orgs.access import Action
-from pledges.models import Pledge, PledgeStatus, SecretaryPledge
+from pledges.models import Pledge, SecretaryPledge
 
 
 def pledges_visible_to(user) -> QuerySet[Pledge]:
@@ -99,7 +99,3 @@ def get_secretary_pledge_or_404(user, pk) -> SecretaryPledge:
     if sp is None or not access.can(user, Action.EXPORT, sp.org):
         raise Http404("没有找到该承诺书。")
     return sp
-
-
-EDITABLE = (PledgeStatus.DRAFT, PledgeStatus.RETURNED)
-ACTIVE = (PledgeStatus.APPROVED, PledgeStatus.PUBLISHED)

@@ -203,7 +203,7 @@ def pledge_update(*, by, pledge: Pledge, **fields) -> Pledge:
         .select_related("owner_member")
         .get(pk=pledge.pk)
     )
-    if pledge.status not in access.EDITABLE:
+    if not pledge.is_editable:
         _refuse(f"承诺已{pledge.get_status_display()}，不能再修改。")
     if not access.may_write(by, pledge):
         _refuse("您不能修改这项承诺。")
@@ -226,7 +226,7 @@ def pledge_update(*, by, pledge: Pledge, **fields) -> Pledge:
 def pledge_submit(*, by, pledge: Pledge, today: datetime.date | None = None) -> Pledge:
     """Send a draft (or a revised returned pledge) for vetting; annual ones only in the window."""
     pledge = Pledge.objects.select_for_update(of=("self",)).get(pk=pledge.pk)
-    if pledge.status not in access.EDITABLE:
+    if not pledge.is_editable:
         _refuse(f"承诺当前为“{pledge.get_status_display()}”，不能提交。")
     if not access.may_write(by, pledge):
         _refuse("您不能提交这项承诺。")
@@ -407,7 +407,7 @@ def fulfilment_record(
         .select_related("org", "owner_member")
         .get(pk=pledge.pk)
     )
-    if pledge.status not in access.ACTIVE:
+    if not pledge.is_active:
         _refuse(f"承诺当前为“{pledge.get_status_display()}”，审定后才能填报兑现情况。")
     if not access.may_write(by, pledge):
         _refuse("兑现情况由党员本人或支部书记填报。")
@@ -560,7 +560,7 @@ def pledge_evaluate(*, by, pledge: Pledge, result: str, remark: str, today=None)
         .select_related("org", "owner_org", "owner_member")
         .get(pk=pledge.pk)
     )
-    if pledge.status not in access.ACTIVE:
+    if not pledge.is_active:
         _refuse(f"承诺当前为“{pledge.get_status_display()}”，不能评诺。")
     if not access.may_vet(by, pledge):
         _refuse("评诺由上级党组织（党员承诺由所在支部）书记进行。")
