@@ -12,6 +12,7 @@ from collections.abc import Callable
 todo_providers: list[Callable] = []
 org_link_providers: list[Callable] = []
 member_link_providers: list[Callable] = []
+member_section_providers: list[Callable] = []
 # f(*, scale, rng, today, log) -> dict of counts; called by seed_demo after the tree and roster
 demo_seeders: list[Callable] = []
 page_rules: dict[str, Callable[..., bool]] = {}
@@ -27,6 +28,12 @@ def org_links_for(user, org) -> list[dict]:
 
 def member_links_for(user, member) -> list[dict]:
     return [link for provider in member_link_providers for link in provider(user, member)]
+
+
+def member_sections_for(user, member) -> list[dict]:
+    """Sections other apps add to the member page: f(user, member) -> list of {"title",
+    "template", ...}, each drawn by its template (which receives the dict as `section`)."""
+    return [part for provider in member_section_providers for part in provider(user, member)]
 
 
 def may_open(user, route: str, *objects) -> bool:

@@ -203,6 +203,7 @@ def member_detail(request, pk):
             "may_transfer": access.can_on_member(request.user, Action.EDIT, member)
             or access.can_on_member(request.user, Action.SUPERVISE, member),
             "links": extensions.member_links_for(request.user, member),
+            "sections": extensions.member_sections_for(request.user, member),
         },
     )
 

@@ -16,6 +16,7 @@ class ReviewsConfig(AppConfig):
         extensions.org_link_providers.append(links.org_links)
         extensions.org_link_providers.append(appraisal_links.org_links)
         extensions.member_link_providers.append(appraisal_links.member_links)
+        extensions.member_section_providers.append(member_reviews_section)
         extensions.todo_providers.append(links.todo)
         extensions.todo_providers.append(appraisal_links.todo)
         extensions.demo_seeders.append(demo.seed)
@@ -24,3 +25,17 @@ class ReviewsConfig(AppConfig):
             user, Action.VIEW, org
         )
         extensions.page_rules["appraisal:detail"] = appraisal_selectors.may_view
+
+
+def member_reviews_section(user, member) -> list[dict]:
+    """The member page's 领导点评: all the reader may read (drafts marked) — signed ones only for
+    the member themselves."""
+    from reviews import selectors
+
+    return [
+        {
+            "title": "领导点评",
+            "template": "reviews/_member_reviews.html",
+            "reviews": selectors.member_reviews(user=user, member=member),
+        }
+    ]

@@ -23,6 +23,14 @@ class ReviewForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["reviewed_on"].initial = timezone.localdate()
 
+    def chosen_method(self) -> str:
+        """The method posted, if it is one of the choices ("" otherwise): the access check of a
+        review of an organisation depends on it before the whole form is validated."""
+        try:
+            return self.fields["method"].clean(self["method"].data)
+        except forms.ValidationError:
+            return ""
+
 
 class ItemForm(forms.Form):
     text = forms.CharField(label="整改事项", max_length=500)
@@ -33,6 +41,22 @@ class ItemReportForm(forms.Form):
     report = forms.CharField(
         label="整改情况", max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
     )
+
+
+class ItemActionForm(forms.Form):
+    """Which change a button on a rectification item asks for (the report by default)."""
+
+    action = forms.ChoiceField(
+        choices=[("report", "报告整改情况"), ("close", "销号"), ("reopen", "重新打开")]
+    )
+
+
+def first_error(form: forms.Form) -> str:
+    """The form's first error as one message naming its field, for a page that shows messages."""
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        return f"{label}：{errors[0]}" if label else errors[0]
+    return ""
 
 
 class ExemptionForm(forms.Form):

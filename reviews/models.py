@@ -101,11 +101,48 @@ class LeaderReview(PeriodFields):
                 | (Q(subject_kind="org") & Q(subject_org__isnull=False))
                 | (Q(subject_kind="secretary") & Q(subject_org__isnull=False)),
                 name="review_subject_present",
-            )
+            ),
+            # One live review (draft or signed) per period, subject and reviewing organisation;
+            # a correction is the next version, so it may be drafted beside the signed one.
+            # Members and organisations apart: the other subject column is NULL, and NULLs
+            # never collide in a unique index.
+            models.UniqueConstraint(
+                fields=[
+                    "year",
+                    "period_kind",
+                    "period",
+                    "reviewer_org",
+                    "subject_member",
+                    "version",
+                ],
+                condition=Q(subject_kind="member", status__in=["draft", "signed"]),
+                name="review_one_live_member",
+            ),
+            models.UniqueConstraint(
+                fields=[
+                    "year",
+                    "period_kind",
+                    "period",
+                    "reviewer_org",
+                    "subject_kind",
+                    "subject_org",
+                    "version",
+                ],
+                condition=Q(subject_kind__in=["org", "secretary"], status__in=["draft", "signed"]),
+                name="review_one_live_org",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.subject_name} {self.period_label}"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == ReviewStatus.DRAFT
+
+    @property
+    def is_signed(self) -> bool:
+        return self.status == ReviewStatus.SIGNED
 
     @property
     def subject_name(self) -> str:

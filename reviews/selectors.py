@@ -5,15 +5,20 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
-from orgs.models import Membership, Organization
+from orgs.models import Member, Membership, Organization
 from orgs.selectors import members_on
+from pledges.access import pledges_visible_to
+from pledges.models import Pledge, PledgeStatus
+from reviews.access import reviews_visible_to
 from reviews.models import Exemption, LeaderReview, ReviewRectification, ReviewStatus, SubjectKind
 from reviews.periods import Period
 from reviews.services import REVIEWABLE_KINDS
 
 LIVE = (ReviewStatus.DRAFT, ReviewStatus.SIGNED)
+# nobody reviews themselves: a review its subject wrote (the service refuses one) counts nowhere
+NOT_SELF = ~Q(reviewer_id=F("subject_member__user_id"))
 
 
 def _in_period(period: Period) -> Q:
@@ -60,23 +65,26 @@ def branch_quarter(*, branch: Organization, period: Period) -> list[Row]:
     members = list(members_on(org=branch, day=period.end).order_by("name", "pk"))
     if branch.secretary_id:  # the secretary is reviewed half-yearly, as the branch's secretary
         members = [m for m in members if m.pk != branch.secretary_id]
+    ids = [m.pk for m in members]
     latest = _prefer_signed(
         LeaderReview.objects.filter(
-            _in_period(period), org=branch, subject_kind=SubjectKind.MEMBER, status__in=LIVE
+            _in_period(period), NOT_SELF, org=branch, subject_kind=SubjectKind.MEMBER,
+            status__in=LIVE, subject_member__in=ids,
         ),
         key=lambda r: r.subject_member_id,
-    )
+    )  # fmt: skip
     exempt = {
         e.subject_member_id: e
         for e in Exemption.objects.filter(
-            _in_period(period), org=branch, subject_kind=SubjectKind.MEMBER
+            _in_period(period), subject_kind=SubjectKind.MEMBER, subject_member__in=ids
         )
     }
+    # last quarter's review as this branch wrote it (another branch's is not its to read)
     before = {
         r.subject_member_id: r
         for r in LeaderReview.objects.filter(
-            _in_period(period.previous()), subject_kind=SubjectKind.MEMBER, status=ReviewStatus.SIGNED,
-            subject_member__in=[m.pk for m in members],
+            _in_period(period.previous()), NOT_SELF, org=branch, subject_kind=SubjectKind.MEMBER,
+            status=ReviewStatus.SIGNED, subject_member__in=ids,
         )
     }  # fmt: skip
     rows = [
@@ -151,40 +159,38 @@ def coverage(*, root: Organization, quarter: Period, half: Period) -> dict:
     """全覆盖 for `root`'s subtree: members reviewed in `quarter`, organisations and secretaries
     reviewed in `half`, and reviewers whose every obligation is met — in total and for each child.
 
-    Seven grouped queries whatever the size of the subtree; the roll-up to children is by
+    Six grouped queries whatever the size of the subtree; the roll-up to children is by
     nested-set range over the grouped rows."""
     in_tree = root.subtree_q("org__")
-    owed = dict(
-        Membership.objects.on(quarter.end)
-        .filter(in_tree)
-        .values("org_id")
-        .annotate(n=Count("id"))
-        .values_list("org_id", "n")
+    # Members owed a review by their branch: on its roll at the quarter's end, not its secretary
+    # (reviewed half-yearly as such), not exempt; reviewed: with a signed review by that branch,
+    # not written by themselves — so reviewed never exceeds owed and the lists beside agree.
+    signed = LeaderReview.objects.filter(
+        _in_period(quarter), NOT_SELF, subject_kind=SubjectKind.MEMBER,
+        status=ReviewStatus.SIGNED, subject_member_id=OuterRef("member_id"), org_id=OuterRef("org_id"),
+    )  # fmt: skip
+    exempted = Exemption.objects.filter(
+        _in_period(quarter),
+        subject_kind=SubjectKind.MEMBER,
+        subject_member_id=OuterRef("member_id"),
     )
-    reviewed = dict(
-        LeaderReview.objects.filter(_in_period(quarter), in_tree, subject_kind=SubjectKind.MEMBER, status=ReviewStatus.SIGNED)
-        .values("org_id").annotate(n=Count("subject_member_id", distinct=True)).values_list("org_id", "n")
-    )  # fmt: skip
-    exempt = dict(
-        Exemption.objects.filter(_in_period(quarter), in_tree, subject_kind=SubjectKind.MEMBER)
-        .values("org_id").annotate(n=Count("id")).values_list("org_id", "n")
-    )  # fmt: skip
+    counts = {
+        org_id: (owed, done)
+        for org_id, owed, done in Membership.objects.on(quarter.end)
+        .filter(in_tree)
+        .exclude(member_id=F("org__secretary_id"))
+        .alias(exempt=Exists(exempted), done=Exists(signed))
+        .filter(exempt=False)
+        .values("org_id")
+        .annotate(owed=Count("member_id", distinct=True))
+        .annotate(done=Count("member_id", distinct=True, filter=Q(done=True)))
+        .values_list("org_id", "owed", "done")
+    }
     orgs = list(
         Organization.objects.filter(root.subtree_q(), is_active=True)
         .order_by("lft")
         .values_list("pk", "lft", "parent_id", "kind", "secretary_id")
     )
-    # a branch's secretary is reviewed half-yearly as its secretary, not quarterly as a member
-    secretary_at = dict(
-        Membership.objects.on(quarter.end)
-        .filter(
-            member_id__in=Organization.objects.filter(
-                root.subtree_q(), secretary__isnull=False
-            ).values("secretary_id")
-        )
-        .values_list("member_id", "org_id")
-    )
-    own_secretary_on_roll = {pk for pk, *_, sec in orgs if sec and secretary_at.get(sec) == pk}
     parent_of = {pk: parent_id for pk, _, parent_id, *_ in orgs}
     org_done = {  # only the parent's review meets the obligation; other leaders' are extra
         (subject, kind)
@@ -214,13 +220,12 @@ def coverage(*, root: Organization, quarter: Period, half: Period) -> dict:
     for pk, lft, parent_id, kind, secretary_id in orgs:
         part = bucket(lft)
         targets = [total] + ([part] if part else [])
-        members_owed = owed.get(pk, 0) - exempt.get(pk, 0) - (pk in own_secretary_on_roll)
-        members_done = reviewed.get(pk, 0)
+        members_owed, members_done = counts.get(pk, (0, 0))
         if members_owed > 0:
             reviewer_gaps[pk] = reviewer_gaps.get(pk, 0) + members_owed - members_done
         reviewable = kind in REVIEWABLE_KINDS and parent_id is not None and pk != root.pk
         for t in targets:
-            t.members_owed += max(members_owed, 0)
+            t.members_owed += members_owed
             t.members_reviewed += members_done
         if not reviewable:
             continue
@@ -247,6 +252,55 @@ def coverage(*, root: Organization, quarter: Period, half: Period) -> dict:
     missing_orgs = Organization.objects.in_bulk([pk for _, pk in missing])
     total.gaps = [(missing_orgs[pk], g) for g, pk in missing]
     return {"total": total, "children": list(parts.values())}
+
+
+PUBLIC_PLEDGES = (PledgeStatus.PUBLISHED, PledgeStatus.EVALUATED)  # 示诺 onwards: anyone reads them
+
+
+def pledges_beside(
+    *, user, year: int, member: Member | None = None, org: Organization | None = None
+) -> QuerySet[Pledge]:
+    """The subject's pledges of the year to read beside a review form: the published ones, and
+    the others only where the writer may read them (pledges.access decides)."""
+    pledges = Pledge.objects.filter(year=year)
+    pledges = (
+        pledges.filter(owner_member=member) if member is not None else pledges.filter(owner_org=org)
+    )
+    return pledges.filter(
+        Q(status__in=PUBLIC_PLEDGES) | Q(pk__in=pledges_visible_to(user).values("pk"))
+    ).order_by("created_at", "pk")
+
+
+def last_review(
+    *,
+    user,
+    period: Period,
+    kind: str,
+    member: Member | None = None,
+    org: Organization | None = None,
+) -> LeaderReview | None:
+    """The subject's latest signed review before `period` that the writer may read."""
+    before = Q(year__lt=period.year) | Q(year=period.year, period__lt=period.number)
+    reviews = reviews_visible_to(user).filter(
+        before, period_kind=period.kind, subject_kind=kind, status=ReviewStatus.SIGNED
+    )
+    reviews = (
+        reviews.filter(subject_member=member)
+        if kind == SubjectKind.MEMBER
+        else reviews.filter(subject_org=org)
+    )
+    return reviews.order_by("-year", "-period", "-version").first()
+
+
+def member_reviews(*, user, member: Member) -> list[LeaderReview]:
+    """A member's leader reviews (as a member, and as a secretary) that the user may read, the
+    latest first; a version replaced by its correction is left out. One query."""
+    return list(
+        reviews_visible_to(user)
+        .filter(NOT_SELF, subject_member=member, status__in=LIVE)
+        .select_related("subject_org")
+        .order_by("-year", "-period_kind", "-period", "-version", "-pk")
+    )
 
 
 def missing_members(*, branch: Organization, period: Period) -> list:

@@ -8,7 +8,7 @@ import random
 import secrets
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from orgs import access
@@ -98,6 +98,8 @@ def may_review_org(user, org: Organization, method: str = "") -> Organization | 
     parent's review meets the half-yearly obligation; the others are reviews besides it."""
     if org.parent_id is None or org.kind not in REVIEWABLE_KINDS:
         return None
+    if access.can(user, Action.EDIT, org):
+        return None  # nobody reviews themselves: not the organisation they lead
     if access.can(user, Action.MANAGE, org.parent):
         return _leading_org_over(user, org.parent)
     if any(g.role == Role.CONTACT and g.org_id == org.pk for g in grants_for(user)):
@@ -162,17 +164,25 @@ def review_create(
         if subject_kind == SubjectKind.MEMBER
         else same.filter(subject_org=subject_org)
     )
+    already = f"{period.label}已有对该对象的点评，请继续修改草稿或对已签字的点评建立更正版本。"
     if same.exists():
-        _refuse(f"{period.label}已有对该对象的点评，请继续修改草稿或对已签字的点评建立更正版本。")
+        _refuse(already)
     if _exemption_for(period, subject_kind, subject_member, subject_org).exists():
         _refuse(f"该对象{period.label}已免予点评。")
     name, post = _reviewer_identity(by, reviewer_org)
-    review = LeaderReview.objects.create(
-        reviewer=by, reviewer_name=name, reviewer_post=post, reviewer_org=reviewer_org,
-        subject_kind=subject_kind, subject_org=subject_org if subject_kind != SubjectKind.MEMBER else None,
-        subject_member=subject_member, org=org, year=period.year, period_kind=period.kind,
-        period=period.number, **fields,
-    )  # fmt: skip
+    try:
+        with transaction.atomic():  # a savepoint: a simultaneous request may have won the race
+            review = LeaderReview.objects.create(
+                reviewer=by, reviewer_name=name, reviewer_post=post, reviewer_org=reviewer_org,
+                subject_kind=subject_kind,
+                subject_org=subject_org if subject_kind != SubjectKind.MEMBER else None,
+                subject_member=subject_member, org=org, year=period.year, period_kind=period.kind,
+                period=period.number, **fields,
+            )  # fmt: skip
+    except IntegrityError:
+        if same.exists():  # the one-live-review constraint: the other request's review
+            _refuse(already)
+        raise
     _event(review, by=by, action="create")
     return review
 

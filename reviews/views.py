@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -12,9 +13,17 @@ from orgs import access
 from orgs.access import Action
 from orgs.forms import apply_errors
 from orgs.models import Member, Organization
-from pledges.models import Pledge
 from reviews import selectors, services
-from reviews.forms import DrawForm, ExemptionForm, ItemForm, ItemReportForm, ReviewForm
+from reviews.access import get_review_or_404
+from reviews.forms import (
+    DrawForm,
+    ExemptionForm,
+    ItemActionForm,
+    ItemForm,
+    ItemReportForm,
+    ReviewForm,
+    first_error,
+)
 from reviews.models import LeaderReview, RandomDraw, ReviewRectification, ReviewStatus, SubjectKind
 from reviews.periods import HALF, QUARTER, Period
 
@@ -31,22 +40,7 @@ def _period(slug: str, kind: str | None = None) -> Period:
     return period
 
 
-def _get_review(user, pk) -> LeaderReview:
-    review = (
-        LeaderReview.objects.select_related(
-            "org", "subject_org", "subject_member", "reviewer_org", "previous"
-        )
-        .filter(pk=access.object_id(pk))
-        .first()
-    )
-    visible = review is not None and (
-        review.reviewer_id == user.pk
-        or access.can(user, Action.EXPORT, review.org)
-        or (review.subject_member_id and access.is_own_record(user, review.subject_member))
-    )
-    if not visible:
-        raise Http404("没有找到该点评。")
-    return review
+_get_review = get_review_or_404
 
 
 @require_GET
@@ -126,12 +120,11 @@ def write_member(request, member_pk, period):
         else:
             messages.success(request, "已保存草稿。确认后请签字。")
             return redirect("reviews:detail", pk=review.pk)
-    previous = (
-        LeaderReview.objects.filter(subject_member=member, status=ReviewStatus.SIGNED)
-        .order_by("-year", "-period", "-version")
-        .first()
+    # beside the form only what the writer may read: after a transfer, not the other branch's
+    previous = selectors.last_review(
+        user=request.user, period=p, kind=SubjectKind.MEMBER, member=member
     )
-    pledges = Pledge.objects.filter(owner_member=member, year=p.year).order_by("created_at")
+    pledges = selectors.pledges_beside(user=request.user, year=p.year, member=member)
     return _review_form_page(
         request, form=form, title=f"点评党员 {member.name} · {p.label}",
         back=f"/reviews/quarter/{member.org_id}/{p.slug}/", previous=previous, pledges=pledges,
@@ -144,7 +137,8 @@ def write_org(request, org_pk, kind, period):
     p = _period(period, HALF)
     if kind not in (SubjectKind.ORG, SubjectKind.SECRETARY):
         raise Http404("点评对象有误。")
-    method = request.POST.get("method", "") if request.method == "POST" else "random"
+    form = ReviewForm(request.POST or None)
+    method = form.chosen_method() if request.method == "POST" else "random"
     if services.may_review_org(request.user, subject, method) is None:
         raise PermissionDenied("党组织及其书记由上级党组织负责人点评。")
     leads = services.may_review_org(request.user, subject) is not None
@@ -164,39 +158,52 @@ def write_org(request, org_pk, kind, period):
         else:
             messages.success(request, "已保存草稿。确认后请签字。")
             return redirect("reviews:detail", pk=review.pk)
-    previous = (
-        LeaderReview.objects.filter(
-            subject_org=subject, subject_kind=kind, status=ReviewStatus.SIGNED
-        )
-        .order_by("-year", "-period", "-version")
-        .first()
-    )
-    pledges = Pledge.objects.filter(owner_org=subject, year=p.year)
+    previous = selectors.last_review(user=request.user, period=p, kind=kind, org=subject)
+    pledges = selectors.pledges_beside(user=request.user, year=p.year, org=subject)
     who = f"{subject.name}书记" if kind == SubjectKind.SECRETARY else subject.name
     back = f"/reviews/half/{subject.parent_id}/{p.slug}/"
     return _review_form_page(request, form=form, title=f"点评 {who} · {p.label}", back=back,
                              previous=previous, pledges=pledges)  # fmt: skip
 
 
-@require_GET
-def detail(request, pk):
-    review = _get_review(request.user, pk)
+def _subject_url(user, review: LeaderReview) -> str:
+    """The subject's own page, when the reader may open it (else the name is plain text)."""
+    if review.subject_member_id and access.can_on_member(user, Action.VIEW, review.subject_member):
+        return reverse("orgs:member_detail", args=[review.subject_member_id])
+    if review.subject_kind != SubjectKind.MEMBER and access.can(
+        user, Action.VIEW, review.subject_org
+    ):
+        return reverse("orgs:detail", args=[review.subject_org_id])
+    return ""
+
+
+def _detail_page(request, review, *, item_form=None, report_forms=None, status=200):
     items = list(review.items.all())
     for item in items:
         item.may_report = services.may_report_item(request.user, item)
+        item.report_form = (report_forms or {}).get(item.pk) or ItemReportForm(
+            prefix=f"item{item.pk}"
+        )
     return render(
         request,
         "reviews/detail.html",
         {
             "review": review,
+            "subject_url": _subject_url(request.user, review),
             "events": review.events.select_related("actor"),
             "items": items,
             "is_reviewer": review.reviewer_id == request.user.pk,
             "correction": LeaderReview.objects.filter(previous=review).first(),
-            "item_form": ItemForm(),
+            "item_form": item_form or ItemForm(),
             "today": timezone.localdate(),
         },
+        status=status,
     )
+
+
+@require_GET
+def detail(request, pk):
+    return _detail_page(request, _get_review(request.user, pk))
 
 
 @require_http_methods(["GET", "POST"])
@@ -255,20 +262,23 @@ def item_add(request, pk):
     review = _get_review(request.user, pk)
     _reviewer_only(request, review)
     form = ItemForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "请填写整改事项和有效的整改期限。")
-        return redirect("reviews:detail", pk=review.pk)
+    if not form.is_valid():  # the page again, with the input kept and the field named
+        messages.error(request, first_error(form))
+        return _detail_page(request, review, item_form=form)
     return _act(request, review, lambda: services.item_add(by=request.user, review=review, **form.cleaned_data),
                 "已提出整改事项。")  # fmt: skip
 
 
 @require_POST
 def item_update(request, pk):
-    item = ReviewRectification.objects.select_related("review").filter(pk=pk).first()
+    item = (
+        ReviewRectification.objects.select_related("review").filter(pk=access.object_id(pk)).first()
+    )
     if item is None:
         raise Http404("没有找到该整改事项。")
     review = _get_review(request.user, item.review_id)
-    action = request.POST.get("action", "report")
+    action_form = ItemActionForm(request.POST)
+    action = action_form.cleaned_data["action"] if action_form.is_valid() else "report"
     if action in ("close", "reopen"):
         _reviewer_only(request, review)
         fn = lambda: services.item_close(by=request.user, item=item, reopen=action == "reopen")  # noqa: E731
@@ -276,8 +286,11 @@ def item_update(request, pk):
     else:
         if not services.may_report_item(request.user, item):
             raise PermissionDenied("整改情况由被点评的党员或党组织报告。")
-        form = ItemReportForm(request.POST)
-        report = form.data.get("report", "")
+        form = ItemReportForm(request.POST, prefix=f"item{item.pk}")
+        if not form.is_valid():  # the page again, with the report kept and the field named
+            messages.error(request, first_error(form))
+            return _detail_page(request, review, report_forms={item.pk: form})
+        report = form.cleaned_data["report"]
         fn = lambda: services.item_report(by=request.user, item=item, report=report)  # noqa: E731
         done = "已报告整改情况。"
     return _act(request, review, fn, done)

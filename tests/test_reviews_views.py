@@ -70,3 +70,47 @@ def test_draw_page_shows_the_verifiable_result(as_user, world):
         reverse("reviews:draw_detail", args=[world.extra["draw"].pk])
     )
     assert "结果一致" in page.content.decode()
+
+
+# ---------------------------------------------------------------- every POST through a form
+
+
+def test_a_rectification_report_longer_than_its_form_allows_is_refused(world, client):
+    """The report goes through its form: 2,000 characters at most, the field named, the text
+    kept on the page, nothing saved."""
+    item = world.extra["item"]
+    client.force_login(world.user("own_branch_secretary"))
+    url = reverse("reviews:item_update", args=[item.pk])
+    field = f"item{item.pk}-report"
+    long = "改" * 100_000  # under both names, so a view reading the raw field would store it
+    response = client.post(url, {"action": "report", field: long, "report": long})
+    item.refresh_from_db()
+    assert (item.report, item.status) == ("", "open")
+    text = response.content.decode()
+    assert response.status_code == 200 and "整改情况：" in text and "2000" in text
+    assert "改" * 3000 in text  # what was typed is kept
+    response = client.post(url, {"action": "report", field: "已参加两次集中学习"})
+    item.refresh_from_db()
+    assert (item.report, item.status) == ("已参加两次集中学习", "reported")
+
+
+def test_a_blank_rectification_report_names_the_field(world, client):
+    item = world.extra["item"]
+    client.force_login(world.user("own_branch_secretary"))
+    response = client.post(
+        reverse("reviews:item_update", args=[item.pk]),
+        {"action": "report", f"item{item.pk}-report": "   "},
+    )
+    item.refresh_from_db()
+    assert item.status == "open" and "整改情况：" in response.content.decode()
+
+
+def test_a_rectification_item_too_long_is_refused_with_its_field_named(world, client):
+    rm = world.extra["rm"]
+    client.force_login(world.user("own_branch_secretary"))
+    response = client.post(
+        reverse("reviews:item_add", args=[rm.pk]), {"text": "学" * 600, "deadline": "2026-12-31"}
+    )
+    assert rm.items.count() == 1
+    text = response.content.decode()
+    assert "整改事项：" in text and "学" * 600 in text
