@@ -48,6 +48,7 @@ from orgs.models import (
     education_from_text,
     kind_allowed_under,
 )
+from orgs.text import strip_invisible
 
 logger = logging.getLogger(__name__)
 
@@ -365,7 +366,7 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).strip()
+    return strip_invisible(str(value))
 
 
 def _parse_date(value: Any) -> datetime.date | None:

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from orgs import services as org_services
 from orgs.demo import DEMO_PASSWORD, bulk_copy, reset_sequences
-from orgs.models import MEMBER_HOLDING_KINDS, Member, Organization, Role
+from orgs.models import MEMBER_HOLDING_KINDS, Member, Membership, Organization, Role
 from reviews.models import LeaderReview, ReviewEvent
 from reviews.periods import HALF, QUARTER, Period
 
@@ -72,7 +72,14 @@ def seed(*, scale: str, rng, today: datetime.date, log) -> dict:
     secretaries = {org_id: (member_id, names[member_id]) for org_id, member_id in sec_of.items()}
     reviewers = _reviewers(scale, secretaries)
     org_name = {pk: name for pk, _, _, name, _ in orgs}
-    members = list(Member.objects.order_by("pk").values_list("pk", "org_id"))
+    members = list(Member.objects.order_by("pk").values_list("pk", "org_id", "joined_on"))
+    # A member transferred during the year is reviewed, for each quarter, by the branch whose roll
+    # held them at its end; only the closed stays (few) are read, the current one is `org_id`.
+    closed_stays = list(
+        Membership.objects.filter(
+            end__isnull=False, end__gt=datetime.date(today.year, 1, 1)
+        ).values_list("member_id", "org_id", "start", "end")
+    )
     year, now = today.year, timezone.now()
     quarters = [
         Period(year, QUARTER, q) for q in range(1, 5) if Period(year, QUARTER, q).start <= today
@@ -90,10 +97,19 @@ def seed(*, scale: str, rng, today: datetime.date, log) -> dict:
     def rows():
         nonlocal count
         for period in quarters:
-            for member_id, org_id in members:
+            branch_then = {
+                member_id: org_id
+                for member_id, org_id, start, end in closed_stays
+                if start <= period.end < end
+            }
+            for member_id, current_org_id, joined_on in members:
+                if member_id not in branch_then and joined_on > period.end:
+                    continue  # not yet a member at the quarter's end: nobody owes a review
+                org_id = branch_then.get(member_id, current_org_id)
                 status = state(period)
                 reviewer = reviewers.get(org_id)
-                if status is None or reviewer is None:
+                # nobody reviews themselves: the branch secretary is reviewed by the level above
+                if status is None or reviewer is None or sec_of.get(org_id) == member_id:
                     continue
                 count += 1
                 day = min(period.end, today) - datetime.timedelta(days=rng.randint(0, 20))

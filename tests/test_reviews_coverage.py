@@ -5,10 +5,11 @@ import datetime
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.db.models import F
 from django.utils import timezone
 
 from orgs import services as org_services
-from orgs.models import Organization, Role
+from orgs.models import Membership, Organization, Role
 from reviews import selectors, services
 from reviews.models import LeaderReview, ReviewStatus
 from reviews.periods import HALF, QUARTER, Period
@@ -142,3 +143,14 @@ def test_coverage_counts_equal_the_listed_names_for_every_demo_period(demo):
                 )
             assert total.reviewers_owed - total.reviewers_done == len(total.gaps), root.name
             assert total.members_reviewed <= total.members_owed
+
+
+def test_the_demo_has_no_self_reviews_and_files_each_under_the_branch_then(demo):
+    self_reviews = LeaderReview.objects.filter(
+        subject_kind="member", subject_member__user_id=F("reviewer_id")
+    )
+    assert not self_reviews.exists()
+    for review in LeaderReview.objects.filter(subject_kind="member", period_kind=QUARTER)[:500]:
+        end = Period(review.year, QUARTER, review.period).end
+        stay = Membership.objects.on(end).filter(member_id=review.subject_member_id).first()
+        assert stay is not None and stay.org_id == review.org_id, review.pk

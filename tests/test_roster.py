@@ -237,3 +237,20 @@ def test_import_roster_command_reports_errors_and_writes_nothing(personas, tmp_p
     good.write_bytes(workbook(members=[member_row("新人", "B1")]).getvalue())
     call_command("import_roster", str(good), "--user", "own")
     assert Member.objects.filter(name="新人", org=personas.orgs["B1"]).exists()
+
+
+def test_names_of_only_invisible_characters_are_blank_and_edges_are_trimmed(personas):
+    before = snapshot()
+    stream = workbook(
+        orgs=[["B5", "T1", "\u200b\u3000\u200e", "党支部", "农村", ""]],
+        members=[member_row("\u2060\ufeff", "B1")],
+    )
+    with pytest.raises(roster.RosterImportError) as info:
+        roster.import_roster(stream, by=None, root=personas.orgs["T1"])
+    found = {(e.sheet, e.row, e.column) for e in info.value.errors}
+    assert {("组织", 2, "组织名称"), ("党员", 2, "姓名")} <= found
+    assert snapshot() == before
+    roster.import_roster(
+        workbook(members=[member_row("\u200b赵四\u200f", "B1")]), by=None, root=personas.orgs["T1"]
+    )
+    assert Member.objects.filter(name="赵四").exists()

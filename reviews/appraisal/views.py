@@ -9,7 +9,6 @@ import io
 import re
 
 import segno
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -26,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from orgs import access
 from orgs.access import Action
 from orgs.forms import apply_errors
+from orgs.http import client_address
 from orgs.throttle import throttle_hit, throttle_retry_after
 from reviews.appraisal import codes, rules, selectors, services
 from reviews.appraisal.forms import (
@@ -668,19 +668,10 @@ def rule(request, org_pk):
 PUBLIC_ID = re.compile(r"^[0-9a-z]{10}$")
 
 
-def _client_address(request) -> str:
-    """The voter's address: from the header the proxy in front sets (CLIENT_IP_HEADER, e.g.
-    HTTP_X_REAL_IP behind nginx), else the connection's. Used only, hashed, as a counter key."""
-    header = settings.CLIENT_IP_HEADER
-    if header and request.META.get(header):
-        return request.META[header].split(",")[-1].strip()
-    return request.META.get("REMOTE_ADDR", "")
-
-
 def _keys(request, appraisal: Appraisal, serial: int | None) -> list[tuple[str, int]]:
     """Failure counters and their limits: per address, and per address and serial."""
     address = hashlib.sha256(
-        f"{appraisal.slip_salt}:{_client_address(request)}".encode()
+        f"{appraisal.slip_salt}:{client_address(request)}".encode()
     ).hexdigest()[:24]
     base = f"appraisal-failures:{appraisal.pk}:{address}"
     keys = [(base, ADDRESS_LIMIT)]
