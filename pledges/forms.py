@@ -114,6 +114,17 @@ class RectificationForm(forms.Form):
     deadline = forms.DateField(label="整改期限", widget=DateInput())
 
 
+class RectificationActionForm(forms.Form):
+    """Which button on a rectification's page was pressed (none: the response is reported)."""
+
+    action = forms.ChoiceField(
+        label="整改操作",
+        required=False,
+        choices=[("respond", "报告整改情况"), ("close", "销号"), ("reopen", "重新打开")],
+        error_messages={"invalid_choice": "无效，请刷新页面后重试。"},
+    )
+
+
 class RectificationResponseForm(forms.Form):
     response = forms.CharField(
         label="整改情况", max_length=2000, widget=forms.Textarea(attrs={"rows": 4})

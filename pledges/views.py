@@ -26,6 +26,7 @@ from pledges.forms import (
     FulfilmentForm,
     MemberPledgeForm,
     PledgeForm,
+    RectificationActionForm,
     RectificationForm,
     RectificationResponseForm,
     ReopenForm,
@@ -45,8 +46,11 @@ from pledges.models import (
     RectificationStatus,
     SecretaryPledge,
 )
+from reviews.forms import first_error
 
 PAGE_SIZE = 50
+# The queue shows PAGE_SIZE pledges a page, so no one ticks more at once.
+BULK_LIMIT = PAGE_SIZE
 
 
 def _year(request, default=None) -> int:
@@ -285,26 +289,41 @@ def _bound(request, form_class):
     return form_class(request.POST if request.method == "POST" else None)
 
 
-@require_http_methods(["GET", "POST"])
-def withdraw(request, pk):
-    pledge = access.get_pledge_or_404(request.user, pk, access.may_write)
-    form = _bound(request, WithdrawForm)
+def _step_with_reason(request, pk, *, check, form_class, step, success, title, intro, button):
+    """A step back in the lifecycle that asks for a reason first: `step(by=, pledge=, reason=)`."""
+    pledge = access.get_pledge_or_404(request.user, pk, check)
+    form = _bound(request, form_class)
     if form.is_bound and form.is_valid():
         try:
-            services.pledge_withdraw(by=request.user, pledge=pledge, **form.cleaned_data)
+            step(by=request.user, pledge=pledge, **form.cleaned_data)
         except ValidationError as error:
             apply_errors(form, error)
         else:
-            messages.success(request, "已撤回，承诺回到草稿，可以修改后重新提交。")
+            messages.success(request, success)
             return redirect("pledges:detail", pk=pledge.pk)
     return _confirm_page(
         request,
         pledges=[pledge],
         form=form,
+        title=title,
+        intro=intro,
+        button=button,
+        back=reverse("pledges:detail", args=[pledge.pk]),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def withdraw(request, pk):
+    return _step_with_reason(
+        request,
+        pk,
+        check=access.may_write,
+        form_class=WithdrawForm,
+        step=services.pledge_withdraw,
+        success="已撤回，承诺回到草稿，可以修改后重新提交。",
         title="撤回提交",
         intro="撤回后承诺回到草稿，审核人不再看到它；修改后可重新提交。撤回原因记入办理记录。",
         button="确认撤回",
-        back=reverse("pledges:detail", args=[pledge.pk]),
     )
 
 
@@ -353,39 +372,38 @@ def approve(request, pk):
 
 @require_http_methods(["GET", "POST"])
 def reopen(request, pk):
-    pledge = access.get_pledge_or_404(request.user, pk, access.may_vet)
-    form = _bound(request, ReopenForm)
-    if form.is_bound and form.is_valid():
-        try:
-            services.pledge_reopen(by=request.user, pledge=pledge, **form.cleaned_data)
-        except ValidationError as error:
-            apply_errors(form, error)
-        else:
-            messages.success(request, "已撤销审定，承诺回到待审核。")
-            return redirect("pledges:detail", pk=pledge.pk)
-    return _confirm_page(
+    return _step_with_reason(
         request,
-        pledges=[pledge],
-        form=form,
+        pk,
+        check=access.may_vet,
+        form_class=ReopenForm,
+        step=services.pledge_reopen,
+        success="已撤销审定，承诺回到待审核。",
         title="撤销审定",
         intro="已审定、尚未公示的承诺可以撤销审定，回到待审核，再审定通过或退回修改。原因记入办理记录。",
         button="确认撤销审定",
-        back=reverse("pledges:detail", args=[pledge.pk]),
     )
 
 
 @require_POST
 def return_(request, pk):
-    comment = request.POST.get("comment", "")
+    form = ReturnForm(request.POST)
+    if not form.is_valid():  # the detail page and the queue show the message naming the field
+        pledge = access.get_pledge_or_404(request.user, pk, access.may_vet)
+        messages.error(request, first_error(form))
+        return redirect(_next(request) or reverse("pledges:detail", args=[pledge.pk]))
     return _act(
         request, pk, access.may_vet,
-        lambda p: services.pledge_return(by=request.user, pledge=p, comment=comment),
+        lambda p: services.pledge_return(by=request.user, pledge=p, **form.cleaned_data),
         "已退回修改。",
     )  # fmt: skip
 
 
 @require_POST
 def bulk_approve(request):
+    if len(request.POST.getlist("ids")) > BULK_LIMIT:
+        messages.error(request, f"一次最多审定 {BULK_LIMIT} 项承诺，请分批勾选。")
+        return redirect("pledges:vet_queue")
     ids = [
         int(i) for i in request.POST.getlist("ids") if i.isascii() and i.isdigit() and len(i) < 19
     ]
@@ -548,8 +566,11 @@ def rectification(request, pk):
         raise Http404("没有找到该整改。")
     pledge = access.get_pledge_or_404(request.user, item.pledge_id)
     form = RectificationResponseForm(request.POST or None, initial={"response": item.response})
-    if request.method == "POST":
-        action = request.POST.get("action", "respond")
+    action_form = _bound(request, RectificationActionForm)
+    if action_form.is_bound and not action_form.is_valid():
+        messages.error(request, first_error(action_form))  # the page again, the input kept
+    elif request.method == "POST":
+        action = action_form.cleaned_data["action"] or "respond"
         try:
             if action in ("close", "reopen"):
                 services.rectification_close(

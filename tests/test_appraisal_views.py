@@ -19,7 +19,7 @@ from reviews.appraisal.models import (
     Slip,
 )
 from reviews.appraisal.views import ADDRESS_LIMIT, SERIAL_LIMIT
-from tests.appraisal_world import cast, open_appraisal
+from tests.appraisal_world import cast, open_appraisal, plan_fields
 from tests.personas import make_user
 
 pytestmark = pytest.mark.django_db
@@ -653,3 +653,106 @@ def test_the_subtree_list_costs_a_fixed_number_of_queries(
     body = page.content.decode()
     assert len(re.findall(r'href="/appraisal/\d+/"', body)) == 2
     assert "第 2 / 3 页" in body
+
+
+# ---------------------------------------------------------------- every POST through a form
+
+INVISIBLE = "\u200b\u3000\u2060\ufeff"
+
+
+def _planned(personas):
+    own = personas.user("own_branch_secretary")
+    fields = plan_fields()
+    return services.appraisal_create(
+        by=own, org=personas.orgs["B1"], kind="member", year=2026, **fields
+    )
+
+
+@pytest.mark.parametrize(
+    "reason, message",
+    [
+        ("因" * 100000, "“李一”的暂缓评议原因：确保该变量包含不超过 200 字符"),
+        (INVISIBLE, "“李一”的暂缓评议原因：这个字段是必填项"),
+    ],
+)
+def test_an_exclusion_reason_too_long_or_invisible_is_refused_naming_the_field(
+    personas, own, client, reason, message
+):
+    appraisal = _planned(personas)
+    subject = appraisal.subjects.get(name="李一")
+    url = reverse("appraisal:exclude", args=[subject.pk])
+    page = login(client, own).post(url, {"reason": reason}, follow=True).content.decode()
+    assert message in page
+    appraisal.refresh_from_db()
+    assert appraisal.excluded == {} and not appraisal.events.filter(action="exclude").exists()
+    client.post(url, {"reason": "外出务工"})
+    appraisal.refresh_from_db()
+    assert [item["reason"] for item in appraisal.excluded.values()] == ["外出务工"]
+
+
+def test_restoring_a_subject_not_left_out_is_refused_naming_the_field(personas, own, client):
+    appraisal = _planned(personas)
+    subject = appraisal.subjects.get(name="李一")
+    services.subject_exclude(by=own, subject=subject, reason="外出务工")
+    url = reverse("appraisal:restore", args=[appraisal.pk])
+    page = login(client, own).post(url, {"key": "m" * 100000}, follow=True).content.decode()
+    assert "恢复评议的对象：不在暂缓评议名单中" in page
+    appraisal.refresh_from_db()
+    assert len(appraisal.excluded) == 1
+
+
+@pytest.mark.parametrize(
+    "reason, message",
+    [
+        ("理" * 100000, "“李一”的调整理由：确保该变量包含不超过 500 字符"),
+        (INVISIBLE, "请填写理由"),
+    ],
+)
+def test_a_decision_reason_too_long_or_invisible_is_refused_and_the_input_kept(
+    personas, own, client, reason, message
+):
+    appraisal = open_appraisal(personas)
+    for _, code in services.slips_issue(by=own, appraisal=appraisal, group="member", count=5):
+        cast(appraisal, code, 1, 1)
+    services.appraisal_close(by=own, appraisal=appraisal)
+    first = appraisal.subjects.get(position=1)
+    url = reverse("appraisal:decide", args=[appraisal.pk])
+    data = {f"grade_{first.pk}": "basic", f"reason_{first.pk}": reason}
+    body = login(client, own).post(url, data, follow=True).content.decode()
+    assert message in body and '<option value="basic" selected>' in body
+    first.refresh_from_db()
+    assert first.final_grade == "" and first.override_reason == ""
+    client.post(url, data | {f"reason_{first.pk}": "长期外出，未参加组织生活"})
+    first.refresh_from_db()
+    assert first.final_grade == "basic" and first.override_reason == "长期外出，未参加组织生活"
+
+
+def test_a_decision_grade_that_is_no_choice_is_refused_naming_the_subject(personas, own, client):
+    appraisal = open_appraisal(personas)
+    for _, code in services.slips_issue(by=own, appraisal=appraisal, group="member", count=5):
+        cast(appraisal, code, 1, 1)
+    services.appraisal_close(by=own, appraisal=appraisal)
+    first = appraisal.subjects.get(position=1)
+    url = reverse("appraisal:decide", args=[appraisal.pk])
+    body = login(client, own).post(url, {f"grade_{first.pk}": "x" * 100000}, follow=True)
+    assert "“李一”的认定结果：无效，请重新选择" in body.content.decode()
+    first.refresh_from_db()
+    assert first.final_grade == ""
+
+
+def test_a_paper_group_that_is_no_choice_is_refused_naming_the_field(personas, own, client):
+    appraisal = open_appraisal(personas)
+    login(client, own)
+    url = reverse("appraisal:paper", args=[appraisal.pk])
+    data = {"sheets_issued": "1", "sheets_returned": "1", "blank_sheets": "0",
+            "spoiled_sheets": "0", "c1_0": "1", "c1_1": "0", "c1_2": "0", "c1_3": "0",
+            "c1_4": "0", "c2_0": "1", "c2_1": "0", "c2_2": "0", "c2_3": "0", "c2_4": "0"}  # fmt: skip
+    for group in ("成员" * 50000, "leader"):  # junk, and a group this session does not have
+        page = client.post(url, data | {"group": group}, follow=True).content.decode()
+        assert "参加人员类别：有误，请刷新页面后重试" in page
+        discard = reverse("appraisal:paper_discard", args=[appraisal.pk])
+        page = client.post(discard, {"group": group}, follow=True).content.decode()
+        assert "参加人员类别：有误，请刷新页面后重试" in page
+    assert not PaperEntry.objects.exists()
+    assert client.post(url, data | {"group": "member"}).status_code == 302
+    assert PaperEntry.objects.get().group == "member"

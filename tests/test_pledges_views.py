@@ -374,3 +374,64 @@ def test_the_repledge_button_follows_the_models_rule(as_user, world):
     assert f'href="{repledge}"' not in client.get(detail).content.decode()
     force(pm, result="fulfilled")
     assert f'href="{repledge}"' in client.get(detail).content.decode()
+
+
+# ---------------------------------------------------------------- every POST through a form
+
+INVISIBLE = "\u200b\u3000\u2060\ufeff"
+
+
+@pytest.mark.parametrize(
+    "comment, message",
+    [
+        ("意" * 100000, "退回意见：确保该变量包含不超过 1000 字符"),
+        (INVISIBLE, "退回意见：这个字段是必填项"),
+    ],
+)
+def test_a_return_comment_too_long_or_invisible_is_refused_naming_the_field(
+    as_user, world, comment, message
+):
+    client = as_user("parent_committee_secretary")
+    po = world.extra["po"]
+    events = po.events.count()
+    response = client.post(
+        reverse("pledges:return", args=[po.pk]), {"comment": comment}, follow=True
+    )
+    assert message in response.content.decode()
+    po.refresh_from_db()
+    assert po.status == PledgeStatus.SUBMITTED and po.events.count() == events
+    # the same post with a readable comment returns the pledge
+    client.post(reverse("pledges:return", args=[po.pk]), {"comment": "请写明公里数"})
+    po.refresh_from_db()
+    assert po.status == PledgeStatus.RETURNED and po.events.last().comment == "请写明公里数"
+
+
+def test_a_rectification_action_that_no_button_sends_is_refused(as_user, world):
+    client = as_user("own_branch_secretary")
+    item = world.extra["rectification"]
+    url = reverse("pledges:rectification", args=[item.pk])
+    response = client.post(url, {"action": "销号" * 50000, "response": "已补上走访"})
+    page = response.content.decode()
+    assert response.status_code == 200 and "整改操作：无效，请刷新页面后重试" in page
+    assert "已补上走访" in page  # the input kept
+    item.refresh_from_db()
+    assert item.status == "open" and item.response == ""
+    response = client.post(url, {"action": "respond", "response": "已补上走访"})
+    item.refresh_from_db()
+    assert response.status_code == 302 and item.response == "已补上走访"
+
+
+def test_bulk_approval_of_more_than_a_page_is_refused(as_user, world):
+    from pledges.views import BULK_LIMIT
+
+    client = as_user("parent_committee_secretary")
+    po = world.extra["po"]
+    data = {"ids": [po.pk, *range(10**6, 10**6 + BULK_LIMIT)], "step": "confirm", "confirm": "on"}
+    response = client.post(reverse("pledges:bulk_approve"), data, follow=True)
+    assert f"一次最多审定 {BULK_LIMIT} 项承诺" in response.content.decode()
+    po.refresh_from_db()
+    assert po.status == PledgeStatus.SUBMITTED
+    data["ids"] = data["ids"][:BULK_LIMIT]
+    client.post(reverse("pledges:bulk_approve"), data)
+    po.refresh_from_db()
+    assert po.status == PledgeStatus.APPROVED

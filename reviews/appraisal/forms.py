@@ -6,7 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from orgs.forms import DateInput
-from reviews.appraisal.models import AppraisalKind, VotingMethod
+from reviews.appraisal.models import AppraisalKind, ResultGrade, VotingMethod
 from reviews.appraisal.rules import DEFAULT, FIELDS
 
 COUNT_ATTRS = {"inputmode": "numeric", "min": "0"}
@@ -77,6 +77,74 @@ class StatementForm(forms.Form):
         max_length=3000,
         widget=forms.Textarea(attrs={"rows": 8}),
     )
+
+
+class ExclusionForm(forms.Form):
+    # 200: what the session keeps of the reason (reviews.appraisal.services.subject_exclude)
+    reason = forms.CharField(label="暂缓评议原因", max_length=200)
+
+
+class RestoreForm(forms.Form):
+    key = forms.ChoiceField(
+        label="恢复评议的对象",
+        error_messages={
+            "required": "请选择。",
+            "invalid_choice": "不在暂缓评议名单中，请刷新页面后重试。",
+        },
+    )
+
+    def __init__(self, *args, excluded: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["key"].choices = [(key, item["name"]) for key, item in excluded.items()]
+
+
+class GroupForm(forms.Form):
+    """The participant group a paper count or its discarding is for."""
+
+    group = forms.ChoiceField(
+        label="参加人员类别",
+        error_messages={"required": "请选择。", "invalid_choice": "有误，请刷新页面后重试。"},
+    )
+
+    def __init__(self, *args, groups, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["group"].choices = [(str(g), g.label) for g in groups]
+
+
+class PublishForm(forms.Form):
+    low_turnout_confirmed = forms.BooleanField(label="我已知悉参加率偏低，仍要公开", required=False)
+
+
+class DecisionForm(forms.Form):
+    """The committee's grade for each member (grade_<pk>) and the reason for one that differs
+    from the suggestion (reason_<pk>); a grade left blank changes nothing."""
+
+    def __init__(self, *args, subjects, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.subject_ids = []
+        for subject in subjects:
+            self.subject_ids.append(subject.pk)
+            self.fields[f"grade_{subject.pk}"] = forms.ChoiceField(
+                label=f"“{subject.name}”的认定结果",
+                choices=[("", "—"), *ResultGrade.choices],
+                required=False,
+                error_messages={"invalid_choice": "无效，请重新选择。"},
+            )
+            self.fields[f"reason_{subject.pk}"] = forms.CharField(
+                label=f"“{subject.name}”的调整理由", max_length=500, required=False
+            )
+
+    def decisions(self) -> dict[int, tuple[str, str]]:
+        data = self.cleaned_data
+        return {pk: (data[f"grade_{pk}"], data[f"reason_{pk}"]) for pk in self.subject_ids}
+
+    def entered(self) -> dict[str, str]:
+        """What was typed, for the page shown again. Each value is cut to its field's length:
+        only a forged request posts more, and the session is no place to keep it."""
+        return {
+            name: str(self.data.get(name, ""))[: getattr(field, "max_length", None) or 20]
+            for name, field in self.fields.items()
+        }
 
 
 class SlipForm(forms.Form):

@@ -30,8 +30,13 @@ from orgs.throttle import throttle_hit, throttle_retry_after
 from reviews.appraisal import codes, rules, selectors, services
 from reviews.appraisal.forms import (
     CreateForm,
+    DecisionForm,
+    ExclusionForm,
+    GroupForm,
     PaperForm,
     PlanForm,
+    PublishForm,
+    RestoreForm,
     RuleForm,
     SlipForm,
     StatementForm,
@@ -49,6 +54,7 @@ from reviews.appraisal.models import (
     ResultGrade,
     Slip,
 )
+from reviews.forms import first_error
 
 # Wrong codes within FAILURE_WINDOW seconds: from one address (a meeting's Wi-Fi may be one), and
 # for one serial from one address. The 60-bit secret is what stops guessing; these stop floods.
@@ -262,12 +268,14 @@ def exclude(request, pk):
     subject = selectors.get_subject_or_404(request.user, pk)
     appraisal = subject.appraisal
     _runner_or_403(request.user, appraisal)
+    form = ExclusionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"“{subject.name}”的{first_error(form)}")
+        return _detail(appraisal)
     return _act(
         request,
         appraisal,
-        lambda: services.subject_exclude(
-            by=request.user, subject=subject, reason=request.POST.get("reason", "")[:500]
-        ),
+        lambda: services.subject_exclude(by=request.user, subject=subject, **form.cleaned_data),
         f"“{subject.name}”暂缓评议。",
     )
 
@@ -282,11 +290,16 @@ def _runner_step(request, pk, step, done) -> HttpResponse:
 
 @require_POST
 def restore(request, pk):
-    key = request.POST.get("key", "")[:20]
-    return _runner_step(
+    appraisal = selectors.get_appraisal_or_404(request.user, pk)
+    _runner_or_403(request.user, appraisal)
+    form = RestoreForm(request.POST, excluded=appraisal.excluded)
+    if not form.is_valid():
+        messages.error(request, first_error(form))
+        return _detail(appraisal)
+    return _act(
         request,
-        pk,
-        lambda a: services.subject_restore(by=request.user, appraisal=a, key=key),
+        appraisal,
+        lambda: services.subject_restore(by=request.user, appraisal=appraisal, **form.cleaned_data),
         "已恢复评议。",
     )
 
@@ -317,12 +330,10 @@ def close(request, pk):
 def publish(request, pk):
     appraisal = selectors.get_appraisal_or_404(request.user, pk)
     _runner_or_403(request.user, appraisal)
+    form = PublishForm(request.POST)
+    form.is_valid()  # a tick box: never invalid, and unticked unless the box was ticked
     try:
-        services.appraisal_publish(
-            by=request.user,
-            appraisal=appraisal,
-            low_turnout_confirmed=request.POST.get("low_turnout_confirmed") == "1",
-        )
+        services.appraisal_publish(by=request.user, appraisal=appraisal, **form.cleaned_data)
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, message)
@@ -467,10 +478,17 @@ def paper(request, pk):
     appraisal = selectors.get_appraisal_or_404(request.user, pk)
     if not services.may_count(request.user, appraisal):
         raise PermissionDenied("只有本组织书记、副书记或党员可以担任计票人。")
-    groups = [str(g) for g in appraisal.groups]
-    group = request.POST.get("group") or request.GET.get("group") or groups[0]
-    if group not in groups:
-        raise Http404("参加人员类别有误。")
+    if request.method == "POST":
+        group_form = GroupForm(request.POST, groups=appraisal.groups)
+        if not group_form.is_valid():  # only a forged request: the page has the group hidden
+            messages.error(request, first_error(group_form))
+            return redirect("appraisal:paper", pk=appraisal.pk)
+        group = group_form.cleaned_data["group"]
+    else:
+        groups = [str(g) for g in appraisal.groups]
+        group = request.GET.get("group") or groups[0]
+        if group not in groups:
+            raise Http404("参加人员类别有误。")
     subjects = list(selectors.subjects(appraisal=appraisal))
     mine = PaperEntry.objects.filter(appraisal=appraisal, group=group, teller=request.user).first()
     initial = {}
@@ -538,10 +556,11 @@ def paper(request, pk):
 def paper_discard(request, pk):
     appraisal = selectors.get_appraisal_or_404(request.user, pk)
     _runner_or_403(request.user, appraisal)
-    group = request.POST.get("group", "")
-    if group not in [str(g) for g in appraisal.groups]:
-        messages.error(request, "请选择参加人员类别。")
+    form = GroupForm(request.POST, groups=appraisal.groups)
+    if not form.is_valid():
+        messages.error(request, first_error(form))
         return redirect("appraisal:paper", pk=appraisal.pk)
+    group = form.cleaned_data["group"]
     try:
         n = services.paper_discard(by=request.user, appraisal=appraisal, group=group)
     except ValidationError as error:
@@ -594,23 +613,24 @@ def results(request, pk):
 def decide(request, pk):
     appraisal = selectors.get_appraisal_or_404(request.user, pk)
     _runner_or_403(request.user, appraisal)
-    decisions = {}
-    for key, value in request.POST.items():
-        if key.startswith("grade_"):
-            try:
-                subject_pk = int(key[len("grade_") :])
-            except ValueError:
-                continue
-            decisions[subject_pk] = (value, request.POST.get(f"reason_{subject_pk}", ""))
+    form = DecisionForm(request.POST, subjects=appraisal.subjects.order_by("position"))
     try:
-        n = services.results_decide(by=request.user, appraisal=appraisal, decisions=decisions)
+        if not form.is_valid():
+            raise ValidationError(
+                [
+                    f"{form.fields[name].label}：{e}"
+                    for name, errs in form.errors.items()
+                    for e in errs
+                ]
+            )
+        n = services.results_decide(
+            by=request.user, appraisal=appraisal, decisions=form.decisions()
+        )
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, message)
         # keep what was entered: the results page fills the form from it
-        request.session[f"appraisal_decide:{appraisal.pk}"] = {
-            k: v for k, v in request.POST.items() if k.startswith(("grade_", "reason_"))
-        }
+        request.session[f"appraisal_decide:{appraisal.pk}"] = form.entered()
     else:
         messages.success(request, f"已认定 {n} 名党员的评议结果。" if n else "没有变化。")
     return redirect("appraisal:results", pk=appraisal.pk)
@@ -639,23 +659,24 @@ def adopt(request, pk):
 @require_http_methods(["GET", "POST"])
 def rule(request, org_pk):
     org = access.get_org_or_404(request.user, org_pk, Action.CONFIGURE)
-    try:
-        year = int(request.POST.get("year") or request.GET.get("year") or 0)
-    except ValueError:
-        year = 0
-    year = year if 2001 <= year <= 2099 else timezone.localdate().year
+    year = _year_param(request) or timezone.localdate().year
+    form = None
+    if request.method == "POST":
+        form = RuleForm(request.POST)
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            year = data.pop("year")
+            try:
+                services.rule_set(by=request.user, org=org, year=year, **data)
+            except ValidationError as error:
+                apply_errors(form, error)
+            else:
+                messages.success(request, f"已设置{year}年评议结果等次规则。")
+                return redirect(reverse("appraisal:rule", args=[org.pk]) + f"?year={year}")
+        year = form.cleaned_data.get("year") or year  # the page for the year typed, if valid
     current = rules.thresholds_for(org=org, year=year)
-    initial = {"year": year, **{n: getattr(current, n) for n in rules.FIELDS}}
-    form = RuleForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        try:
-            services.rule_set(by=request.user, org=org, year=data.pop("year"), **data)
-        except ValidationError as error:
-            apply_errors(form, error)
-        else:
-            messages.success(request, f"已设置{year}年评议结果等次规则。")
-            return redirect(reverse("appraisal:rule", args=[org.pk]) + f"?year={year}")
+    if form is None:
+        form = RuleForm(initial={"year": year, **{n: getattr(current, n) for n in rules.FIELDS}})
     return render(
         request,
         "reviews/appraisal/rule.html",
