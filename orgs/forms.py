@@ -145,6 +145,14 @@ class RosterImportForm(forms.Form):
         return upload
 
 
+def first_error(form: forms.Form) -> str:
+    """The form's first error as one message naming its field, for a page that shows messages."""
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        return f"{label}：{errors[0]}" if label else errors[0]
+    return ""
+
+
 def apply_errors(form, error: ValidationError) -> None:
     """Attach a service's ValidationError to the form fields it names (others to the form)."""
     if hasattr(error, "error_dict"):

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from orgs import access as org_access
 from orgs.access import Action
-from orgs.forms import apply_errors
+from orgs.forms import apply_errors, first_error
 from orgs.models import Organization
 from pledges import access, selectors, services
 from pledges.forms import (
@@ -46,7 +46,6 @@ from pledges.models import (
     RectificationStatus,
     SecretaryPledge,
 )
-from reviews.forms import first_error
 
 PAGE_SIZE = 50
 # The queue shows PAGE_SIZE pledges a page, so no one ticks more at once.

@@ -51,14 +51,6 @@ class ItemActionForm(forms.Form):
     )
 
 
-def first_error(form: forms.Form) -> str:
-    """The form's first error as one message naming its field, for a page that shows messages."""
-    for name, errors in form.errors.items():
-        label = form.fields[name].label if name in form.fields else ""
-        return f"{label}：{errors[0]}" if label else errors[0]
-    return ""
-
-
 class ExemptionForm(forms.Form):
     reason = forms.CharField(label="免予点评原因（如长期病休、组织撤销）", max_length=300)
 

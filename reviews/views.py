@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from orgs import access
 from orgs.access import Action
-from orgs.forms import apply_errors
+from orgs.forms import apply_errors, first_error
 from orgs.models import Member, Organization
 from reviews import selectors, services
 from reviews.access import get_review_or_404
@@ -22,7 +22,6 @@ from reviews.forms import (
     ItemForm,
     ItemReportForm,
     ReviewForm,
-    first_error,
 )
 from reviews.models import LeaderReview, RandomDraw, ReviewRectification, ReviewStatus, SubjectKind
 from reviews.periods import HALF, QUARTER, Period

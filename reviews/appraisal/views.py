@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from orgs import access
 from orgs.access import Action
-from orgs.forms import apply_errors
+from orgs.forms import apply_errors, first_error
 from orgs.http import client_address
 from orgs.throttle import throttle_hit, throttle_retry_after
 from reviews.appraisal import codes, rules, selectors, services
@@ -54,7 +54,6 @@ from reviews.appraisal.models import (
     ResultGrade,
     Slip,
 )
-from reviews.forms import first_error
 
 # Wrong codes within FAILURE_WINDOW seconds: from one address (a meeting's Wi-Fi may be one), and
 # for one serial from one address. The 60-bit secret is what stops guessing; these stop floods.
