@@ -21,16 +21,18 @@ def _seq_scans(connection, sql: str, params) -> list[str]:
         plan = json.loads(plan) if isinstance(plan, str) else plan
         found = []
 
-        def walk(node):
+        def walk(node, limited=False):
             if node["Node Type"] == "Seq Scan":
                 cursor.execute(
                     "SELECT reltuples FROM pg_class WHERE relname = %s", [node["Relation Name"]]
                 )
                 rows = cursor.fetchone()[0]
                 if rows > SMALL_TABLE_ROWS:
-                    found.append(f"{node['Relation Name']} ({int(rows)} rows)")
+                    # under a LIMIT the scan stops at the first rows it needs (a capped count)
+                    early = ", stops at the limit" if limited else ""
+                    found.append(f"{node['Relation Name']} ({int(rows)} rows{early})")
             for child in node.get("Plans", []):
-                walk(child)
+                walk(child, limited or node["Node Type"] == "Limit")
 
         walk(plan[0]["Plan"])
     return found

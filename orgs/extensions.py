@@ -1,7 +1,8 @@
 """Hooks through which later apps add to the pages of orgs without orgs importing them.
 
 An app registers in its AppConfig.ready():
-- a to-do provider: f(user) -> list of {"text", "url", "count"} shown on the home page;
+- a to-do provider: f(user) -> list of {"text", "url", "count"[, "more"]} shown on the home page
+  ("more": the count stopped at a cap, shown as "999+");
 - an organisation link provider: f(user, org) -> list of {"text", "url"} shown on the org page;
 - a page rule: route name -> f(user, *url_objects) -> bool, whether the user may open that page
   (the breadcrumbs link a page only when its rule says yes; see orgs/templatetags/crumbs.py).

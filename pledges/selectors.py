@@ -13,6 +13,8 @@ from orgs.models import Member, Organization
 from pledges.access import pledges_visible_to
 from pledges.models import Pledge, PledgeEvent, PledgeStatus, Rectification, RectificationStatus
 
+# A home-page badge counts this far and then says "999+".
+TODO_COUNT_CAP = 999
 PLEDGED = (PledgeStatus.APPROVED, PledgeStatus.PUBLISHED, PledgeStatus.EVALUATED)
 # what a branch secretary should look at first, most urgent first
 URGENCY = {
@@ -167,6 +169,32 @@ def rectifications_for(*, user, within: Organization | None) -> QuerySet[Rectifi
     ).order_by("status", "deadline", "pk")
 
 
+def capped_count(queryset: QuerySet, *, cap: int | None = None) -> tuple[int, bool]:
+    """How many rows, counting no further than `cap`: (cap, True) means "more than cap". A to-do
+    badge needs no exact figure past that, and the count then stops early at any scale."""
+    cap = TODO_COUNT_CAP if cap is None else cap
+    counted = queryset.order_by()[: cap + 1].count()
+    return min(counted, cap), counted > cap
+
+
+def returned_count(*, user) -> int:
+    """How many pledges the home page's "退回修改的承诺" lists: exactly those of pledges_of(user=user,
+    status=returned), counted as two index lookups (the pledges the user entered, those of the
+    user's own record) instead of an OR across the join to members, which reads every pledge."""
+    revised = pledges_visible_to(user).filter(status=PledgeStatus.RETURNED)
+    return (
+        revised.filter(created_by_id=user.pk)
+        .values("pk")
+        .union(revised.filter(owner_member__user_id=user.pk).values("pk"))
+        .count()
+    )
+
+
+def open_rectifications_for(*, user) -> QuerySet[Rectification]:
+    """The open rectifications of rectifications_for(user=user, within=None), for counting."""
+    return rectifications_for(user=user, within=None).exclude(status=RectificationStatus.CLOSED)
+
+
 def todo(user) -> list[dict]:
     """Home-page items: pledges to vet, own pledges to revise, overdue and open rectifications."""
     from django.urls import reverse
@@ -178,27 +206,29 @@ def todo(user) -> list[dict]:
         items.append(
             {"text": "待审核的公开承诺", "url": reverse("pledges:vet_queue"), "count": to_vet}
         )
-    being_revised = Pledge.objects.filter(status=PledgeStatus.RETURNED)
-    returned = (  # two index lookups; an OR across the join to members scans every pledge
-        being_revised.filter(created_by_id=user.pk)
-        .values("pk")
-        .union(being_revised.filter(owner_member__user_id=user.pk).values("pk"))
-        .count()
-    )
+    returned = returned_count(user=user)
     if returned:
         url = reverse("pledges:mine") + f"?status={PledgeStatus.RETURNED}"
         items.append({"text": "退回修改的承诺", "url": url, "count": returned})
-    late = overdue(user=user, within=None, today=timezone.localdate()).count()
+    late, more = capped_count(overdue(user=user, within=None, today=timezone.localdate()))
     if late:
-        items.append({"text": "超期未完成的承诺", "url": reverse("pledges:overdue"), "count": late})
-    open_items = (
-        rectifications_for(user=user, within=None)
-        .exclude(status=RectificationStatus.CLOSED)
-        .count()
-    )
+        items.append(
+            {
+                "text": "超期未完成的承诺",
+                "url": reverse("pledges:overdue"),
+                "count": late,
+                "more": more,
+            }
+        )
+    open_items, more = capped_count(open_rectifications_for(user=user))
     if open_items:
         items.append(
-            {"text": "未销号的整改", "url": reverse("pledges:rectifications"), "count": open_items}
+            {
+                "text": "未销号的整改",
+                "url": reverse("pledges:rectifications"),
+                "count": open_items,
+                "more": more,
+            }
         )
     return items
 

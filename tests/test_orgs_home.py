@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import pytest
@@ -85,8 +86,10 @@ def _returned_pledge(*, member, by, vetter) -> Pledge:
 
 
 def test_home_counts_returned_pledges_owned_or_made_by_the_user(client, world):
-    """Returned pledges the user owns or entered, each counted once (also when both); another
-    member's pledge entered by someone else is not the user's."""
+    """Returned pledges the user owns or entered and may see, each counted once (also when
+    both): what the list behind the badge shows. A plain member sees only their own pledges, so
+    one they entered for another member is neither listed nor counted; another member's pledge
+    entered by someone else is not the user's."""
     user = world.user("member_self")  # the login of m1b
     own_secretary = world.user("own_branch_secretary")
     own = _returned_pledge(member=world.members["m1b"], by=user, vetter=own_secretary)
@@ -98,7 +101,7 @@ def test_home_counts_returned_pledges_owned_or_made_by_the_user(client, world):
     assert own.status == made.status == made_and_own.status == PledgeStatus.RETURNED
     client.force_login(user)
     page = client.get(reverse("home")).content.decode()
-    assert re.search(r"退回修改的承诺</a> <span class=\"badge\">3</span>", page)
+    assert re.search(r"退回修改的承诺</a> <span class=\"badge\">2</span>", page)
 
 
 def test_home_query_count_is_bounded(client, world, django_assert_max_num_queries):
@@ -123,3 +126,56 @@ def test_home_returned_count_reads_no_join_across_an_or(client, world):
     assert len(returned) == 1
     assert ' OR "pledges_pledge"."created_by_id"' not in returned[0]
     assert "UNION" in returned[0]
+
+
+def _badge(page: str, text: str) -> str | None:
+    found = re.search(rf"{text}</a> <span class=\"badge\">([0-9+]+)</span>", page)
+    return found.group(1) if found else None
+
+
+def test_home_returned_count_equals_the_list_it_opens(client, world):
+    """The badge counts exactly the pledges its link lists, also for a pledge the user entered in a
+    branch they no longer lead (they can open neither it nor its list row)."""
+    from orgs import services as org_services
+    from orgs.models import Role
+    from pledges import selectors
+
+    user = world.user("own_branch_secretary")
+    for member in ("m1", "m1b"):
+        _returned_pledge(member=world.members[member], by=user, vetter=user)
+    sibling = world.user("sibling_branch_secretary")
+    elsewhere = _returned_pledge(member=world.members["m2"], by=sibling, vetter=sibling)
+    Pledge.objects.filter(pk=elsewhere.pk).update(created_by=user)  # entered while leading B2
+    client.force_login(user)
+    listed = list(selectors.pledges_of(user=user, status=PledgeStatus.RETURNED))
+    assert len(listed) == 2 and elsewhere not in listed
+    page = client.get(reverse("home")).content.decode()
+    assert _badge(page, "退回修改的承诺") == "2"
+    listing = client.get(reverse("pledges:mine") + "?status=returned").content.decode()
+    assert all(reverse("pledges:detail", args=[p.pk]) in listing for p in listed)
+    assert reverse("pledges:detail", args=[elsewhere.pk]) not in listing
+    org_services.role_revoke(by=None, user=user, org=world.orgs["B1"], role=Role.SECRETARY)
+    page = client.get(reverse("home")).content.decode()
+    assert _badge(page, "退回修改的承诺") is None
+    assert not selectors.pledges_of(user=user, status=PledgeStatus.RETURNED).exists()
+
+
+def test_home_badges_stop_counting_at_the_cap(client, world, monkeypatch):
+    """A badge says "N+" once its count passes the cap: the overdue count at province scale
+    stops early instead of counting a million rows; below the cap it is exact."""
+    from pledges import selectors
+
+    user = world.user("own_branch_secretary")
+    client.force_login(user)
+    today = datetime.date.today()
+    late_one = selectors.overdue(user=user, within=None, today=today).first()
+    for _ in range(3):  # more of the same overdue pledge
+        late_one.pk = None
+        late_one.save()
+    late = selectors.overdue(user=user, within=None, today=today).count()
+    assert late >= 4
+    page = client.get(reverse("home")).content.decode()
+    assert _badge(page, "超期未完成的承诺") == str(late)
+    monkeypatch.setattr(selectors, "TODO_COUNT_CAP", late - 1)
+    page = client.get(reverse("home")).content.decode()
+    assert _badge(page, "超期未完成的承诺") == f"{late - 1}+"
