@@ -4,6 +4,8 @@ The request middleware (orgs/middleware.py) applies it to every submitted value;
 command that reads text from elsewhere (a workbook, a file) can call `strip_invisible` itself.
 """
 
+import unicodedata
+
 NUL = "\x00"
 
 # Characters that render as nothing (or only move the cursor), beyond str.isspace(): zero-width
@@ -17,13 +19,29 @@ INVISIBLE = frozenset(
 )
 
 
+# Kinds of character that draw nothing by themselves: format characters (Cf: joiners, direction
+# marks, tags, musical and shorthand format controls…), controls, separators, unassigned and
+# private-use code points, and combining marks with no letter to sit on (Mn, Me: variation
+# selectors, the Khmer inherent vowels…).
+_DRAWS_NOTHING = frozenset({"Cf", "Cc", "Cs", "Co", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"})
+
+
 def is_invisible(char: str) -> bool:
-    return char.isspace() or char in INVISIBLE
+    """Trimmed from the ends of text: whitespace, format characters and the fillers above.
+    (Combining marks are not: at the end of text they belong to the letter before them.)"""
+    return char.isspace() or char in INVISIBLE or unicodedata.category(char) in {"Cf", "Cc"}
+
+
+def draws_something(char: str) -> bool:
+    return char not in INVISIBLE and unicodedata.category(char) not in _DRAWS_NOTHING
 
 
 def strip_invisible(text: str) -> str:
-    """`text` without leading or trailing whitespace and invisible characters: text made only of
-    them becomes ''. Characters inside the text are kept (a joiner inside an emoji is meaningful)."""
+    """`text` without leading or trailing whitespace and invisible characters; text in which no
+    character draws anything becomes ''. Characters inside the text are kept (a joiner inside an
+    emoji, a variation selector after one, are meaningful)."""
+    if not any(draws_something(char) for char in text):
+        return ""
     start, end = 0, len(text)
     while start < end and is_invisible(text[start]):
         start += 1

@@ -130,6 +130,23 @@ def test_strip_invisible_keeps_text_between_and_blanks_invisible_only_text():
     assert strip_invisible("👨\u200d👩\u200d👧") == "👨\u200d👩\u200d👧"
 
 
+@pytest.mark.parametrize(
+    "invisible",
+    # Khmer inherent vowel, deprecated format control, variation selector, tag space, musical
+    # and shorthand format controls, Hangul fillers, braille blank, a lone combining accent
+    ["\u17b4", "\u206a", "\ufe0f", "\U000e0020", "\U0001d173", "\U0001bca0", "\u115f",
+     "\u3164", "\u2800", "\u0301", "\u200b\ufe0f\u3000"],
+)  # fmt: skip
+def test_text_in_which_nothing_draws_is_blank(invisible):
+    assert strip_invisible(invisible) == ""
+
+
+def test_format_characters_at_the_edges_are_trimmed_and_marks_on_letters_kept():
+    assert strip_invisible("\U000e0020\u206a王芳\u206a\U0001d173") == "王芳"
+    assert strip_invisible("❤\ufe0f") == "❤\ufe0f"
+    assert strip_invisible("e\u0301") == "e\u0301"
+
+
 def test_a_pledge_of_invisible_characters_only_is_blank_and_required(as_user, world):
     client = as_user("own_branch_secretary")
     url = reverse("pledges:create_org", args=[world.orgs["B1"].pk]) + f"?year={YEAR}"
@@ -163,7 +180,7 @@ def test_a_member_name_of_invisible_characters_only_is_refused(as_user, world):
     data = {key: form[key].value() for key in form.fields if form[key].value() not in (None, False)}
     data["birth_date"] = member.birth_date.strftime("%Y-%m")
     url = reverse("orgs:member_edit", args=[member.pk])
-    response = client.post(url, data | {"name": "\u200b\u200c\u3000\u202e"})
+    response = client.post(url, data | {"name": "\u200b\u200c\u3000\u202e\U000e0020\u17b4"})
     assert response.status_code == 200
     assert list(response.context["form"].errors) == ["name"]
     member.refresh_from_db()
