@@ -172,7 +172,7 @@ class RoleForm(forms.Form):
     )
     username = forms.CharField(
         label="新开通账号的用户名",
-        help_text="仅在该党员还没有登录账号时使用；不填则自动生成。只能使用字母、数字和 @ . + - _。",
+        help_text="仅在该党员还没有登录账号时使用；不填则自动生成。3 至 30 个小写英文字母、数字或 . _ -。",
         max_length=150,
         required=False,
     )

@@ -4,6 +4,7 @@ imports and commands all come through these functions."""
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -398,19 +399,30 @@ def _refusal(*, org: Organization, role: Role) -> str:
     return f"您不能在“{org.name}”授予{role.label}角色。"
 
 
-def _check_username(name: str) -> None:
+# A new login's username: plain lower-case ASCII, so that no name can pass for another one
+# (ZHEN_SHUJI, or a Cyrillic і in zhen_shujі, beside zhen_shuji).
+USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{2,29}")
+
+
+def _check_username(name: str) -> str:
+    """The username for a new login, lower-cased; refused unless it is 3 to 30 of a-z 0-9 . _ -
+    starting with a letter or digit, and passes Django's own username validators."""
     from django.contrib.auth import get_user_model
 
     field = get_user_model()._meta.get_field("username")
+    name = name.lower()
     try:
+        if not USERNAME_RE.fullmatch(name):
+            raise ValidationError("pattern")
         field.run_validators(name)
     except ValidationError:
         raise ValidationError(
             {
-                "username": f"用户名“{name[:40]}”不可用：只能使用字母、数字和 @ . + - _，"
-                f"最多 {field.max_length} 个字符。"
+                "username": f"用户名“{name[:40]}”不可用：请用 3 至 30 个小写英文字母、数字或 . _ -，"
+                "以字母或数字开头。"
             }
         ) from None
+    return name
 
 
 def _login_open(*, by, member: Member, username: str) -> tuple[object, str]:
@@ -423,10 +435,9 @@ def _login_open(*, by, member: Member, username: str) -> tuple[object, str]:
     from django.contrib.auth import get_user_model
 
     User = get_user_model()
-    name = username or f"dy{member.pk}"
-    _check_username(name)
-    taken = {"username": f"用户名“{name}”已被使用，请另取一个。"}
-    if User.objects.filter(username=name).exists():
+    name = _check_username(username or f"dy{member.pk}")
+    taken = {"username": f"用户名“{name}”不可用，请另取一个。"}
+    if User.objects.filter(username__iexact=name).exists():
         raise ValidationError(taken)
     password = secrets.token_urlsafe(9)
     try:
