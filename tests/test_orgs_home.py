@@ -179,3 +179,29 @@ def test_home_badges_stop_counting_at_the_cap(client, world, monkeypatch):
     monkeypatch.setattr(selectors, "TODO_COUNT_CAP", late - 1)
     page = client.get(reverse("home")).content.decode()
     assert _badge(page, "超期未完成的承诺") == f"{late - 1}+"
+
+
+def test_branch_page_with_a_published_appraisal_of_it_stays_within_the_bound(
+    client, django_assert_max_num_queries, db
+):
+    """The branch page links its latest appraisal's satisfaction rate: reading that costs the
+    subject and exclusion look-ups only, not a check of the appraised ranges."""
+    from reviews.appraisal import services as appraisal_services
+    from tests.appraisal_world import cast, open_appraisal
+
+    world = build_pledge_world(build_personas())
+    parent = world.user("parent_committee_secretary")
+    appraisal = open_appraisal(world, org="T1", kind="org", by=parent)
+    for _, code in appraisal_services.slips_issue(
+        by=parent, appraisal=appraisal, group="member", count=5
+    ):
+        cast(appraisal, code, 1, 2)
+    appraisal = appraisal_services.appraisal_close(by=parent, appraisal=appraisal)
+    appraisal_services.appraisal_publish(by=parent, appraisal=appraisal, low_turnout_confirmed=True)
+    client.force_login(world.user("own_branch_secretary"))
+    # session, user, organisation, grants, member count, the appraisal entries (subjects,
+    # sessions that left it out), breadcrumbs, figures, members page, history (B1 has no
+    # children; a branch with party groups reads them too: 12)
+    with django_assert_max_num_queries(11):
+        response = client.get(reverse("orgs:detail", args=[world.orgs["B1"].pk]))
+    assert "民主评议满意率" in response.content.decode()

@@ -20,7 +20,9 @@ def org_links(user, org) -> list[dict]:
             runner = access.can(user, Action.EDIT, appraisal.org)
             rate = entry["subject"].satisfaction if runner else None
         text = f"{entry['year']}年民主评议满意率 {rate * 100:.1f}%" if rate is not None else ""
-        if text and selectors.may_view(user, appraisal):
+        # whoever may see the appraised organisation may see its appraisal (see may_view): no
+        # query for the appraised ranges is needed on that organisation's own page
+        if text and (access.can(user, Action.VIEW, org) or selectors.may_view(user, appraisal)):
             links.append({"text": text, "url": reverse("appraisal:results", args=[appraisal.pk])})
     return links
 
