@@ -419,6 +419,36 @@ class AccountState(models.Model):
         return str(self.user_id)
 
 
+class PasswordSetting(models.Model):
+    """One row each time someone other than the owner set an account's password (or opened the
+    account with one). Never deleted: whoever once knew an account's password may have taken it
+    over, so the two never count as two independent people (paper tellers)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="账号",
+        on_delete=models.CASCADE,
+        related_name="password_settings",
+    )
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="设置人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    at = models.DateTimeField("时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "他人设置密码记录"
+        verbose_name_plural = "他人设置密码记录"
+        indexes = [models.Index(fields=["user", "by"], name="password_setting_user_by")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ← {self.by_id}"
+
+
 class ThrottleCounter(models.Model):
     """A failure counter shared by every worker and machine: a key (hashed) counts hits until
     `window_ends`; the next hit after that starts a new window."""

@@ -118,6 +118,25 @@ def test_the_four_steps_in_order(personas, own):
     )
 
 
+def test_voting_does_not_open_before_the_meeting_date(personas, own):
+    appraisal = create(personas, own, held_on=datetime.date(2026, 12, 20))
+    appraisal = services.appraisal_advance(by=own, appraisal=appraisal, today=TODAY)
+    assert appraisal.state == AppraisalState.STATEMENTS  # statements come before the meeting
+    refused(
+        services.appraisal_advance,
+        by=own,
+        appraisal=appraisal,
+        today=datetime.date(2026, 12, 19),
+        match="评议日期为2026年12月20日，不能提前开始评议",
+    )
+    appraisal.refresh_from_db()
+    assert appraisal.state == AppraisalState.STATEMENTS
+    appraisal = services.appraisal_advance(
+        by=own, appraisal=appraisal, today=datetime.date(2026, 12, 20)
+    )
+    assert appraisal.state == AppraisalState.VOTING
+
+
 # ---------------------------------------------------------------- statements
 
 
@@ -626,11 +645,108 @@ def test_a_login_whose_password_someone_else_set_cannot_be_a_teller(personas, ow
     # the same person entering twice stays one entry, never a confirmation
     again = services.paper_enter(by=own, appraisal=appraisal, group="member", figures=good)
     assert again["state"] == "waiting" and not PaperCount.objects.exists()
-    # once the owner has set a password of their own, they may count
+    # a password of the owner's own does not make them independent of the one who set the old one
     password_set_by(user=member, by=member)
     member = type(member).objects.get(pk=member.pk)
-    outcome = services.paper_enter(by=member, appraisal=appraisal, group="member", figures=good)
+    assert services.teller_refusal(member, appraisal) == ""
+    refused(
+        services.paper_enter,
+        by=member,
+        appraisal=appraisal,
+        group="member",
+        figures=good,
+        match="曾为您的账号设置密码",
+    )
+    assert not PaperCount.objects.exists()
+
+
+def _login_for(personas, member_key, username):
+    """A login the member opened and keeps: nobody else ever set its password."""
+    from orgs import services as org_services
+
+    user = make_user(username, Role.MEMBER, personas.orgs["B1"])
+    org_services.member_update(by=None, member=personas.members[member_key], user=user)
+    return type(user).objects.get(pk=user.pk)
+
+
+def test_a_login_the_secretary_opened_never_counts_with_the_secretary(personas, own):
+    """The attack: the secretary opens a member's login, changes its password to one he picks
+    (as the member), and enters the second count as that member."""
+    from orgs import services as org_services
+    from orgs.accounts import password_ever_set_by, password_set_by
+
+    appraisal = open_appraisal(personas)
+    opened, _ = org_services.role_assign(
+        by=own, org=personas.orgs["B1"], role=Role.MEMBER, member=personas.members["m1"]
+    )
+    password_set_by(user=opened, by=opened)
+    opened = type(opened).objects.get(pk=opened.pk)
+    assert password_ever_set_by(user=opened, by=own)
+    assert not password_ever_set_by(user=own, by=opened)
+    assert services.teller_refusal(opened, appraisal) == ""  # its password is now "its own"
+    good = figures([[4, 2, 1, 0, 0], [3, 3, 0, 0, 1]])
+    services.paper_enter(by=own, appraisal=appraisal, group="member", figures=good)
+    refused(
+        services.paper_enter,
+        by=opened,
+        appraisal=appraisal,
+        group="member",
+        figures=good,
+        match="曾为您的账号设置密码",
+    )
+    assert "曾为您的账号设置密码" in services.co_teller_refusal(opened, appraisal, "member")
+    # the other way round: the member first, then the secretary
+    services.paper_enter(by=opened, appraisal=appraisal, group="masses", figures=good)
+    refused(
+        services.paper_enter,
+        by=own,
+        appraisal=appraisal,
+        group="masses",
+        figures=good,
+        match="您曾为另一位计票人",
+    )
+    assert not PaperCount.objects.exists()
+    assert set(appraisal.paper_entries.values_list("teller", "group")) == {
+        (own.pk, "member"),
+        (opened.pk, "masses"),
+    }
+
+
+def test_two_independent_members_confirm_a_count(personas, own):
+    appraisal = open_appraisal(personas)
+    first = personas.user("member_self")
+    second = _login_for(personas, "m1", "m1_login")
+    good = figures([[4, 2, 1, 0, 0], [3, 3, 0, 0, 1]])
+    assert (
+        services.paper_enter(by=first, appraisal=appraisal, group="member", figures=good)["state"]
+        == "waiting"
+    )
+    assert services.co_teller_refusal(second, appraisal, "member") == ""
+    outcome = services.paper_enter(by=second, appraisal=appraisal, group="member", figures=good)
     assert outcome["state"] == "confirmed"
+    assert PaperCount.objects.get(appraisal=appraisal, group="member").tellers
+
+
+def test_two_logins_of_one_person_are_not_two_tellers(personas, own):
+    """One person entered twice in the roll (same name, birth and joining dates), a login each."""
+    from tests.personas import make_member
+
+    appraisal = open_appraisal(personas)
+    first = _login_for(personas, "m1", "m1_login")
+    twin = make_member(personas.orgs["T1"], "李一")  # the same identity as m1, under the committee
+    personas.members["twin"] = twin
+    second = _login_for(personas, "twin", "twin_login")
+    good = figures([[4, 2, 1, 0, 0], [3, 3, 0, 0, 1]])
+    services.paper_enter(by=first, appraisal=appraisal, group="member", figures=good)
+    refused(
+        services.paper_enter,
+        by=second,
+        appraisal=appraisal,
+        group="member",
+        figures=good,
+        match="同一名党员",
+    )
+    assert not PaperCount.objects.exists()
 
 
 def test_adopting_every_suggestion_then_changing_the_exceptions(personas, own):

@@ -15,6 +15,7 @@ from reviews.appraisal.models import (
     Appraisal,
     AppraisalState,
     Ballot,
+    PaperCount,
     PaperEntry,
     Slip,
 )
@@ -524,6 +525,32 @@ def test_a_teller_page_says_why_a_login_opened_by_another_cannot_count(personas,
     )  # fmt: skip
     assert "密码由他人设置" in response.content.decode()
     assert not PaperEntry.objects.exists()
+
+
+def test_a_teller_page_says_why_the_secretary_and_a_login_he_opened_cannot_both_count(
+    personas, own, client
+):
+    from orgs import services as org_services
+    from orgs.accounts import password_set_by
+
+    appraisal = open_appraisal(personas)
+    opened, _ = org_services.role_assign(
+        by=own, org=personas.orgs["B1"], role=Role.MEMBER, member=personas.members["m1"]
+    )
+    password_set_by(user=opened, by=opened)  # "changed" by whoever holds the initial password
+    data = {"group": "member", "sheets_issued": "1", "sheets_returned": "1", "blank_sheets": "0",
+            "spoiled_sheets": "0", "c1_0": "1", "c1_1": "0", "c1_2": "0", "c1_3": "0",
+            "c1_4": "0", "c2_0": "1", "c2_1": "0", "c2_2": "0", "c2_3": "0", "c2_4": "0"}  # fmt: skip
+    url = reverse("appraisal:paper", args=[appraisal.pk])
+    login(client, own)
+    assert client.post(url, data).status_code == 302
+    login(client, opened)
+    page = client.get(url).content.decode()
+    assert "曾为您的账号设置密码" in page and "保存我的录入" not in page
+    response = client.post(url, data)
+    assert "曾为您的账号设置密码" in response.content.decode()
+    assert list(PaperEntry.objects.values_list("teller", flat=True)) == [own.pk]
+    assert not PaperCount.objects.exists()
 
 
 def test_wrong_code_counts_are_shared_by_every_process(personas, own, client):

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from orgs import login_limits, services
-from orgs.accounts import password_is_own
+from orgs.accounts import password_ever_set_by, password_is_own
 from orgs.models import AccountState, Role
 from tests.personas import make_user
 
@@ -118,6 +118,21 @@ def test_a_login_opened_by_the_secretary_must_change_its_password_first(client, 
     assert client.get(reverse("orgs:detail", args=[personas.orgs["B1"].pk])).status_code == 200
 
 
+def test_who_once_set_a_password_is_remembered_after_the_owner_changes_it(client, personas):
+    secretary = personas.user("own_branch_secretary")
+    user, initial = _open_login(client, personas)
+    assert password_ever_set_by(user=user, by=secretary)
+    client.post(reverse("login"), {"username": "li1", "password": initial})
+    data = {"old_password": initial, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    client.post(reverse("password_change"), data)
+    user = _fresh(user)
+    assert password_is_own(user)
+    assert password_ever_set_by(user=user, by=secretary)
+    assert not password_ever_set_by(user=secretary, by=user)
+    assert not password_ever_set_by(user=user, by=user)
+    assert user.password_settings.count() == 1  # the owner's own change adds no row
+
+
 def test_logging_out_stays_open_while_the_password_must_change(client, personas):
     _, initial = _open_login(client, personas)
     client.post(reverse("login"), {"username": "li1", "password": initial})
@@ -152,7 +167,10 @@ def test_a_password_a_superuser_sets_in_the_admin_counts_as_someone_elses(client
         },
     )
     assert response.status_code == 302
-    assert not password_is_own(get_user_model().objects.get(username="made_in_admin"))
+    made = get_user_model().objects.get(username="made_in_admin")
+    assert not password_is_own(made)
+    # both remembered for good: the superuser may hold these logins (never paper tellers together)
+    assert password_ever_set_by(user=target, by=admin) and password_ever_set_by(user=made, by=admin)
 
 
 def test_a_superuser_cannot_grant_themselves_a_role_in_the_admin(client, personas):

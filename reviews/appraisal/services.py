@@ -14,8 +14,8 @@ from django.views.decorators.debug import sensitive_variables
 
 from orgs import access
 from orgs.access import Action
-from orgs.accounts import password_is_own
-from orgs.models import MEMBER_HOLDING_KINDS, Organization, Role
+from orgs.accounts import password_ever_set_by, password_is_own
+from orgs.models import MEMBER_HOLDING_KINDS, Member, Organization, Role
 from orgs.selectors import members_on
 from reviews.appraisal import codes, rules, tally
 from reviews.appraisal.models import (
@@ -225,15 +225,29 @@ def appraisal_update(*, by, appraisal: Appraisal, today=None, **fields) -> Appra
     return appraisal
 
 
+def voting_date_refusal(appraisal: Appraisal, today: datetime.date) -> str:
+    """Why voting may not open on `today` ("" if it may): the vote is taken at the meeting."""
+    if today < appraisal.held_on:
+        return (
+            f"评议日期为{appraisal.held_on.year}年{appraisal.held_on.month}月"
+            f"{appraisal.held_on.day}日，不能提前开始评议；如日期有变，请先修改方案。"
+        )
+    return ""
+
+
 @transaction.atomic
-def appraisal_advance(*, by, appraisal: Appraisal) -> Appraisal:
-    """确定方案 → 公开述职 → 组织评议 (voting opens)."""
+def appraisal_advance(*, by, appraisal: Appraisal, today: datetime.date | None = None) -> Appraisal:
+    """确定方案 → 公开述职 → 组织评议 (voting opens, not before the planned meeting date)."""
+    today = today or timezone.localdate()
     appraisal = _locked(appraisal)
     _require_run(by, appraisal)
     _require_state(appraisal, AppraisalState.PLAN, AppraisalState.STATEMENTS)
     if appraisal.state == AppraisalState.PLAN:
         appraisal.state = AppraisalState.STATEMENTS
     else:
+        refusal = voting_date_refusal(appraisal, today)
+        if refusal:
+            _refuse(refusal)
         appraisal.subject_count = AppraisalSubject.objects.filter(appraisal=appraisal).count()
         if not appraisal.subject_count:
             _refuse("没有评议对象，不能开始评议。")
@@ -554,6 +568,51 @@ def teller_refusal(user, appraisal: Appraisal) -> str:
     return ""
 
 
+def _teller_name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def tellers_dependence(user, other) -> str:
+    """Why `user` and `other` are not two independent tellers ("" if they are): the same account,
+    the same member (one person's two member records, by name, birth and joining dates), or one of
+    them has ever set the other's password and so may hold that login too."""
+    if user.pk == other.pk:
+        return "两次录入须由两位不同的计票人完成。"
+    members = list(
+        Member.objects.filter(user_id__in=(user.pk, other.pk)).values_list(
+            "name", "birth_date", "joined_on"
+        )
+    )
+    if len(members) == 2 and members[0] == members[1]:
+        return f"您与计票人“{_teller_name(other)}”是同一名党员的两个账号，不能共同计票。"
+    if password_ever_set_by(user=other, by=user):
+        return (
+            f"您曾为另一位计票人“{_teller_name(other)}”设置密码，可能掌握其账号，"
+            "不能与其共同计票。请由其他党员录入。"
+        )
+    if password_ever_set_by(user=user, by=other):
+        return (
+            f"另一位计票人“{_teller_name(other)}”曾为您的账号设置密码，可能掌握您的账号，"
+            "不能与其共同计票。请由其他党员录入。"
+        )
+    return ""
+
+
+def co_teller_refusal(user, appraisal: Appraisal, group: str) -> str:
+    """Why `user` may not be a teller of `group` beside those who already entered it ("" if they
+    may): the two entries must come from independent people (`tellers_dependence`)."""
+    others = (
+        PaperEntry.objects.filter(appraisal=appraisal, group=group)
+        .exclude(teller=user)
+        .select_related("teller")
+    )
+    for entry in others:
+        why = tellers_dependence(user, entry.teller)
+        if why:
+            return why
+    return ""
+
+
 @transaction.atomic
 def paper_enter(*, by, appraisal: Appraisal, group: str, figures: dict) -> dict:
     """A teller's count of one group's paper sheets. It counts once a second teller's entry
@@ -570,6 +629,9 @@ def paper_enter(*, by, appraisal: Appraisal, group: str, figures: dict) -> dict:
         _refuse("请选择参加人员类别。", "group")
     if PaperCount.objects.filter(appraisal=appraisal, group=group).exists():
         _refuse(f"“{Group(group).label}”的纸质评议表已经两人核对一致并计票，不能再录入。")
+    refusal = co_teller_refusal(by, appraisal, group)
+    if refusal:
+        _refuse(refusal)
     names = list(
         AppraisalSubject.objects.filter(appraisal=appraisal)
         .order_by("position")
@@ -591,7 +653,7 @@ def paper_enter(*, by, appraisal: Appraisal, group: str, figures: dict) -> dict:
         if not password_is_own(other.teller):  # entered before someone else set its password
             continue
         if other.figures() == entry.figures():
-            names_of = sorted((u.get_full_name() or u.username) for u in (by, other.teller))
+            names_of = sorted(_teller_name(u) for u in (by, other.teller))
             PaperCount.objects.create(
                 appraisal=appraisal, group=group, tellers="、".join(names_of), **figures
             )

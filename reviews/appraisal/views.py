@@ -518,6 +518,9 @@ def paper(request, pk):
     entries = PaperEntry.objects.filter(appraisal=appraisal).select_related("teller")
     counts = {c.group: c for c in PaperCount.objects.filter(appraisal=appraisal)}
     refusal = services.teller_refusal(request.user, appraisal)
+    pair_refusal = ""
+    if not refusal and appraisal.state == AppraisalState.VOTING and str(group) not in counts:
+        pair_refusal = services.co_teller_refusal(request.user, appraisal, group)
     status = []
     for g in appraisal.groups:
         tellers = [e.teller.get_full_name() or e.teller.username for e in entries if e.group == g]
@@ -547,6 +550,7 @@ def paper(request, pk):
             "labels": list(appraisal.scale) + ["弃权"],
             "runner": services.may_run(request.user, appraisal),
             "refusal": refusal,
+            "pair_refusal": pair_refusal,
         },
     )
 
