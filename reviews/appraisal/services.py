@@ -228,10 +228,14 @@ def appraisal_update(*, by, appraisal: Appraisal, today=None, **fields) -> Appra
 def voting_date_refusal(appraisal: Appraisal, today: datetime.date) -> str:
     """Why voting may not open on `today` ("" if it may): the vote is taken at the meeting."""
     if today < appraisal.held_on:
-        return (
-            f"评议日期为{appraisal.held_on.year}年{appraisal.held_on.month}月"
-            f"{appraisal.held_on.day}日，不能提前开始评议；如日期有变，请先修改方案。"
+        # the plan (and the roll it fixes for the meeting day) can change only before 公开述职
+        advice = (
+            "如日期有变，请先修改方案。"
+            if appraisal.state == AppraisalState.PLAN
+            else "请在评议当天开始评议。"
         )
+        held = appraisal.held_on
+        return f"评议日期为{held.year}年{held.month}月{held.day}日，不能提前开始评议；{advice}"
     return ""
 
 
