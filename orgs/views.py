@@ -249,6 +249,7 @@ def member_transfer(request, pk):
     ):
         raise access.PermissionDenied("只有本支部或上级组织的书记可以办理转接。")
     form = MemberTransferForm(request.POST or None)
+    former_org = member.org
     if request.method == "POST" and form.is_valid():
         code = form.cleaned_data["to_code"]
         to_org = _transfer_targets(request.user, member).filter(code=code).first()
@@ -267,7 +268,10 @@ def member_transfer(request, pk):
                 apply_errors(form, error)
             else:
                 messages.success(request, f"已将“{member.name}”转至“{to_org.name}”。")
-                return redirect("orgs:member_detail", pk=member.pk)
+                # a member moved out of the user's scope is a 404 to them from now on
+                if access.can_on_member(request.user, Action.VIEW, member):
+                    return redirect("orgs:member_detail", pk=member.pk)
+                return redirect("orgs:detail", pk=former_org.pk)
     return render(request, "orgs/member_transfer.html", {"form": form, "member": member})
 
 

@@ -69,6 +69,18 @@ def may_vet(user, pledge: Pledge) -> bool:
     return access.can(user, Action.EDIT, pledge.org) and not _is_owner(user, pledge)
 
 
+def may_withdraw(user, pledge: Pledge) -> bool:
+    """Take a submission back before vetting: the one who submitted it (the actor of its latest
+    submit event), while they may still write it; for an organisation's pledge its secretary or
+    deputy, who act for it. A vetter who did not submit it returns it with a reason instead."""
+    if pledge.owner_org_id:
+        return access.can(user, Action.EDIT, pledge.owner_org)
+    if not getattr(user, "is_authenticated", False) or not may_write(user, pledge):
+        return False
+    submitter = pledge.events.filter(action="submit").values_list("actor_id", flat=True).last()
+    return submitter == user.pk
+
+
 def may_publish(user, pledge: Pledge) -> bool:
     return may_vet(user, pledge) or (
         pledge.owner_org_id is not None and access.can(user, Action.EDIT, pledge.owner_org)

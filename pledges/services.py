@@ -247,13 +247,16 @@ def pledge_submit(*, by, pledge: Pledge, today: datetime.date | None = None) -> 
 
 @transaction.atomic
 def pledge_withdraw(*, by, pledge: Pledge, reason: str) -> Pledge:
-    """Take a submitted pledge back to draft before it is vetted (those who may submit it)."""
+    """Take a submitted pledge back to draft before it is vetted (only its submitter)."""
     pledge = Pledge.objects.select_for_update(of=("self",)).get(pk=pledge.pk)
     if not pledge.is_awaiting_vetting:
         hint = "；如需修改，请审核人先撤销审定" if pledge.is_awaiting_publication else ""
         _refuse(f"只有待审核的承诺可以撤回，这项承诺当前为“{pledge.get_status_display()}”{hint}。")
-    if not access.may_write(by, pledge):
-        _refuse("只有提交承诺的一方（党员本人或支部书记；组织承诺为本组织书记、副书记）可以撤回。")
+    if not access.may_withdraw(by, pledge):
+        _refuse(
+            "只有提交这项承诺的人（组织承诺为本组织书记、副书记）可以撤回；"
+            "审核人如需修改，请用“退回修改”并写明意见。"
+        )
     if not reason.strip():
         _refuse("撤回时请写明原因。", "reason")
     pledge.status = PledgeStatus.DRAFT

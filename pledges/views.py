@@ -205,6 +205,7 @@ def detail(request, pk):
             "overdue": pledge.is_overdue(today),
             "may_write": access.may_write(user, pledge),
             "may_vet": access.may_vet(user, pledge),
+            "may_withdraw": pledge.is_awaiting_vetting and access.may_withdraw(user, pledge),
             "may_publish": access.may_publish(user, pledge),
             "returned": selectors.return_reason(pledge=pledge),
             "return_form": ReturnForm(),
@@ -316,7 +317,7 @@ def withdraw(request, pk):
     return _step_with_reason(
         request,
         pk,
-        check=access.may_write,
+        check=access.may_withdraw,
         form_class=WithdrawForm,
         step=services.pledge_withdraw,
         success="已撤回，承诺回到草稿，可以修改后重新提交。",

@@ -13,6 +13,7 @@ from django.http import Http404
 from orgs import access
 from orgs.access import Action
 from reviews.models import LeaderReview, ReviewStatus
+from reviews.services import owing_branch_moved, still_reviewer
 
 
 def reviews_visible_to(user) -> QuerySet[LeaderReview]:
@@ -37,6 +38,17 @@ def may_view(user, review: LeaderReview) -> bool:
             and review.subject_member_id is not None
             and access.is_own_record(user, review.subject_member)
         )
+    )
+
+
+def may_edit(user, review: LeaderReview) -> bool:
+    """Edit and sign a draft: its reviewer, still in office, while their organisation still owes
+    it (after a member's transfer before the quarter's end the new branch owes it; the old
+    branch's draft stays readable)."""
+    return (
+        review.status == ReviewStatus.DRAFT
+        and still_reviewer(user, review)
+        and owing_branch_moved(review) is None
     )
 
 

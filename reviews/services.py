@@ -80,6 +80,28 @@ def member_branch_for(member: Member, period: Period) -> Organization | None:
     return membership_org_on(member=member, day=period.end)
 
 
+def owing_branch_moved(review: LeaderReview) -> Organization | None:
+    """For a member's review by a branch that no longer owes it (the member was transferred
+    before the quarter's end), the branch that owes it now; None while the reviewer still owes
+    it. A member who has left every branch is owed by nobody: the reviewing branch again."""
+    if review.subject_kind != SubjectKind.MEMBER:
+        return None
+    branch = member_branch_for(review.subject_member, review.period_obj)
+    if branch is None or branch.pk == review.reviewer_org_id:
+        return None
+    return branch
+
+
+def refuse_if_owed_elsewhere(review: LeaderReview) -> None:
+    """Refuse to change a member's review that another branch owes now."""
+    branch = owing_branch_moved(review)
+    if branch is not None:
+        _refuse(
+            f"“{review.subject_member.name}”已转至“{branch.name}”，{review.period_label}的点评"
+            f"改由“{branch.name}”负责；本支部的这份点评只能查看，不能再修改、签字或更正。"
+        )
+
+
 def may_review_member(user, member: Member, period: Period) -> Organization | None:
     """The branch in whose name `user` reviews `member` for `period`, or None."""
     branch = member_branch_for(member, period)
@@ -204,6 +226,7 @@ def _own_draft(by, review: LeaderReview) -> LeaderReview:
             if review.signed_at
             else "点评已不能修改。"
         )
+    refuse_if_owed_elsewhere(review)
     return review
 
 
@@ -246,6 +269,7 @@ def review_correct(*, by, review: LeaderReview) -> LeaderReview:
         _refuse("只有点评人本人（仍在任）可以更正。")
     if review.status != ReviewStatus.SIGNED:
         _refuse("只有已签字的点评需要以新版本更正。")
+    refuse_if_owed_elsewhere(review)  # its correction could never be signed
     if LeaderReview.objects.filter(previous=review).exists():
         _refuse("该点评已有更正版本。")
     copy = LeaderReview.objects.get(pk=review.pk)

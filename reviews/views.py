@@ -14,7 +14,7 @@ from orgs.access import Action
 from orgs.forms import apply_errors, first_error
 from orgs.models import Member, Organization
 from reviews import selectors, services
-from reviews.access import get_review_or_404
+from reviews.access import get_review_or_404, may_edit
 from reviews.forms import (
     DrawForm,
     ExemptionForm,
@@ -192,6 +192,8 @@ def _detail_page(request, review, *, item_form=None, report_forms=None, status=2
             "events": review.events.select_related("actor"),
             "items": items,
             "is_reviewer": review.reviewer_id == request.user.pk,
+            "may_edit": may_edit(request.user, review),
+            "owed_by": review.is_draft and services.owing_branch_moved(review),
             "correction": LeaderReview.objects.filter(previous=review).first(),
             "item_form": item_form or ItemForm(),
             "today": timezone.localdate(),
@@ -210,6 +212,10 @@ def edit(request, pk):
     review = _get_review(request.user, pk)
     if review.reviewer_id != request.user.pk or review.status != ReviewStatus.DRAFT:
         raise PermissionDenied("只有点评人本人可以修改未签字的点评。")
+    try:
+        services.refuse_if_owed_elsewhere(review)
+    except ValidationError as error:
+        raise PermissionDenied("；".join(error.messages)) from None
     initial = {name: getattr(review, name) for name in services.TEXT_FIELDS}
     form = ReviewForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

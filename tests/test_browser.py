@@ -228,10 +228,13 @@ UNLABELLED_CELLS = """() => {
 @pytest.fixture
 def secretary_world(site):
     """The pledge and review worlds, a member's pledge waiting for vetting, an appraisal in its
-    voting step (paper counts) and a closed one awaiting the committee's grades."""
+    voting step (paper counts, one group confirmed by two tellers with long names) and a closed
+    one awaiting the committee's grades."""
+    from orgs.models import Role
     from pledges import services as pledge_services
     from reviews.appraisal import services
     from tests.appraisal_world import cast, open_appraisal
+    from tests.personas import make_user
     from tests.pledge_world import YEAR, build_pledge_world, member_pledge_fields
     from tests.review_world import build_review_world
 
@@ -242,6 +245,16 @@ def secretary_world(site):
     )
     pledge_services.pledge_submit(by=own, pledge=waiting, today=datetime.date(YEAR, 2, 1))
     voting = open_appraisal(world)
+    # a paper count confirmed by two tellers whose names make a long status badge
+    deputy = make_user("deputy", Role.DEPUTY, world.orgs["B1"])
+    deputy.first_name = "万磊静"
+    deputy.save(update_fields=["first_name"])
+    own.first_name, own.last_name = "村党支部", "书记"
+    own.save(update_fields=["first_name", "last_name"])
+    sheets = {"sheets_issued": 10, "sheets_returned": 9, "blank_sheets": 1, "spoiled_sheets": 1,
+              "counts": [[4, 2, 1, 0, 0]] * voting.subjects.count()}  # fmt: skip
+    for teller in (own, deputy):
+        services.paper_enter(by=teller, appraisal=voting, group="masses", figures=sheets)
     closed = open_appraisal(world, year=2025)
     for _, code in services.slips_issue(by=own, appraisal=closed, group="member", count=6):
         cast(closed, code, 1, 2, 1)

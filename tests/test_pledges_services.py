@@ -638,6 +638,30 @@ def test_withdraw_needs_the_writer_and_a_reason(world, own, parent):
     assert po.status == PledgeStatus.SUBMITTED and po.events.count() == before
 
 
+def test_the_vetter_cannot_withdraw_what_a_member_submitted(world, own):
+    me = world.user("member_self")  # m1b, whose pledge B1's secretary ("own") vets
+    pledge = services.pledge_create(
+        by=me, year=YEAR, owner_member=world.members["m1b"], **member_pledge_fields()
+    )
+    services.pledge_submit(by=me, pledge=pledge, today=IN_WINDOW)
+    before = pledge.events.count()
+    with pytest.raises(ValidationError) as info:
+        services.pledge_withdraw(by=own, pledge=pledge, reason="我来改")
+    assert "只有提交这项承诺的人" in messages_of(info) and "退回修改" in messages_of(info)
+    pledge.refresh_from_db()
+    assert pledge.status == PledgeStatus.SUBMITTED and pledge.events.count() == before
+    services.pledge_return(by=own, pledge=pledge, comment="目标请写具体次数")  # the vetter's way
+
+
+def test_a_member_cannot_withdraw_what_the_secretary_submitted_for_them(world, own):
+    pledge = draft(world, own)
+    services.pledge_submit(by=own, pledge=pledge, today=IN_WINDOW)
+    with pytest.raises(ValidationError):
+        services.pledge_withdraw(by=world.user("member_self"), pledge=pledge, reason="x")
+    services.pledge_withdraw(by=own, pledge=pledge, reason="代为撤回")
+    assert Pledge.objects.get(pk=pledge.pk).status == PledgeStatus.DRAFT
+
+
 @pytest.mark.parametrize("status", ["draft", "returned", "approved", "published", "evaluated"])
 def test_withdraw_is_refused_in_every_other_state(world, own, status):
     po = force(world.extra["po"], status=status)

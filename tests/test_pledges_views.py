@@ -261,6 +261,25 @@ def test_submitter_withdraws_from_the_pledge_page(as_user, world):
     assert f'href="{url}"' not in page
 
 
+def test_the_vetter_sees_no_withdraw_button_on_a_members_submission(as_user, world, client):
+    me = world.user("member_self")
+    pledge = services.pledge_create(
+        by=me, year=YEAR, owner_member=world.members["m1b"], **member_pledge_fields()
+    )
+    services.pledge_submit(by=me, pledge=pledge, today=datetime.date(YEAR, 2, 1))
+    detail = reverse("pledges:detail", args=[pledge.pk])
+    url = reverse("pledges:withdraw", args=[pledge.pk])
+    as_user("own_branch_secretary")
+    page = client.get(detail).content.decode()
+    assert f'href="{url}"' not in page and "退回修改" in page
+    assert client.post(url, {"reason": "我来改"}).status_code == 403
+    assert Pledge.objects.get(pk=pledge.pk).status == PledgeStatus.SUBMITTED
+    as_user("member_self")
+    assert f'href="{url}"' in client.get(detail).content.decode()
+    assert client.post(url, {"reason": "想改一下目标"})["Location"] == detail
+    assert Pledge.objects.get(pk=pledge.pk).status == PledgeStatus.DRAFT
+
+
 def test_a_refused_withdrawal_says_why_on_the_form(as_user, world):
     client = as_user("own_branch_secretary")
     pm = world.extra["pm"]  # published

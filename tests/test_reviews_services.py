@@ -67,6 +67,45 @@ def test_the_roll_at_the_quarters_end_decides_who_owes_the_review(world, own):
     assert review_member(own, m1, period=Q2).org == world.orgs["B1"]
 
 
+@pytest.mark.parametrize(
+    ("moved_on", "still_owed"),
+    [(datetime.date(2026, 9, 25), False), (datetime.date(2026, 10, 5), True)],
+)
+def test_a_draft_is_edited_and_signed_only_while_its_branch_owes_it(
+    world, own, moved_on, still_owed
+):
+    m1b = world.members["m1b"]
+    draft = review_member(own, m1b)  # B1's draft for the third quarter
+    org_services.member_transfer(by=None, member=m1b, to_org=world.orgs["B2"], on=moved_on)
+    if still_owed:  # moved after the quarter's end: B1 still owes the third quarter
+        services.review_update(by=own, review=draft, direction="继续加强学习")
+        assert services.review_sign(by=own, review=draft).status == ReviewStatus.SIGNED
+        return
+    for change in (
+        lambda: services.review_update(by=own, review=draft, direction="继续加强学习"),
+        lambda: services.review_sign(by=own, review=draft),
+    ):
+        with pytest.raises(ValidationError) as info:
+            change()
+        assert "已转至“组织B2”" in messages_of(info) and "不能再修改、签字" in messages_of(info)
+    draft.refresh_from_db()
+    assert (draft.status, draft.direction) == (ReviewStatus.DRAFT, "加强理论学习")
+    sibling = world.user("sibling_branch_secretary")
+    assert review_member(sibling, m1b).org == world.orgs["B2"]  # the branch that owes it now
+
+
+def test_a_signed_review_of_a_member_moved_within_its_quarter_is_not_corrected(world, own):
+    rm = world.extra["rm"]  # B1's signed review of m1 for the third quarter
+    org_services.member_transfer(
+        by=None, member=world.members["m1"], to_org=world.orgs["B2"], on=datetime.date(2026, 9, 25)
+    )
+    with pytest.raises(ValidationError) as info:
+        services.review_correct(by=own, review=rm)
+    assert "不能再修改、签字或更正" in messages_of(info)
+    rm.refresh_from_db()
+    assert rm.status == ReviewStatus.SIGNED and not LeaderReview.objects.filter(previous=rm)
+
+
 def test_members_quarterly_organisations_half_yearly(world, own, parent):
     with pytest.raises(ValidationError) as info:
         review_member(own, world.members["m1b"], period=H1)

@@ -1,7 +1,13 @@
+import datetime
+
 import pytest
 from django.urls import reverse
 
+from orgs import services as org_services
+from reviews import services
 from reviews.models import LeaderReview, ReviewStatus
+from reviews.periods import Period
+from tests.review_world import TODAY, review_fields
 
 
 @pytest.fixture
@@ -47,6 +53,32 @@ def test_writing_a_review_keeps_input_on_error_then_signs(as_user, world):
     assert review.status == ReviewStatus.SIGNED
     response = client.get(reverse("reviews:edit", args=[review.pk]))
     assert response.status_code == 403
+
+
+def test_a_draft_the_branch_no_longer_owes_is_read_but_not_edited_or_signed(as_user, world):
+    m1b = world.members["m1b"]
+    own = world.user("own_branch_secretary")
+    draft = services.review_create(
+        by=own, subject_kind="member", subject_member=m1b, period=Period(2026, "Q", 3),
+        today=TODAY, **review_fields(),
+    )  # fmt: skip
+    org_services.member_transfer(
+        by=None, member=m1b, to_org=world.orgs["B2"], on=datetime.date(2026, 9, 25)
+    )
+    client = as_user("own_branch_secretary")
+    detail = reverse("reviews:detail", args=[draft.pk])
+    page = client.get(detail)
+    text = page.content.decode()
+    assert page.status_code == 200 and "带头走访群众" in text and "已转至“组织B2”" in text
+    assert reverse("reviews:edit", args=[draft.pk]) not in text
+    assert reverse("reviews:sign", args=[draft.pk]) not in text
+    response = client.get(reverse("reviews:edit", args=[draft.pk]))
+    assert response.status_code == 403 and "已转至“组织B2”" in response.content.decode()
+    response = client.post(reverse("reviews:sign", args=[draft.pk]), follow=True)
+    assert response.redirect_chain == [(detail, 302)]
+    assert "不能再修改、签字或更正" in response.content.decode()
+    draft.refresh_from_db()
+    assert draft.status == ReviewStatus.DRAFT
 
 
 def test_previous_review_and_pledges_are_shown_beside_the_form(as_user, world):

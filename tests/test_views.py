@@ -79,6 +79,24 @@ def test_transfer_by_parent_secretary(client, personas):
     assert m1.org.code == "B2"
 
 
+def test_transfer_out_of_the_secretarys_scope_returns_to_the_former_branch(own_client, personas):
+    m1, b1 = personas.members["m1"], personas.orgs["B1"]
+    url = reverse("orgs:member_transfer", args=[m1.pk])
+    response = own_client.post(url, {"to_code": "B2", "on": "2026-06-01"}, follow=True)
+    assert response.redirect_chain == [(reverse("orgs:detail", args=[b1.pk]), 302)]
+    assert response.status_code == 200 and "已将“李一”转至“" in response.content.decode()
+    m1.refresh_from_db()
+    assert m1.org.code == "B2"
+
+
+def test_transfer_within_the_secretarys_scope_returns_to_the_member(client, personas):
+    client.force_login(personas.user("parent_committee_secretary"))
+    m1 = personas.members["m1"]
+    url = reverse("orgs:member_transfer", args=[m1.pk])
+    response = client.post(url, {"to_code": "B2", "on": "2026-06-01"})
+    assert response["Location"] == reverse("orgs:member_detail", args=[m1.pk])
+
+
 def test_transfer_to_an_unknown_or_foreign_code_is_refused(own_client, personas):
     m1 = personas.members["m1"]
     url = reverse("orgs:member_transfer", args=[m1.pk])
