@@ -499,11 +499,14 @@ def role_withdraw(*, by, org: Organization, role: Role, user) -> None:
 
 
 def password_change(*, user, password: str, by) -> None:
-    """The owner sets their own password, held to the site's password validators."""
+    """The owner sets their own password, held to the site's password validators. It must differ
+    from the current one: keeping a password someone else set would count it as the owner's own."""
     from django.contrib.auth import password_validation
 
     if by is None or getattr(by, "pk", None) != user.pk:
         raise ValidationError("只能由本人修改自己的密码。")
+    if user.check_password(password):
+        raise ValidationError("新密码不能与原密码相同。")
     password_validation.validate_password(password, user)
     user.set_password(password)
     user.save(update_fields=["password"])

@@ -712,6 +712,59 @@ def test_a_login_the_secretary_opened_never_counts_with_the_secretary(personas, 
     }
 
 
+def test_a_login_opened_from_a_login_the_secretary_took_over_never_counts_with_him(personas, own):
+    """The chain: the secretary opens 李一's login and changes its password as 李一, makes 李一
+    deputy, opens 李三's login from it and takes that over too; 李三 and the secretary are not two
+    tellers, whichever enters first, and the refusal names the chain."""
+    from orgs import services as org_services
+    from tests.personas import make_member
+
+    appraisal = open_appraisal(personas)
+    b1 = personas.orgs["B1"]
+    li1, initial = org_services.role_assign(
+        by=own, org=b1, role=Role.MEMBER, member=personas.members["m1"]
+    )
+    org_services.password_change(user=li1, password="Li1-taken-over-2026", by=li1)
+    org_services.role_assign(by=own, org=b1, role=Role.DEPUTY, member=personas.members["m1"])
+    li1 = type(li1).objects.get(pk=li1.pk)
+    li3, initial = org_services.role_assign(
+        by=li1, org=b1, role=Role.MEMBER, member=make_member(b1, "李三")
+    )
+    org_services.password_change(user=li3, password="Li3-taken-over-2026", by=li3)
+    li3 = type(li3).objects.get(pk=li3.pk)
+    assert services.teller_refusal(li3, appraisal) == ""  # its password is now "its own"
+    chain = "“own”为“李一”设置过密码，“李一”为“李三”设置过密码"
+    good = figures([[4, 2, 1, 0, 0], [3, 3, 0, 0, 1]])
+    services.paper_enter(by=own, appraisal=appraisal, group="member", figures=good)
+    refused(
+        services.paper_enter,
+        by=li3,
+        appraisal=appraisal,
+        group="member",
+        figures=good,
+        match=chain + "（登录账号可能由为其设置密码的人使用），另一位计票人“own”可能掌握您的账号",
+    )
+    services.paper_enter(by=li3, appraisal=appraisal, group="masses", figures=good)
+    refused(
+        services.paper_enter,
+        by=own,
+        appraisal=appraisal,
+        group="masses",
+        figures=good,
+        match=chain + "（登录账号可能由为其设置密码的人使用），您可能掌握另一位计票人“李三”的账号",
+    )
+    assert not PaperCount.objects.exists()
+    # the deputy set 李三's password directly: the one-step refusal
+    assert "您曾为另一位计票人“李三”设置密码" in services.tellers_dependence(li1, li3)
+    # someone outside the chain still counts with 李三
+    second = personas.user("member_self")
+    assert services.tellers_dependence(second, li3) == ""
+    assert (
+        services.paper_enter(by=second, appraisal=appraisal, group="masses", figures=good)["state"]
+        == "confirmed"
+    )
+
+
 def test_two_independent_members_confirm_a_count(personas, own):
     appraisal = open_appraisal(personas)
     first = personas.user("member_self")

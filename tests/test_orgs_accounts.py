@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from orgs import login_limits, services
@@ -118,6 +119,29 @@ def test_a_login_opened_by_the_secretary_must_change_its_password_first(client, 
     assert client.get(reverse("orgs:detail", args=[personas.orgs["B1"].pk])).status_code == 200
 
 
+def test_a_forced_change_to_the_same_password_is_refused_and_stays_forced(client, personas):
+    """Keeping the initial password the secretary knows must not make it count as the owner's."""
+    user, initial = _open_login(client, personas)
+    client.post(reverse("login"), {"username": "li1", "password": initial})
+    change = reverse("password_change")
+    same = {"old_password": initial, "new_password1": initial, "new_password2": initial}
+    response = client.post(change, same)
+    assert response.status_code == 200
+    assert response.context["form"].errors["new_password2"] == ["新密码不能与原密码相同。"]
+    assert "新密码不能与原密码相同" in response.content.decode()
+    user = _fresh(user)
+    assert not password_is_own(user) and user.check_password(initial)
+    assert user.account_state.password_changed_at is None
+    assert client.get(reverse("home"))["Location"] == change  # still forced
+    with pytest.raises(ValidationError, match="新密码不能与原密码相同"):
+        services.password_change(user=user, password=initial, by=user)
+    assert not password_is_own(_fresh(user))
+    # a real change, with the same setup, is accepted
+    data = {"old_password": initial, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    assert client.post(change, data)["Location"] == reverse("home")
+    assert password_is_own(_fresh(user))
+
+
 def test_who_once_set_a_password_is_remembered_after_the_owner_changes_it(client, personas):
     secretary = personas.user("own_branch_secretary")
     user, initial = _open_login(client, personas)
@@ -131,6 +155,33 @@ def test_who_once_set_a_password_is_remembered_after_the_owner_changes_it(client
     assert not password_ever_set_by(user=secretary, by=user)
     assert not password_ever_set_by(user=user, by=user)
     assert user.password_settings.count() == 1  # the owner's own change adds no row
+
+
+def test_the_setter_chain_follows_who_set_whose_password_within_a_bound(
+    personas, django_assert_max_num_queries
+):
+    from orgs.accounts import SETTER_CHAIN_DEPTH, password_set_by, password_setter_chain
+
+    User = get_user_model()
+    people = [User.objects.create_user(f"p{i}") for i in range(SETTER_CHAIN_DEPTH + 2)]
+    for setter, account in zip(people, people[1:], strict=False):
+        password_set_by(user=account, by=setter)  # p0 set p1's password, p1 set p2's, ...
+        password_set_by(user=account, by=account)  # each owner changed it since
+    password_set_by(user=people[0], by=people[2])  # a cycle must not loop
+    ids = [p.pk for p in people]
+    with django_assert_max_num_queries(2):  # one query per setting followed back
+        assert password_setter_chain(user=people[2], by=people[0]) == ids[:3]
+    assert password_setter_chain(user=people[0], by=people[2]) == [ids[2], ids[0]]
+    assert password_setter_chain(user=people[0], by=people[1]) == [ids[1], ids[2], ids[0]]
+    assert (
+        password_setter_chain(user=people[SETTER_CHAIN_DEPTH], by=people[0])
+        == ids[: SETTER_CHAIN_DEPTH + 1]
+    )
+    # one setting beyond the bound is not followed, and costs no more than the bound
+    with django_assert_max_num_queries(SETTER_CHAIN_DEPTH):
+        assert password_setter_chain(user=people[SETTER_CHAIN_DEPTH + 1], by=people[0]) == []
+    assert password_setter_chain(user=people[1], by=people[1]) == []
+    assert password_setter_chain(user=people[1], by=personas.user("member_self")) == []
 
 
 def test_logging_out_stays_open_while_the_password_must_change(client, personas):

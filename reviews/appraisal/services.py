@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max
@@ -14,7 +15,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from orgs import access
 from orgs.access import Action
-from orgs.accounts import password_ever_set_by, password_is_own
+from orgs.accounts import password_is_own, password_setter_chain
 from orgs.models import MEMBER_HOLDING_KINDS, Member, Organization, Role
 from orgs.selectors import members_on
 from reviews.appraisal import codes, rules, tally
@@ -579,7 +580,8 @@ def _teller_name(user) -> str:
 def tellers_dependence(user, other) -> str:
     """Why `user` and `other` are not two independent tellers ("" if they are): the same account,
     the same member (one person's two member records, by name, birth and joining dates), or one of
-    them has ever set the other's password and so may hold that login too."""
+    them set the other's password, directly or through logins whose passwords they set in turn
+    (`password_setter_chain`), and so may hold that login too."""
     if user.pk == other.pk:
         return "两次录入须由两位不同的计票人完成。"
     members = list(
@@ -589,17 +591,36 @@ def tellers_dependence(user, other) -> str:
     )
     if len(members) == 2 and members[0] == members[1]:
         return f"您与计票人“{_teller_name(other)}”是同一名党员的两个账号，不能共同计票。"
-    if password_ever_set_by(user=other, by=user):
+    chain = password_setter_chain(user=other, by=user)
+    if len(chain) == 2:
         return (
             f"您曾为另一位计票人“{_teller_name(other)}”设置密码，可能掌握其账号，"
             "不能与其共同计票。请由其他党员录入。"
         )
-    if password_ever_set_by(user=user, by=other):
+    if chain:
+        return (
+            f"{_chain_text(chain)}（登录账号可能由为其设置密码的人使用），您可能掌握另一位计票人"
+            f"“{_teller_name(other)}”的账号，不能与其共同计票。请由其他党员录入。"
+        )
+    chain = password_setter_chain(user=user, by=other)
+    if len(chain) == 2:
         return (
             f"另一位计票人“{_teller_name(other)}”曾为您的账号设置密码，可能掌握您的账号，"
             "不能与其共同计票。请由其他党员录入。"
         )
+    if chain:
+        return (
+            f"{_chain_text(chain)}（登录账号可能由为其设置密码的人使用），另一位计票人"
+            f"“{_teller_name(other)}”可能掌握您的账号，不能与其共同计票。请由其他党员录入。"
+        )
     return ""
+
+
+def _chain_text(chain: list[int]) -> str:
+    """A password-setter chain in words: “甲”为“乙”设置过密码，“乙”为“丙”设置过密码 (one query)."""
+    users = get_user_model().objects.in_bulk(chain)
+    names = [f"“{_teller_name(users[pk])}”" if pk in users else "已删除的账号" for pk in chain]
+    return "，".join(f"{a}为{b}设置过密码" for a, b in zip(names, names[1:], strict=False))
 
 
 def co_teller_refusal(user, appraisal: Appraisal, group: str) -> str:
