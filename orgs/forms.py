@@ -197,28 +197,24 @@ class RoleForm(forms.Form):
 
 
 class ThrottledLogin:
-    """For Django's login forms: failures counted per account and per address; a blocked account
-    or address is refused before its password is checked (and hashed)."""
+    """For Django's login forms: each attempt is reserved (counted per account and address, per
+    account, per address) before its password is checked; one over a limit is refused unchecked."""
 
     def clean(self):
         from orgs.http import client_address
-        from orgs.login_limits import login_failed, login_succeeded, login_wait
+        from orgs.login_limits import login_reserve, login_succeeded
 
         username = self.cleaned_data.get("username") or ""
         if not username or not self.cleaned_data.get("password"):
             return super().clean()
         address = client_address(self.request) if self.request is not None else ""
-        wait = login_wait(username=username, address=address)
+        wait = login_reserve(username=username, address=address)
         if wait:
             raise ValidationError(
                 f"登录失败次数过多，请在 {math.ceil(wait / 60)} 分钟后再试。", code="throttled"
             )
-        try:
-            cleaned = super().clean()
-        except ValidationError:
-            login_failed(username=username, address=address)
-            raise
-        login_succeeded(username=username)
+        cleaned = super().clean()  # a failure keeps its reservation: it is the counted failure
+        login_succeeded(username=username, address=address)
         return cleaned
 
 

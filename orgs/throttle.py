@@ -1,7 +1,8 @@
 """Failure counters shared by every process: login attempts, wrong ballot codes.
 
-The counters live in the database (one row per key, one atomic UPDATE per hit), so a limit holds
-across gunicorn workers and machines with or without Redis, and survives restarts. Keys are hashed
+The counters live in the database (one row per key, one atomic statement per hit that returns the
+new count), so a limit holds across gunicorn workers and machines with or without Redis, and
+survives restarts. Keys are hashed
 before they are stored: no address or username is kept in clear."""
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import hashlib
 import math
 import random
 
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from orgs.models import ThrottleCounter
@@ -23,28 +24,32 @@ def _stored(key: str) -> str:
 
 
 def throttle_hit(key: str, *, window: int) -> int:
-    """Count one failure under `key`; the count starts again `window` seconds after its first hit.
-    Returns the count in the current window, this hit included."""
-    stored = _stored(key)
+    """Count one attempt under `key`; the count starts again `window` seconds after its first hit.
+    Returns the count in the current window, this hit included, read in the same statement that
+    wrote it: of simultaneous hits each gets its own number, so a caller that refuses above a
+    limit lets exactly `limit` of them through."""
     now = timezone.now()
     ends = now + datetime.timedelta(seconds=window)
-    live = Q(window_ends__gt=now)
-    for _ in range(3):
-        updated = ThrottleCounter.objects.filter(key=stored).update(
-            count=Case(When(live, then=F("count") + 1), default=Value(1)),
-            window_ends=Case(When(live, then=F("window_ends")), default=Value(ends)),
+    table, key_, count, window_ends = (
+        connection.ops.quote_name(name)
+        for name in (ThrottleCounter._meta.db_table, "key", "count", "window_ends")
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        # one upsert (PostgreSQL, SQLite 3.35+): no read-then-write gap between processes
+        cursor.execute(
+            f"INSERT INTO {table} ({key_}, {count}, {window_ends}) VALUES (%s, 1, %s) "
+            f"ON CONFLICT ({key_}) DO UPDATE SET "
+            f"{count} = CASE WHEN {table}.{window_ends} > %s THEN {table}.{count} + 1 ELSE 1 END, "
+            f"{window_ends} = CASE WHEN {table}.{window_ends} > %s "
+            f"THEN {table}.{window_ends} ELSE %s END "
+            f"RETURNING {count}",
+            [_stored(key), adapt(ends), adapt(now), adapt(now), adapt(ends)],
         )
-        if not updated:
-            try:
-                with transaction.atomic():
-                    ThrottleCounter.objects.create(key=stored, count=1, window_ends=ends)
-            except IntegrityError:  # another process created it first: count on it
-                continue
-        break
+        hits = cursor.fetchone()[0]
     if random.random() < 0.01:  # now and then, forget windows that ended a day ago
         ThrottleCounter.objects.filter(window_ends__lt=now - datetime.timedelta(days=1)).delete()
-    row = ThrottleCounter.objects.filter(key=stored).values_list("count", flat=True).first()
-    return row or 1
+    return hits
 
 
 def throttle_retry_after(key: str, *, limit: int) -> int:
@@ -62,3 +67,11 @@ def throttle_retry_after(key: str, *, limit: int) -> int:
 def throttle_reset(key: str) -> None:
     """Forget the failures counted under `key` (after a success)."""
     ThrottleCounter.objects.filter(key=_stored(key)).delete()
+
+
+def throttle_forgive(key: str) -> None:
+    """Take back one hit counted under `key` (an attempt reserved, then refused or successful),
+    atomically, so hits counted meanwhile by other processes stay counted."""
+    ThrottleCounter.objects.filter(
+        key=_stored(key), count__gt=0, window_ends__gt=timezone.now()
+    ).update(count=F("count") - 1)

@@ -354,3 +354,77 @@ def test_a_member_reads_their_own_records_history(client, personas):
     assert "修改党员“李二”的信息" in page
     other = client.get(reverse("orgs:member_detail", args=[personas.members["m1"].pk]))
     assert other.status_code == 404
+
+
+# ---------------------------------------------------------------- login limits: reservation
+
+
+def _spy_password_checks(monkeypatch, during=None) -> list[str]:
+    """Record every password check (ModelBackend.authenticate); `during(username)` runs inside
+    the first one, as a request arriving while that password is being hashed."""
+    from django.contrib.auth.backends import ModelBackend
+
+    calls = []
+    real = ModelBackend.authenticate
+
+    def spy(self, request, username=None, password=None, **kwargs):
+        calls.append(username)
+        if during is not None and len(calls) == 1:
+            during(username)
+        return real(self, request, username=username, password=password, **kwargs)
+
+    monkeypatch.setattr(ModelBackend, "authenticate", spy)
+    return calls
+
+
+def test_attempts_arriving_during_a_check_are_reserved_and_refused_unchecked(
+    client, member_login, monkeypatch
+):
+    from django.test import Client
+
+    pages = []
+
+    def five_more(username):
+        other = Client()
+        pages.extend(_try(other, "wrong") for _ in range(login_limits.PER_PAIR))
+
+    calls = _spy_password_checks(monkeypatch, during=five_more)
+    _try(client, "wrong")
+    assert len(calls) == login_limits.PER_PAIR  # the first and four of the five arriving during it
+    assert sum("请在 15 分钟后再试" in page for page in pages) == 1
+
+
+def test_a_stranger_locks_out_their_own_address_not_the_owner(client, member_login, settings):
+    settings.CLIENT_IP_HEADER = "HTTP_X_REAL_IP"
+    stranger, owner = {"HTTP_X_REAL_IP": "10.0.0.7"}, {"HTTP_X_REAL_IP": "10.0.0.8"}
+    for _ in range(50):
+        _try(client, "wrong", **stranger)
+    assert "请在 15 分钟后再试" in _try(client, "pw-123456", **stranger)
+    assert not _logged_in(client)
+    _try(client, "pw-123456", **owner)  # refusals at the stranger's pair did not add up
+    assert _logged_in(client)
+
+
+def test_guesses_at_one_account_from_many_addresses_block_it_everywhere(
+    client, member_login, settings, monkeypatch
+):
+    settings.CLIENT_IP_HEADER = "HTTP_X_REAL_IP"
+    per_address = login_limits.PER_PAIR - 1
+    for i in range(login_limits.PER_ACCOUNT // per_address):
+        for _ in range(per_address):
+            _try(client, "wrong", HTTP_X_REAL_IP=f"10.0.1.{i}")
+    calls = _spy_password_checks(monkeypatch)
+    assert "请在 15 分钟后再试" in _try(client, "pw-123456", HTTP_X_REAL_IP="10.0.2.1")
+    assert calls == [] and not _logged_in(client)
+
+
+def test_a_success_takes_back_its_own_hit_on_the_address(client, member_login, settings):
+    settings.CLIENT_IP_HEADER = "HTTP_X_REAL_IP"
+    here = {"HTTP_X_REAL_IP": "10.0.0.7"}
+    for i in range(login_limits.PER_ADDRESS - 1):
+        _try(client, "wrong", username=f"guess{i}", **here)
+    _try(client, "pw-123456", **here)
+    assert _logged_in(client)
+    client.logout()
+    assert "用户名或密码不正确" in _try(client, "wrong", username="guess-last", **here)
+    assert "请在 15 分钟后再试" in _try(client, "wrong", username="guess-after", **here)
