@@ -5,6 +5,8 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.urls import reverse
 
 from orgs import services
@@ -100,9 +102,16 @@ class RoleGrantForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        user = data.get("user")
+        user, org, role = data.get("user"), data.get("content_object"), data.get("role")
         if user is not None and self.granted_by is not None and user.pk == self.granted_by.pk:
             raise forms.ValidationError("不能给自己授予角色，请由其他管理员办理。")
+        if user is not None and org is not None and role:
+            # The service's own rules (a member's login; the member role on the roll), shown on
+            # the form instead of failing in save_model, which re-checks them.
+            try:
+                services._check_grant(by=self.granted_by, user=user, org=org, role=Role(role))
+            except ValidationError as error:
+                raise forms.ValidationError(error.messages) from None
         return data
 
 
@@ -122,24 +131,37 @@ class RoleGrantAdmin(admin.ModelAdmin):
         return type(form.__name__, (form,), {"granted_by": request.user})
 
     def save_model(self, request, obj, form, change):
+        role = Role(form.cleaned_data["role"])
         services.role_grant(
             by=request.user,
             user=form.cleaned_data["user"],
             org=form.cleaned_data["content_object"],
-            role=Role(form.cleaned_data["role"]),
+            role=role,
         )
-        obj.pk = (
-            OrganizationUserObjectPermission.objects.filter(
-                user=form.cleaned_data["user"], content_object=form.cleaned_data["content_object"]
-            )
-            .order_by("-pk")
-            .values_list("pk", flat=True)
-            .first()
+        # The row the service made, for the admin's log entry and redirect.
+        made = OrganizationUserObjectPermission.objects.select_related("permission").get(
+            user=form.cleaned_data["user"],
+            content_object=form.cleaned_data["content_object"],
+            permission__codename=role.codename,
         )
+        obj.pk, obj.permission = made.pk, made.permission
+
+    def has_delete_permission(self, request, obj=None):
+        # Nobody revokes their own role (role_revoke refuses it); the bulk delete asks this for
+        # every selected row and refuses the whole selection when one is the admin's own.
+        if obj is not None and obj.user_id == request.user.pk:
+            return False
+        return super().has_delete_permission(request, obj)
 
     def delete_model(self, request, obj):
         role = Role(obj.permission.codename.removeprefix("role_"))
         services.role_revoke(by=request.user, user=obj.user, org=obj.content_object, role=role)
+
+    @transaction.atomic
+    def delete_queryset(self, request, queryset):
+        # The bulk "delete selected" action: each grant through role_revoke, audited.
+        for obj in queryset.select_related("user", "permission", "content_object"):
+            self.delete_model(request, obj)
 
 
 @admin.register(OrgYearFigure)

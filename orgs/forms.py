@@ -172,7 +172,10 @@ class RoleForm(forms.Form):
     )
     username = forms.CharField(
         label="新开通账号的用户名",
-        help_text="仅在该党员还没有登录账号时使用；不填则自动生成。3 至 30 个小写英文字母、数字或 . _ -。",
+        help_text=(
+            "仅在该党员还没有登录账号时使用；不填则自动生成。3 至 30 个小写英文字母或数字，"
+            "不含标点；不能与已有用户名相似，“dy”加数字留给自动生成。"
+        ),
         max_length=150,
         required=False,
     )

@@ -214,11 +214,30 @@ def _check_member_dates(fields: dict[str, Any]) -> None:
         raise ValidationError({"joined_on": "入党时间应在年满十八岁之后。"})
 
 
+IDENTITY_FIELDS = ("name", "birth_date", "joined_on")
+
+
+def _check_member_identity(*, fields: dict[str, Any], exclude_pk: int | None = None) -> None:
+    """Nobody is on the roll twice: name, 出生年月 and 入党时间 identify a member province-wide, as
+    in the roster import. The message does not say where the other record is."""
+    if any(fields.get(name) in (None, "") for name in IDENTITY_FIELDS):
+        return  # incomplete: full_clean names the missing field
+    twins = Member.objects.filter(**{name: fields[name] for name in IDENTITY_FIELDS})
+    if twins.exclude(pk=exclude_pk).exists():
+        raise ValidationError(
+            {
+                "name": "与已有党员重复（姓名、出生年月、入党时间都相同）；如为同一人，"
+                "请办理组织关系转接。"
+            }
+        )
+
+
 @transaction.atomic
 def member_create(*, by, org: Organization, since: datetime.date | None = None, **fields) -> Member:
     """Put a new member on the roll of `org` from `since` (default today)."""
     _check_holds_members(org)
     _check_member_dates(fields)
+    _check_member_identity(fields=fields)
     member = Member(org=org, **fields)
     member.full_clean(exclude=["user", "org"])
     member.save()
@@ -242,6 +261,11 @@ def member_update(*, by, member: Member, **fields) -> Member:
     diff = changes(member, fields)
     if not diff:
         return member
+    if not diff.keys().isdisjoint(IDENTITY_FIELDS):
+        _check_member_identity(
+            fields={name: fields.get(name, getattr(member, name)) for name in IDENTITY_FIELDS},
+            exclude_pk=member.pk,
+        )
     for name, value in fields.items():
         setattr(member, name, value)
     member.full_clean(exclude=["user", "org"])
@@ -296,33 +320,36 @@ def _refuse_self(*, by, user) -> None:
         raise ValidationError({"member": "不能给自己授予角色，请由有权授予该角色的其他人办理。"})
 
 
-def _check_grantee(*, by, member: Member, org: Organization, role: Role) -> None:
-    """A role goes to a member in the granter's scope; the member role to one on `org`'s roll."""
+def _check_grantee(
+    *, by, member: Member, org: Organization, role: Role, anywhere: bool = False
+) -> None:
+    """A role goes to a member in the granter's scope (`anywhere`: the provincial office in the
+    admin); the member role to one on `org`'s roll."""
     from orgs.access import members_visible_to
 
     if role == Role.MEMBER and member.org_id != org.pk:
         raise ValidationError(
             {"member": f"党员角色只授予本组织的党员，“{member.name}”在“{member.org.name}”。"}
         )
-    if not members_visible_to(by).filter(pk=member.pk).exists():
+    if not anywhere and not members_visible_to(by).filter(pk=member.pk).exists():
         raise ValidationError({"member": "只能把角色授予您工作范围内的党员。"})
 
 
 def _check_grant(*, by, user, org: Organization, role: Role) -> None:
-    """The rules of a grant by a person: never to oneself; through the page's rules (who may grant
-    the role, to a member in their scope) unless a superuser grants in the admin. `by` None is the
+    """The rules of a grant by a person: never to oneself, only to a member's own login (the
+    member role to one on the organisation's roll); through the page's rules (who may grant the
+    role, to a member in their scope) unless a superuser grants in the admin. `by` None is the
     system itself (demo data, commands)."""
     if by is None:
         return
     _refuse_self(by=by, user=user)
-    if getattr(by, "is_superuser", False):
-        return
-    if not may_assign_role(by=by, org=org, role=role):
+    superuser = getattr(by, "is_superuser", False)
+    if not superuser and not may_assign_role(by=by, org=org, role=role):
         raise ValidationError({"role": _refusal(org=org, role=role)})
     member = Member.objects.select_related("org").filter(user_id=user.pk).first()
     if member is None:
         raise ValidationError({"member": "角色只能授予党员本人的登录账号。"})
-    _check_grantee(by=by, member=member, org=org, role=role)
+    _check_grantee(by=by, member=member, org=org, role=role, anywhere=superuser)
 
 
 @transaction.atomic
@@ -351,6 +378,10 @@ def role_grant_exists(*, user, org: Organization, role: Role) -> bool:
 
 @transaction.atomic
 def role_revoke(*, by, user, org: Organization, role: Role) -> None:
+    """Take `role` at `org` from `user`. Nobody revokes their own role, a superuser neither (in the
+    admin): it is done by someone else, and the audit shows who. `by` None is the system."""
+    if by is not None and user.pk == getattr(by, "pk", None):
+        raise ValidationError("不能撤销自己的角色，请由其他有权撤销的人办理。")
     remove_perm(f"orgs.{Role(role).codename}", user, org)
     forget_grants(user)
     audit(
@@ -399,14 +430,43 @@ def _refusal(*, org: Organization, role: Role) -> str:
     return f"您不能在“{org.name}”授予{role.label}角色。"
 
 
-# A new login's username: plain lower-case ASCII, so that no name can pass for another one
-# (ZHEN_SHUJI, or a Cyrillic і in zhen_shujі, beside zhen_shuji).
-USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{2,29}")
+# A new login's username: 3 to 30 lower-case ASCII letters and digits, nothing else, so that no
+# name can pass for another one (ZHEN_SHUJI, zhen.shuji or a Cyrillic і beside zhen_shuji).
+USERNAME_RE = re.compile(r"[a-z0-9]{3,30}")
+# A login opened without a chosen name is dy<member id>; nobody may choose one that looks like it
+# (dy111, dylll), or they could take a member's future login name. Matched against the skeleton.
+AUTO_USERNAME_SKELETON_RE = re.compile(r"dy[0-9ols]+")
+# The skeleton of a username (see _username_skeleton): punctuation dropped, look-alikes made one.
+_SKELETON_DROPPED = "._-@+"
+_SKELETON_SAME = {"0": "o", "1": "l", "i": "l", "5": "s"}
+
+
+def _username_skeleton(name: str) -> str:
+    """What a username looks like at a glance: lower case, without punctuation, and with the
+    characters that pass for one another made one (0 o; 1 i l; 5 s)."""
+    name = name.lower()
+    for char in _SKELETON_DROPPED:
+        name = name.replace(char, "")
+    for char, same in _SKELETON_SAME.items():
+        name = name.replace(char, same)
+    return name
+
+
+def _username_skeleton_sql():
+    """_username_skeleton of the username column, for comparing a new name with every login."""
+    from django.db.models.functions import Lower, Replace
+
+    expression = Lower("username")
+    for char in _SKELETON_DROPPED:
+        expression = Replace(expression, models.Value(char), models.Value(""))
+    for char, same in _SKELETON_SAME.items():
+        expression = Replace(expression, models.Value(char), models.Value(same))
+    return expression
 
 
 def _check_username(name: str) -> str:
-    """The username for a new login, lower-cased; refused unless it is 3 to 30 of a-z 0-9 . _ -
-    starting with a letter or digit, and passes Django's own username validators."""
+    """A chosen username for a new login, lower-cased; refused unless it is 3 to 30 of a-z 0-9
+    and passes Django's own username validators, or when it looks like an automatic name."""
     from django.contrib.auth import get_user_model
 
     field = get_user_model()._meta.get_field("username")
@@ -418,26 +478,40 @@ def _check_username(name: str) -> str:
     except ValidationError:
         raise ValidationError(
             {
-                "username": f"用户名“{name[:40]}”不可用：请用 3 至 30 个小写英文字母、数字或 . _ -，"
-                "以字母或数字开头。"
+                "username": f"用户名“{name[:40]}”不可用：请用 3 至 30 个小写英文字母或数字，"
+                "不含标点和空格。"
             }
         ) from None
+    if AUTO_USERNAME_SKELETON_RE.fullmatch(_username_skeleton(name)):
+        raise ValidationError(
+            {
+                "username": f"用户名“{name}”不可用：“dy”加数字的用户名留给自动生成的账号，"
+                "请另取一个。"
+            }
+        )
     return name
 
 
 def _login_open(*, by, member: Member, username: str) -> tuple[object, str]:
     """A new login for `member`, whose row the caller holds locked; its one-time password.
 
-    The member row is linked only while it has no login (a conditional update), so two requests
-    at once make one login; the loser's error rolls its new account back with the transaction."""
+    The name is the chosen one or dy<member id>, and is refused when it looks like an existing
+    username (the same skeleton: zhen.shuji, zhenshuji or zhen_shuj1 beside zhen_shuji). The
+    member row is linked only while it has no login (a conditional update), so two requests at
+    once make one login; the loser's error rolls its new account back with the transaction."""
     import secrets
 
     from django.contrib.auth import get_user_model
 
     User = get_user_model()
-    name = _check_username(username or f"dy{member.pk}")
-    taken = {"username": f"用户名“{name}”不可用，请另取一个。"}
-    if User.objects.filter(username__iexact=name).exists():
+    name = _check_username(username) if username else f"dy{member.pk}"
+    taken = {"username": f"用户名“{name}”不可用：与已有的用户名相同或相似，请另取一个。"}
+    # Opening a login is rare: comparing with every username in one query is affordable.
+    if (
+        User.objects.annotate(skeleton=_username_skeleton_sql())
+        .filter(skeleton=_username_skeleton(name))
+        .exists()
+    ):
         raise ValidationError(taken)
     password = secrets.token_urlsafe(9)
     try:

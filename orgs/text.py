@@ -10,12 +10,25 @@ NUL = "\x00"
 
 # Characters that render as nothing (or only move the cursor), beyond str.isspace(): zero-width
 # spaces and joiners, word joiner and invisible operators, byte-order mark, direction marks,
-# embeddings, overrides and isolates, soft hyphen, combining grapheme joiner, Hangul fillers.
-# Ideographic space (U+3000) and no-break space are whitespace already.
+# embeddings, overrides and isolates, soft hyphen, combining grapheme joiner, and the symbols and
+# letters that are drawn blank: Hangul fillers, the braille blank, the musical null notehead
+# (U+1D159; its neighbour U+1D15A draws a notehead). Ideographic space (U+3000) and no-break
+# space are whitespace already.
 INVISIBLE = frozenset(
     "\u00ad\u034f\u061c\u115f\u1160\u180e\u200b\u200c\u200d\u200e\u200f"
     "\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064"
-    "\u2066\u2067\u2068\u2069\u2800\u3164\ufeff\uffa0"
+    "\u2066\u2067\u2068\u2069\u2800\u3164\ufeff\uffa0\U0001d159"
+)
+
+# Removed inside text too, so that "张\u200b三" is the same name as "张三": characters that carry
+# no meaning between letters of this site's text (zero-width space, word joiner and invisible
+# operators, byte-order mark, soft hyphen, Mongolian vowel separator, direction marks, embeddings,
+# overrides and isolates, deprecated format controls). The zero-width joiner and non-joiner stay:
+# they build emoji sequences and shape some scripts.
+MEANINGLESS_INSIDE = frozenset(
+    "\u00ad\u061c\u180e\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069"
+    "\u206a\u206b\u206c\u206d\u206e\u206f\ufeff"
 )
 
 
@@ -37,11 +50,14 @@ def draws_something(char: str) -> bool:
 
 
 def strip_invisible(text: str) -> str:
-    """`text` without leading or trailing whitespace and invisible characters; text in which no
-    character draws anything becomes ''. Characters inside the text are kept (a joiner inside an
-    emoji, a variation selector after one, are meaningful)."""
+    """`text` without leading or trailing whitespace and invisible characters, and without the
+    characters that mean nothing inside it (MEANINGLESS_INSIDE); text in which no character draws
+    anything becomes ''. Other characters inside the text are kept (a joiner inside an emoji, a
+    variation selector after one, are meaningful)."""
     if not any(draws_something(char) for char in text):
         return ""
+    if not MEANINGLESS_INSIDE.isdisjoint(text):
+        text = "".join(char for char in text if char not in MEANINGLESS_INSIDE)
     start, end = 0, len(text)
     while start < end and is_invisible(text[start]):
         start += 1

@@ -223,15 +223,66 @@ def test_new_usernames_pass_djangos_username_validator(people):
     # long or short, non-ASCII letters that could pass for others
     get_user_model().objects.create_user("zhen_shuji")
     for bad in ("bad name", "a/b", "x" * 151, "own", "OWN", "ZHEN_SHUJI", "zhen_shuj\u0456",
-                "李一.li-1", "ab", "_li"):  # fmt: skip
+                "李一.li-1", "ab", "_li", "li.yi-1", "x" * 31):  # fmt: skip
         with pytest.raises(ValidationError) as caught:
             role_assign(by=own, org=b1, role=Role.MEMBER, member=m1, username=bad)
         assert "username" in caught.value.error_dict, bad
     assert get_user_model().objects.count() == users + 1
     m1.refresh_from_db()
     assert m1.user is None
-    user, _ = role_assign(by=own, org=b1, role=Role.MEMBER, member=m1, username="Li.Yi-1")
-    assert user.username == "li.yi-1"
+    user, _ = role_assign(by=own, org=b1, role=Role.MEMBER, member=m1, username="LiYi1")
+    assert user.username == "liyi1"
+
+
+def _username_refused(message, people, username):
+    own = people.user("own_branch_secretary")
+    b1, m1 = people.orgs["B1"], people.members["m1"]
+    with pytest.raises(ValidationError) as caught:
+        role_assign(by=own, org=b1, role=Role.MEMBER, member=m1, username=username)
+    assert message in " ".join(caught.value.error_dict["username"][0].messages), username
+
+
+def test_new_usernames_that_look_like_existing_ones_are_refused(people):
+    own = people.user("own_branch_secretary")
+    b1, m1 = people.orgs["B1"], people.members["m1"]
+    User = get_user_model()
+    User.objects.create_user("zhen_shuji")  # older names may carry punctuation
+    User.objects.create_user("zhibu_shuji")
+    users = User.objects.count()
+    for bad in ("zhenshuji", "ZhenShuji", "zhen5huji", "zhenshujl", "zhibushuj1", "zhlbushujl",
+                "memberself", "0wn", "5ibling", "s1bling"):  # fmt: skip
+        _username_refused("与已有的用户名相同或相似", people, bad)
+    for punctuated in ("zhen-shuji", "zhen.shuji", "zhibu_shuj1"):
+        _username_refused("不含标点", people, punctuated)
+    assert User.objects.count() == users
+    user, _ = role_assign(by=own, org=b1, role=Role.MEMBER, member=m1, username="zhenshu")
+    assert user.username == "zhenshu"
+
+
+def test_the_automatic_name_pattern_is_reserved_for_automatic_names(people):
+    own = people.user("own_branch_secretary")
+    b1, m1, m1b = people.orgs["B1"], people.members["m1"], people.members["m1b"]
+    for bad in ("dy111", "DY111", "dylll", "dy1o5", f"dy{m1.pk}"):
+        _username_refused("留给自动生成的账号", people, bad)
+    assert not get_user_model().objects.filter(username__startswith="dy").exists()
+    user, _ = role_assign(by=own, org=b1, role=Role.MEMBER, member=m1)
+    assert user.username == f"dy{m1.pk}"
+    # a name that only begins like one is a name like any other
+    m1b.user = None
+    Member.objects.filter(pk=m1b.pk).update(user=None)
+    other, _ = role_assign(by=own, org=b1, role=Role.DEPUTY, member=m1b, username="dylan")
+    assert other.username == "dylan"
+
+
+def test_an_automatic_name_that_looks_like_an_existing_one_is_refused(people):
+    own = people.user("own_branch_secretary")
+    b1, m1 = people.orgs["B1"], people.members["m1"]
+    get_user_model().objects.create_user(f"dy-{m1.pk}")  # made before the rule
+    _refused("与已有的用户名相同或相似", by=own, org=b1, role=Role.MEMBER, member=m1)
+    m1.refresh_from_db()
+    assert m1.user is None
+    user, _ = role_assign(by=own, org=b1, role=Role.MEMBER, member=m1, username="liyi")
+    assert user.username == "liyi"
 
 
 def test_a_bad_username_on_the_page_keeps_the_input_and_saves_nothing(people, client):
@@ -322,3 +373,84 @@ def test_simultaneous_requests_open_one_login_and_leave_no_orphan():
     assert get_user_model().objects.count() == users + 1
     m1.refresh_from_db()
     assert m1.user is not None and role_grant_exists(user=m1.user, org=b1, role=Role.MEMBER)
+
+
+# ---------------------------------------------------------------- the admin's role grants
+
+
+@pytest.fixture
+def root(client):
+    admin = get_user_model().objects.create_superuser("root", password="pw-root-123456")
+    client.force_login(admin)
+    return admin
+
+
+def _grant_pk(user, org) -> int:
+    from orgs.models import OrganizationUserObjectPermission
+
+    return OrganizationUserObjectPermission.objects.get(user=user, content_object=org).pk
+
+
+def test_the_admin_grants_a_role_only_to_a_members_login(people, root, client):
+    from orgs.models import AuditEntry
+
+    b1, b2 = people.orgs["B1"], people.orgs["B2"]
+    stranger = make_user("stranger")  # an account with no member record
+    linked = people.user("member_self")  # 李二's login, on B1's roll
+    url = reverse("admin:orgs_organizationuserobjectpermission_add")
+    response = client.post(url, {"user": stranger.pk, "content_object": b1.pk, "role": "deputy"})
+    assert (
+        response.status_code == 200
+        and "角色只能授予党员本人的登录账号" in response.content.decode()
+    )
+    response = client.post(url, {"user": linked.pk, "content_object": b2.pk, "role": "member"})
+    assert response.status_code == 200 and "党员角色只授予本组织的党员" in response.content.decode()
+    assert not access.grants_for(_fresh(stranger))
+    assert not role_grant_exists(user=linked, org=b2, role=Role.MEMBER)
+    # anywhere in the province, to a member's login: the admin is not held to a scope
+    response = client.post(url, {"user": linked.pk, "content_object": b2.pk, "role": "office"})
+    assert response.status_code == 302
+    assert role_grant_exists(user=linked, org=b2, role=Role.OFFICE)
+    assert AuditEntry.objects.filter(action="role_grant", actor=root, org=b2).exists()
+
+
+def test_bulk_deleting_grants_in_the_admin_revokes_each_with_an_audit_entry(people, root, client):
+    from orgs.models import AuditEntry
+
+    own, sibling = people.user("own_branch_secretary"), people.user("sibling_branch_secretary")
+    b1, b2 = people.orgs["B1"], people.orgs["B2"]
+    selected = [_grant_pk(own, b1), _grant_pk(sibling, b2)]
+    response = client.post(
+        reverse("admin:orgs_organizationuserobjectpermission_changelist"),
+        {"action": "delete_selected", "_selected_action": selected, "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not role_grant_exists(user=own, org=b1, role=Role.SECRETARY)
+    assert not role_grant_exists(user=sibling, org=b2, role=Role.SECRETARY)
+    revoked = AuditEntry.objects.filter(action="role_revoke", actor=root)
+    assert sorted(revoked.values_list("org__code", flat=True)) == ["B1", "B2"]
+
+
+def test_nobody_revokes_their_own_role_a_superuser_neither(people, root, client):
+    from orgs.models import AuditEntry
+
+    b1, b2 = people.orgs["B1"], people.orgs["B2"]
+    role_grant(by=None, user=root, org=b1, role=Role.OFFICE)
+    own_grant = _grant_pk(root, b1)
+    other = _grant_pk(people.user("sibling_branch_secretary"), b2)
+    delete = reverse("admin:orgs_organizationuserobjectpermission_delete", args=[own_grant])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    client.post(
+        reverse("admin:orgs_organizationuserobjectpermission_changelist"),
+        {"action": "delete_selected", "_selected_action": [own_grant, other], "post": "yes"},
+    )
+    assert role_grant_exists(user=root, org=b1, role=Role.OFFICE)
+    assert role_grant_exists(user=people.user("sibling_branch_secretary"), org=b2, role="secretary")
+    with pytest.raises(ValidationError, match="不能撤销自己的角色"):
+        services.role_revoke(by=root, user=root, org=b1, role=Role.OFFICE)
+    own = people.user("own_branch_secretary")
+    with pytest.raises(ValidationError, match="不能撤销自己的角色"):
+        services.role_revoke(by=own, user=own, org=b1, role=Role.SECRETARY)
+    assert role_grant_exists(user=root, org=b1, role=Role.OFFICE)
+    assert role_grant_exists(user=own, org=b1, role=Role.SECRETARY)
+    assert not AuditEntry.objects.filter(action="role_revoke").exists()

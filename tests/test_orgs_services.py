@@ -151,3 +151,81 @@ def test_children_carry_subtree_member_counts_in_one_query(personas, django_asse
     with django_assert_num_queries(1):
         cities = {c.code: c.member_count for c in selectors.org_children(org=personas.orgs["P"])}
     assert cities == {"C1": 3, "C2": 1}
+
+
+# ---------------------------------------------------------------- one record per person
+
+DUPLICATE = "与已有党员重复（姓名、出生年月、入党时间都相同）；如为同一人，请办理组织关系转接"
+
+
+def _counts():
+    return Member.objects.count(), Membership.objects.count(), AuditEntry.objects.count()
+
+
+def test_a_second_record_of_one_person_is_refused_anywhere_in_the_province(personas):
+    before = _counts()  # 张三 (1970-05, 1995-07-01) is on B3's roll, in another city
+    with pytest.raises(ValidationError) as caught:
+        make_member(personas.orgs["B1"], "张三")
+    assert caught.value.message_dict == {"name": [DUPLICATE + "。"]}  # not where the other is
+    assert _counts() == before
+    other = make_member(personas.orgs["B1"], "张三", birth_date=datetime.date(1970, 6, 1))
+    assert other.pk  # another birth month is another person
+
+
+def test_an_edit_that_makes_a_member_anothers_twin_is_refused(personas):
+    m1 = personas.members["m1"]  # 李一, with the same dates as 王二 (m2)
+    before = _counts()
+    with pytest.raises(ValidationError, match=DUPLICATE):
+        services.member_update(by=None, member=m1, name="王二")
+    m1.refresh_from_db()
+    assert m1.name == "李一" and _counts() == before
+    services.member_update(by=None, member=m1, name="王二", birth_date=datetime.date(1971, 5, 1))
+    m1.refresh_from_db()
+    assert (m1.name, m1.birth_date) == ("王二", datetime.date(1971, 5, 1))
+
+
+def test_twins_recorded_before_the_rule_keep_their_other_fields_editable(personas):
+    m1 = personas.members["m1"]
+    twin = Member.objects.create(
+        org=personas.orgs["B2"], name=m1.name, gender=m1.gender, birth_date=m1.birth_date,
+        joined_on=m1.joined_on, education=m1.education,
+    )  # fmt: skip
+    services.member_update(by=None, member=twin, post="村民小组长")
+    twin.refresh_from_db()
+    assert twin.post == "村民小组长"
+
+
+def test_the_member_form_refuses_the_same_person_twice_and_saves_nothing(personas, client):
+    from django.urls import reverse
+
+    client.force_login(personas.user("own_branch_secretary"))
+    url = reverse("orgs:member_create", args=[personas.orgs["B1"].pk])
+    data = {
+        "name": "测试员", "gender": "男", "ethnicity": "汉族", "birth_date": "1980-06",
+        "joined_on": "2005-07-01", "education": "高中", "post": "", "category": "full",
+    }  # fmt: skip
+    assert client.post(url, data).status_code == 302
+    before = _counts()
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert response.context["form"].errors["name"] == [DUPLICATE + "。"]
+    assert 'value="测试员"' in response.content.decode()
+    assert _counts() == before
+    assert Member.objects.filter(name="测试员").count() == 1
+
+
+def test_the_roster_import_still_updates_and_round_trips(personas):
+    from orgs import roster
+    from tests.test_roster import export, member_row, workbook
+
+    o = personas.orgs
+    result = roster.import_roster(export(o["C1"]), by=None, root=o["C1"])
+    assert not result.changed, result.summary()
+    rows = [
+        member_row("李一", "B1", 出生年月="1970-05", 入党时间="1995-07-01", 现任职务="组长"),
+        member_row("李一", "B2", 出生年月="1970-06", 入党时间="1995-07-01"),
+    ]
+    result = roster.import_roster(workbook(members=rows), by=None, root=o["C1"])
+    assert (result.members_updated, result.members_created) == (1, 1), result.summary()
+    assert Member.objects.get(pk=personas.members["m1"].pk).post == "组长"
+    assert Member.objects.filter(name="李一").count() == 2

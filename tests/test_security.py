@@ -413,3 +413,45 @@ def test_superusers_get_a_link_to_the_admin_and_others_do_not(as_user, world):
     root = get_user_model().objects.create_superuser("root", password="pw-123456")
     client.force_login(root)
     assert 'href="/admin/"' in client.get(reverse("home")).content.decode()
+
+
+# ---------------------------------------------------------------- invisible characters inside text
+
+
+@pytest.mark.parametrize("blank", ["\U0001d159", "\U0001d159\u2800\u3164\u200b"])
+def test_symbols_drawn_blank_are_blank_alone_and_trimmed_at_the_edges(blank):
+    assert strip_invisible(blank) == ""
+    assert strip_invisible(f"{blank}王芳{blank}") == "王芳"
+    assert strip_invisible("\U0001d15a") == "\U0001d15a"  # its neighbour draws a notehead
+
+
+@pytest.mark.parametrize(
+    "inside",
+    ["\u200b", "\u2060", "\ufeff", "\u00ad", "\u180e", "\u200e", "\u200f", "\u202a", "\u202b",
+     "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u200b\u2066\ufeff"],
+)  # fmt: skip
+def test_characters_that_mean_nothing_inside_text_are_removed_there(inside):
+    assert strip_invisible(f"张{inside}三") == "张三"
+    assert strip_invisible(f" 张{inside}三\u3000") == "张三"
+
+
+def test_joiners_and_variation_selectors_inside_text_are_kept():
+    assert strip_invisible("👨\u200d👩\u200d👧") == "👨\u200d👩\u200d👧"
+    assert strip_invisible("\u200b👨\u200d💻\u2069") == "👨\u200d💻"
+    assert strip_invisible("a\u200cb") == "a\u200cb"
+    assert strip_invisible("❤\ufe0f好") == "❤\ufe0f好"
+
+
+def test_a_member_name_is_saved_without_invisible_characters_inside(as_user, world):
+    client = as_user("own_branch_secretary")
+    member = world.members["m1"]
+    form = MemberForm(instance=member)
+    data = {key: form[key].value() for key in form.fields if form[key].value() not in (None, False)}
+    data["birth_date"] = member.birth_date.strftime("%Y-%m")
+    url = reverse("orgs:member_edit", args=[member.pk])
+    response = client.post(url, data | {"name": "\U0001d159"})
+    assert response.status_code == 200
+    assert list(response.context["form"].errors) == ["name"]
+    assert client.post(url, data | {"name": "王\u200b\u2066五\u2069\u00ad"}).status_code == 302
+    member.refresh_from_db()
+    assert member.name == "王五"
