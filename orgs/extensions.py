@@ -5,7 +5,9 @@ An app registers in its AppConfig.ready():
   ("more": the count stopped at a cap, shown as "999+");
 - an organisation link provider: f(user, org) -> list of {"text", "url"} shown on the org page;
 - a page rule: route name -> f(user, *url_objects) -> bool, whether the user may open that page
-  (the breadcrumbs link a page only when its rule says yes; see orgs/templatetags/crumbs.py).
+  (the breadcrumbs link a page only when its rule says yes; see orgs/templatetags/crumbs.py);
+- a transfer hook: f(*, member, from_org, to_org, on, by), what the app moves with a member whose
+  organisation changes (see member_transferred).
 """
 
 from collections.abc import Callable
@@ -17,6 +19,7 @@ member_section_providers: list[Callable] = []
 # f(*, scale, rng, today, log) -> dict of counts; called by seed_demo after the tree and roster
 demo_seeders: list[Callable] = []
 page_rules: dict[str, Callable[..., bool]] = {}
+member_transfer_hooks: list[Callable] = []
 
 
 def todo_for(user) -> list[dict]:
@@ -35,6 +38,14 @@ def member_sections_for(user, member) -> list[dict]:
     """Sections other apps add to the member page: f(user, member) -> list of {"title",
     "template", ...}, each drawn by its template (which receives the dict as `section`)."""
     return [part for provider in member_section_providers for part in provider(user, member)]
+
+
+def member_transferred(*, member, from_org, to_org, on, by) -> None:
+    """Tell every app that `member` moved from `from_org` to `to_org` on `on`. Called by
+    orgs.services.member_transfer inside its transaction, so a hook that raises undoes the
+    transfer. A hook follows the transfer and does not judge `by` again; it records who acted."""
+    for hook in member_transfer_hooks:
+        hook(member=member, from_org=from_org, to_org=to_org, on=on, by=by)
 
 
 def may_open(user, route: str, *objects) -> bool:

@@ -12,6 +12,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
+from orgs import extensions
 from orgs.access import forget_grants
 from orgs.accounts import password_set_by
 from orgs.models import (
@@ -304,6 +305,8 @@ def member_transfer(
     member.org = to_org
     member.save(update_fields=["org", "updated_at"])
     Organization.objects.filter(pk=from_org.pk, secretary=member).update(secretary=None)
+    # what later apps move with the member (open pledges…), in this transaction
+    extensions.member_transferred(member=member, from_org=from_org, to_org=to_org, on=on, by=by)
     audit(
         by=by,
         action="member_transfer",

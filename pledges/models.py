@@ -283,6 +283,7 @@ EVENT_LABELS = {
     "withdraw": "撤回提交",
     "reopen": "撤销审定",
     "undo_done": "撤销“已完成”",
+    "transfer": "组织关系转接",
 }
 
 

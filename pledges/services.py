@@ -341,6 +341,37 @@ def pledge_reopen(*, by, pledge: Pledge, reason: str) -> Pledge:
     return pledge
 
 
+@transaction.atomic
+def pledge_follow_transfer(
+    *, member: Member, from_org: Organization, to_org: Organization, on: datetime.date, by
+) -> int:
+    """A member's pledges not yet approved, of the transfer's year and later, move to the new
+    branch, which vets them now (the orgs transfer hook; it runs in the transfer's transaction
+    and follows its decision). Approved pledges stay with the branch that vetted them; community
+    pledges stay with their community."""
+    moving = list(
+        Pledge.objects.select_for_update()
+        .filter(
+            owner_member=member,
+            org=from_org,
+            is_community=False,
+            year__gte=on.year,
+            status__in=[PledgeStatus.DRAFT, PledgeStatus.SUBMITTED, PledgeStatus.RETURNED],
+        )
+        .order_by("pk")
+    )
+    for pledge in moving:
+        pledge.org = to_org
+        pledge.save(update_fields=["org", "updated_at"])
+        _event(
+            pledge,
+            by=by,
+            action="transfer",
+            comment=f"随组织关系转接至“{to_org.name}”（原“{from_org.name}”），由转入组织审核",
+        )
+    return len(moving)
+
+
 # ---------------------------------------------------------------- 示诺
 
 

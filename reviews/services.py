@@ -297,6 +297,7 @@ def item_add(
         _refuse("整改事项由点评人（仍在任）提出。")
     if review.status != ReviewStatus.SIGNED:
         _refuse("点评签字后才能提出整改事项。")
+    refuse_if_owed_elsewhere(review)
     if not text.strip():
         _refuse("请填写整改事项。", "text")
     if deadline <= today:

@@ -183,6 +183,8 @@ def _detail_page(request, review, *, item_form=None, report_forms=None, status=2
         item.report_form = (report_forms or {}).get(item.pk) or ItemReportForm(
             prefix=f"item{item.pk}"
         )
+    # a member transferred before the period's end: the old branch may only read its review
+    owed_by = services.owing_branch_moved(review)
     return render(
         request,
         "reviews/detail.html",
@@ -193,7 +195,8 @@ def _detail_page(request, review, *, item_form=None, report_forms=None, status=2
             "items": items,
             "is_reviewer": review.reviewer_id == request.user.pk,
             "may_edit": may_edit(request.user, review),
-            "owed_by": review.is_draft and services.owing_branch_moved(review),
+            "owed_by": owed_by,
+            "may_correct": review.is_signed and owed_by is None,
             "correction": LeaderReview.objects.filter(previous=review).first(),
             "item_form": item_form or ItemForm(),
             "today": timezone.localdate(),

@@ -153,6 +153,32 @@ def test_children_carry_subtree_member_counts_in_one_query(personas, django_asse
     assert cities == {"C1": 3, "C2": 1}
 
 
+def test_transfer_hooks_run_inside_the_transfer(personas, monkeypatch):
+    """Later apps move what follows the member through orgs.extensions; a hook that refuses
+    undoes the whole transfer."""
+    from orgs import extensions
+
+    o, m1 = personas.orgs, personas.members["m1"]
+    calls = []
+
+    def record(**kwargs):
+        calls.append(kwargs)
+        if kwargs["on"].month == 6:
+            raise ValidationError("hook refuses")
+
+    monkeypatch.setattr(extensions, "member_transfer_hooks", [record])
+    with pytest.raises(ValidationError):
+        services.member_transfer(by=None, member=m1, to_org=o["B2"], on=datetime.date(2026, 6, 1))
+    assert Member.objects.get(pk=m1.pk).org == o["B1"]
+    assert Membership.objects.filter(member=m1).count() == 1
+    m1.refresh_from_db()
+    services.member_transfer(by=None, member=m1, to_org=o["B2"], on=datetime.date(2026, 5, 1))
+    assert calls[-1] == {
+        "member": m1, "from_org": o["B1"], "to_org": o["B2"], "on": datetime.date(2026, 5, 1),
+        "by": None,
+    }  # fmt: skip
+
+
 # ---------------------------------------------------------------- one record per person
 
 DUPLICATE = "与已有党员重复（姓名、出生年月、入党时间都相同）；如为同一人，请办理组织关系转接"

@@ -820,3 +820,76 @@ def test_the_repledge_rule_is_one_boolean_the_service_obeys(world, own, fields, 
     else:
         with pytest.raises(ValidationError):
             services.pledge_repledge(by=own, previous=pm, year=YEAR + 1, **fields)
+
+
+# ---------------------------------------------------------------- a member's transfer
+
+
+def test_a_transfer_hands_the_members_unvetted_pledges_to_the_new_branch(world, own):
+    """The new branch vets, edits and lists what the member has not had approved yet; the old
+    branch no longer reaches it. Approved pledges, earlier years and other owners stay."""
+    from django.http import Http404
+
+    from pledges import access
+
+    m1b, member = world.members["m1b"], world.user("member_self")
+    sibling, parent = (
+        world.user("sibling_branch_secretary"),
+        world.user("parent_committee_secretary"),
+    )
+    submitted = draft(world, member)
+    services.pledge_submit(by=member, pledge=submitted, today=IN_WINDOW)
+    own_draft = draft(world, member, content="带头参加义务劳动")
+    returned = force(draft(world, member, content="学习党章"), status=PledgeStatus.RETURNED)
+    approved = force(draft(world, member, content="帮扶一户"), status=PledgeStatus.APPROVED)
+    last_year = services.pledge_create(
+        by=own, year=YEAR - 1, owner_member=m1b,
+        **member_pledge_fields(due_date=datetime.date(YEAR - 1, 6, 30)),
+    )  # fmt: skip
+    others = world.extra["po"]  # B1's own pledge, submitted
+
+    org_services.member_transfer(
+        by=parent, member=m1b, to_org=world.orgs["B2"], on=datetime.date(YEAR, 8, 1)
+    )
+
+    b1, b2 = world.orgs["B1"], world.orgs["B2"]
+    for pledge, org in [
+        (submitted, b2), (own_draft, b2), (returned, b2),
+        (approved, b1), (last_year, b1), (others, b1),
+    ]:  # fmt: skip
+        pledge.refresh_from_db()
+        assert pledge.org == org, pledge.content
+    assert submitted in selectors.vet_queue(user=sibling)
+    assert submitted not in selectors.vet_queue(user=own)
+    with pytest.raises(Http404):
+        access.get_pledge_or_404(own, submitted.pk)
+    with pytest.raises(ValidationError):
+        services.pledge_approve(by=own, pledge=submitted)
+    with pytest.raises(ValidationError):
+        services.pledge_update(by=own, pledge=own_draft, target="走访20次")
+    services.pledge_update(by=sibling, pledge=own_draft, target="走访20次")
+    services.pledge_approve(by=sibling, pledge=submitted)
+    services.pledge_publish(by=sibling, pledge=submitted)
+    submitted.refresh_from_db()
+    assert (submitted.status, submitted.org) == (PledgeStatus.PUBLISHED, b2)
+
+    moved = own_draft.events.get(action="transfer")
+    assert moved.actor == parent and moved.action_label == "组织关系转接"
+    assert moved.comment.startswith("随组织关系转接至“组织B2”（原“组织B1”）")
+    assert not approved.events.filter(action="transfer").exists()
+
+
+def test_a_transfer_leaves_a_community_pledge_with_its_community(world, own):
+    m1b = world.members["m1b"]
+    community = make_org("S1", OrgKind.BRANCH, world.orgs["T1"], sector=Sector.COMMUNITY)
+    pledge = services.pledge_create(
+        by=own, year=YEAR, owner_member=m1b, community_org=community, **member_pledge_fields()
+    )
+    org_services.member_transfer(
+        by=None, member=m1b, to_org=community, on=datetime.date(YEAR, 8, 1)
+    )
+    org_services.member_transfer(
+        by=None, member=m1b, to_org=world.orgs["B2"], on=datetime.date(YEAR, 9, 1)
+    )
+    pledge.refresh_from_db()
+    assert pledge.org == community and not pledge.events.filter(action="transfer").exists()

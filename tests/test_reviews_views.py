@@ -1,6 +1,7 @@
 import datetime
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from orgs import services as org_services
@@ -146,3 +147,36 @@ def test_a_rectification_item_too_long_is_refused_with_its_field_named(world, cl
     assert rm.items.count() == 1
     text = response.content.decode()
     assert "整改事项：" in text and "学" * 600 in text
+
+
+def test_a_signed_review_the_branch_no_longer_owes_offers_no_correction_or_new_item(as_user, world):
+    """The buttons follow the service's rule: the former branch neither corrects the review
+    nor adds a rectification item to it, and a forged POST is refused with the same message."""
+    rm = world.extra["rm"]  # own's signed review of m1 for 2026Q3, one item
+    client = as_user("own_branch_secretary")
+    detail = reverse("reviews:detail", args=[rm.pk])
+    text = client.get(detail).content.decode()
+    assert reverse("reviews:correct", args=[rm.pk]) in text
+    assert reverse("reviews:item_add", args=[rm.pk]) in text
+    org_services.member_transfer(
+        by=None, member=world.members["m1"], to_org=world.orgs["B2"], on=datetime.date(2026, 9, 25)
+    )
+    page = client.get(detail)
+    text = page.content.decode()
+    assert page.status_code == 200 and "带头走访群众" in text and "已转至“组织B2”" in text
+    assert reverse("reviews:correct", args=[rm.pk]) not in text
+    assert reverse("reviews:item_add", args=[rm.pk]) not in text
+    response = client.post(
+        reverse("reviews:item_add", args=[rm.pk]),
+        {"text": "补交学习笔记", "deadline": "2026-12-31"},
+        follow=True,
+    )
+    assert response.redirect_chain == [(detail, 302)]
+    assert "不能再修改、签字或更正" in response.content.decode()
+    assert rm.items.count() == 1
+    with pytest.raises(ValidationError) as info:
+        services.item_add(
+            by=world.user("own_branch_secretary"), review=rm, text="补交学习笔记",
+            deadline=datetime.date(2026, 12, 31), today=TODAY,
+        )  # fmt: skip
+    assert "已转至“组织B2”" in " ".join(info.value.messages)
