@@ -72,7 +72,7 @@ def _fresh_appraisal(branch, by, year: int):
     Ballot.objects.filter(appraisal__in=old).delete()
     old.delete()
     appraisal = services.appraisal_create(
-        by=by, org=branch, kind="member", year=year, held_on=datetime.date.today(),
+        by=by, org=branch, kind="member", year=year, held_on=min(datetime.date(year, 11, 20), datetime.date.today()),
         place="会议室", method="code", content="基准测试", expected_member=SUBJECTS,
         expected_masses=200,
     )  # fmt: skip
