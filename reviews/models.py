@@ -78,6 +78,9 @@ class LeaderReview(PeriodFields):
         max_length=12, choices=ReviewStatus.choices, default=ReviewStatus.DRAFT
     )
     version = models.PositiveSmallIntegerField("版本", default=1)
+    # A review of a member written by that member's own login. The service refuses these now;
+    # the flag marks those kept from before, so counts leave them out without joining members.
+    by_subject = models.BooleanField("本人点评本人", db_default=False, editable=False)
     previous = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="correction"
     )

@@ -18,13 +18,22 @@ from tests.review_world import H1, Q3, TODAY, review_fields
 
 
 def _written_past_the_service(by, member, org, period=Q3) -> LeaderReview:
-    """A signed member review stored directly (old data, an import, a race)."""
-    return LeaderReview.objects.create(
+    """A signed member review stored directly, as data kept from before the service refused
+    self-reviews; the migration that added `by_subject` flags such rows, as it does here."""
+    import importlib
+
+    from django.apps import apps
+
+    review = LeaderReview.objects.create(
         reviewer=by, reviewer_name="某人", reviewer_post="书记", reviewer_org=org,
         subject_kind="member", subject_member=member, org=org, year=period.year,
         period_kind=period.kind, period=period.number, status=ReviewStatus.SIGNED,
         signed_at=timezone.now(), **review_fields(),
     )  # fmt: skip
+    migration = importlib.import_module("reviews.migrations.0007_review_by_subject")
+    migration.mark_reviews_by_their_subject(apps, None)
+    review.refresh_from_db()
+    return review
 
 
 def _agrees(branch: Organization, quarter: Period) -> None:
