@@ -245,6 +245,25 @@ def pledge_submit(*, by, pledge: Pledge, today: datetime.date | None = None) -> 
     return pledge
 
 
+# A step back in the lifecycle (withdraw: submitted → draft; reopen: approved → submitted)
+STEPS_BACK = {
+    "withdraw": (PledgeStatus.SUBMITTED, PledgeStatus.DRAFT),
+    "reopen": (PledgeStatus.APPROVED, PledgeStatus.SUBMITTED),
+}
+
+
+def _step_back(pledge: Pledge, *, by, reason: str, step: str, action: str) -> Pledge:
+    """The common end of withdraw and reopen, once the caller has checked state and actor: a
+    reason is required, and the step is recorded with it."""
+    if not reason.strip():
+        _refuse(f"{step}时请写明原因。", "reason")
+    before, after = STEPS_BACK[action]
+    pledge.status = after
+    pledge.save(update_fields=["status", "updated_at"])
+    _event(pledge, by=by, action=action, before=before, comment=reason)
+    return pledge
+
+
 @transaction.atomic
 def pledge_withdraw(*, by, pledge: Pledge, reason: str) -> Pledge:
     """Take a submitted pledge back to draft before it is vetted (only its submitter)."""
@@ -257,12 +276,7 @@ def pledge_withdraw(*, by, pledge: Pledge, reason: str) -> Pledge:
             "只有提交这项承诺的人（组织承诺为本组织书记、副书记）可以撤回；"
             "审核人如需修改，请用“退回修改”并写明意见。"
         )
-    if not reason.strip():
-        _refuse("撤回时请写明原因。", "reason")
-    pledge.status = PledgeStatus.DRAFT
-    pledge.save(update_fields=["status", "updated_at"])
-    _event(pledge, by=by, action="withdraw", before=PledgeStatus.SUBMITTED, comment=reason)
-    return pledge
+    return _step_back(pledge, by=by, reason=reason, step="撤回", action="withdraw")
 
 
 # ---------------------------------------------------------------- 审诺
@@ -333,12 +347,7 @@ def pledge_reopen(*, by, pledge: Pledge, reason: str) -> Pledge:
             "撤销审定由审核人进行：组织承诺为上级党组织书记，党员承诺为所在支部书记"
             "（不能审核本人的承诺）。"
         )
-    if not reason.strip():
-        _refuse("撤销审定时请写明原因。", "reason")
-    pledge.status = PledgeStatus.SUBMITTED
-    pledge.save(update_fields=["status", "updated_at"])
-    _event(pledge, by=by, action="reopen", before=PledgeStatus.APPROVED, comment=reason)
-    return pledge
+    return _step_back(pledge, by=by, reason=reason, step="撤销审定", action="reopen")
 
 
 @transaction.atomic
