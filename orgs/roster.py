@@ -48,7 +48,7 @@ from orgs.models import (
     education_from_text,
     kind_allowed_under,
 )
-from orgs.text import strip_invisible
+from orgs.text import person_name, strip_invisible
 
 logger = logging.getLogger(__name__)
 
@@ -651,7 +651,7 @@ def _parse_member_rows(records, errors: list[RowError]) -> list[MemberRow]:
         def bad(column, message, number=number, row_errors=row_errors):
             row_errors.append(RowError(MEMBER_SHEET, number, column, message))
 
-        name = _text(r["姓名"])
+        name = person_name(_text(r["姓名"]))
         if len(name) > 50:
             bad("姓名", "超过50个字。")
         gender = _text(r["性别"])

@@ -25,6 +25,7 @@ from orgs.models import (
     Role,
     kind_allowed_under,
 )
+from orgs.text import person_name
 
 ORG_FIELDS = ("name", "code", "kind", "sector", "is_active")
 MEMBER_FIELDS = Member.EDITABLE_FIELDS
@@ -233,10 +234,16 @@ def _check_member_identity(*, fields: dict[str, Any], exclude_pk: int | None = N
         )
 
 
+def _normalise_name(fields: dict[str, Any]) -> None:
+    if isinstance(fields.get("name"), str):
+        fields["name"] = person_name(fields["name"])
+
+
 @transaction.atomic
 def member_create(*, by, org: Organization, since: datetime.date | None = None, **fields) -> Member:
     """Put a new member on the roll of `org` from `since` (default today)."""
     _check_holds_members(org)
+    _normalise_name(fields)
     _check_member_dates(fields)
     _check_member_identity(fields=fields)
     member = Member(org=org, **fields)
@@ -253,6 +260,7 @@ def member_update(*, by, member: Member, **fields) -> Member:
     unknown = set(fields) - set(MEMBER_FIELDS) - {"user"}
     if unknown:
         raise TypeError(f"unknown fields {unknown}")
+    _normalise_name(fields)
     _check_member_dates(
         {
             "birth_date": fields.get("birth_date", member.birth_date),
@@ -295,8 +303,9 @@ def member_transfer(
         raise ValidationError(
             {"on": f"转接日期应晚于转入当前组织的日期（{current.start:%Y年%m月%d日}）。"}
         )
-    if on > timezone.localdate() + datetime.timedelta(days=366):
-        raise ValidationError({"on": "转接日期不能超过一年以后。"})
+    if on > timezone.localdate():
+        # the member's organisation changes now: a transfer is recorded on or after its day
+        raise ValidationError({"on": "转接日期不能晚于今天，请在转接当日或之后办理。"})
     from_org = member.org
     if current:
         current.end = on
@@ -305,6 +314,7 @@ def member_transfer(
     member.org = to_org
     member.save(update_fields=["org", "updated_at"])
     Organization.objects.filter(pk=from_org.pk, secretary=member).update(secretary=None)
+    _roles_follow_transfer(by=by, member=member, from_org=from_org, to_org=to_org)
     # what later apps move with the member (open pledges…), in this transaction
     extensions.member_transferred(member=member, from_org=from_org, to_org=to_org, on=on, by=by)
     audit(
@@ -316,6 +326,37 @@ def member_transfer(
         changes={"org": [from_org.code, to_org.code], "on": on.isoformat(), "note": note},
     )
     return new
+
+
+def _roles_follow_transfer(*, by, member: Member, from_org: Organization, to_org: Organization):
+    """A member's login leaves the former branch's roles with the member: the member role moves to
+    the new organisation, a deputy's post at the former one ends (its secretary post is cleared
+    above). Roles elsewhere (an office, a contact post) are not the branch's to take."""
+    user = member.user
+    if user is None:
+        return
+    held = {
+        role
+        for role in (Role.MEMBER, Role.DEPUTY)
+        if role_grant_exists(user=user, org=from_org, role=role)
+    }
+    for role in held:
+        remove_perm(f"orgs.{role.codename}", user, from_org)
+        audit(
+            by=by,
+            action="role_revoke",
+            org=from_org,
+            summary=f"{user.get_username()} 随组织关系转出，不再担任{role.label}",
+        )
+    if Role.MEMBER in held and not role_grant_exists(user=user, org=to_org, role=Role.MEMBER):
+        assign_perm(f"orgs.{Role.MEMBER.codename}", user, to_org)
+        audit(
+            by=by,
+            action="role_grant",
+            org=to_org,
+            summary=f"{user.get_username()} 随组织关系转入，担任{Role.MEMBER.label}",
+        )
+    forget_grants(user)
 
 
 def _refuse_self(*, by, user) -> None:

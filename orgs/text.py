@@ -64,3 +64,11 @@ def strip_invisible(text: str) -> str:
     while end > start and is_invisible(text[end - 1]):
         end -= 1
     return text[start:end]
+
+
+def person_name(text: str) -> str:
+    """A person's name as it identifies them: composed (NFC), with every space and every character
+    that draws nothing removed, inside as well as around, so that "张\u3000三", "张 三" and
+    "张\u200b三" are all "张三" and cannot pass for a second person (the "·" in 买买提·艾力 stays)."""
+    composed = unicodedata.normalize("NFC", text)
+    return "".join(char for char in composed if draws_something(char) and not char.isspace())

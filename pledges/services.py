@@ -342,6 +342,11 @@ def pledge_reopen(*, by, pledge: Pledge, reason: str) -> Pledge:
             "只有已审定、尚未公示的承诺可以撤销审定，"
             f"这项承诺当前为“{pledge.get_status_display()}”。"
         )
+    member = pledge.owner_member
+    if member is not None and not pledge.is_community and member.org_id != pledge.org_id:
+        # it would go back to a branch that no longer holds the member: its open pledges moved
+        # with the member at the transfer (see pledge_follow_transfer); this one stays as approved
+        _refuse(f"“{member.name}”已转出本组织，不能撤销审定；审定结果保留。")
     if not access.may_vet(by, pledge):
         _refuse(
             "撤销审定由审核人进行：组织承诺为上级党组织书记，党员承诺为所在支部书记"

@@ -255,3 +255,55 @@ def test_the_roster_import_still_updates_and_round_trips(personas):
     assert (result.members_updated, result.members_created) == (1, 1), result.summary()
     assert Member.objects.get(pk=personas.members["m1"].pk).post == "组长"
     assert Member.objects.filter(name="李一").count() == 2
+
+
+def test_a_transfer_is_recorded_on_or_after_its_day(personas):
+    from django.utils import timezone
+
+    m1 = personas.members["m1"]
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    with pytest.raises(ValidationError) as caught:
+        services.member_transfer(by=None, member=m1, to_org=personas.orgs["B2"], on=tomorrow)
+    assert "on" in caught.value.error_dict
+    m1.refresh_from_db()
+    assert m1.org == personas.orgs["B1"]
+
+
+def test_a_transferred_members_login_takes_its_member_role_along_and_leaves_a_deputy_post(
+    personas,
+):
+    from orgs.access import Action, can, orgs_visible_to
+    from orgs.models import Role
+
+    b1, b2, m1b = personas.orgs["B1"], personas.orgs["B2"], personas.members["m1b"]
+    login = personas.user("member_self")  # m1b's login, a member of B1
+    services.role_grant(by=None, user=login, org=b1, role=Role.DEPUTY)
+    services.member_transfer(
+        by=None, member=m1b, to_org=b2, on=datetime.date.today() - datetime.timedelta(days=1)
+    )
+    login = type(login).objects.get(pk=login.pk)
+    assert not services.role_grant_exists(user=login, org=b1, role=Role.MEMBER)
+    assert not services.role_grant_exists(user=login, org=b1, role=Role.DEPUTY)
+    assert services.role_grant_exists(user=login, org=b2, role=Role.MEMBER)
+    assert b2 in orgs_visible_to(login) and b1 not in orgs_visible_to(login)
+    assert not can(login, Action.EDIT, b1)
+
+
+@pytest.mark.parametrize(
+    "typed", ["李\u3000一", "李 一", "李\u00a0一", "李\u200d一", "李\U0001d159一", "李\u2028一",
+              "李\u3164一", "李\u034f一", "李一\ufe0f", "李\U000e0020一"],
+)  # fmt: skip
+def test_a_name_with_spaces_or_invisible_characters_inside_is_the_same_person(personas, typed):
+    m1 = personas.members["m1"]  # 李一
+    with pytest.raises(ValidationError, match="与已有党员重复"):
+        services.member_create(
+            by=None, org=personas.orgs["B2"], name=typed, gender=m1.gender,
+            birth_date=m1.birth_date, joined_on=m1.joined_on, education=m1.education,
+        )  # fmt: skip
+
+
+def test_a_name_keeps_its_visible_marks():
+    from orgs.text import person_name
+
+    assert person_name("买买提·艾力") == "买买提·艾力"
+    assert person_name("e\u0301mile") == "\u00e9mile"

@@ -893,3 +893,20 @@ def test_a_transfer_leaves_a_community_pledge_with_its_community(world, own):
     )
     pledge.refresh_from_db()
     assert pledge.org == community and not pledge.events.filter(action="transfer").exists()
+
+
+def test_an_approval_left_with_the_former_branch_cannot_be_taken_back_there(world, own):
+    """Reopening would send the pledge back to vetting by a branch that no longer holds the
+    member (and out of the new branch's reach): refused, the approval stays."""
+    m1b, member = world.members["m1b"], world.user("member_self")
+    approved = force(draft(world, member, content="帮扶一户"), status=PledgeStatus.APPROVED)
+    services.pledge_reopen(by=own, pledge=approved, reason="目标需要细化")  # before: allowed
+    approved = force(approved, status=PledgeStatus.APPROVED)
+    org_services.member_transfer(
+        by=world.user("parent_committee_secretary"), member=m1b, to_org=world.orgs["B2"],
+        on=datetime.date(YEAR, 8, 1),
+    )  # fmt: skip
+    with pytest.raises(ValidationError, match="已转出本组织"):
+        services.pledge_reopen(by=own, pledge=approved, reason="再改一下")
+    approved.refresh_from_db()
+    assert (approved.status, approved.org) == (PledgeStatus.APPROVED, world.orgs["B1"])

@@ -254,3 +254,18 @@ def test_names_of_only_invisible_characters_are_blank_and_edges_are_trimmed(pers
         workbook(members=[member_row("\u200b赵四\u200f", "B1")]), by=None, root=personas.orgs["T1"]
     )
     assert Member.objects.filter(name="赵四").exists()
+
+
+def test_a_name_with_a_space_inside_is_the_member_already_on_the_roll(personas):
+    """ "李 一" in a workbook is 李一, as the member form stores names: the same person (an update,
+    here no change), never a second record."""
+    m1 = personas.members["m1"]
+    row = member_row(
+        "李\u3000一",
+        "B1",
+        出生年月=m1.birth_date.strftime("%Y-%m"),
+        入党时间=m1.joined_on.isoformat(),
+    )
+    before = Member.objects.count()
+    roster.import_roster(workbook(members=[row]), by=None, root=personas.orgs["T1"])
+    assert Member.objects.count() == before
