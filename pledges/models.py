@@ -234,10 +234,6 @@ class Pledge(models.Model):
         return self.status in (PledgeStatus.DRAFT, PledgeStatus.RETURNED)
 
     @property
-    def is_returned(self) -> bool:
-        return self.status == PledgeStatus.RETURNED
-
-    @property
     def is_awaiting_vetting(self) -> bool:
         """Submitted and not yet vetted: it may be approved, returned or withdrawn."""
         return self.status == PledgeStatus.SUBMITTED

@@ -269,3 +269,22 @@ def test_a_name_with_a_space_inside_is_the_member_already_on_the_roll(personas):
     before = Member.objects.count()
     roster.import_roster(workbook(members=[row]), by=None, root=personas.orgs["T1"])
     assert Member.objects.count() == before
+
+
+def test_names_stored_before_the_name_rule_are_normalised_and_reimport_finds_them(personas):
+    """A name kept from before names lost their inner spaces ("李 一") is brought to 李一 by the
+    migration, and the unchanged export re-imports without making a second record."""
+    import importlib
+
+    from django.apps import apps
+
+    m1 = personas.members["m1"]
+    Member.objects.filter(pk=m1.pk).update(name="李\u3000一")
+    importlib.import_module("orgs.migrations.0007_member_names_normalised").normalise_names(
+        apps, None
+    )
+    m1.refresh_from_db()
+    assert m1.name == "李一"
+    before = Member.objects.count()
+    result = roster.import_roster(export(personas.orgs["C1"]), by=None, root=personas.orgs["C1"])
+    assert not result.changed and Member.objects.count() == before
