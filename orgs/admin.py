@@ -103,8 +103,6 @@ class RoleGrantForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         user, org, role = data.get("user"), data.get("content_object"), data.get("role")
-        if user is not None and self.granted_by is not None and user.pk == self.granted_by.pk:
-            raise forms.ValidationError("不能给自己授予角色，请由其他管理员办理。")
         if user is not None and org is not None and role:
             # The service's own rules (a member's login; the member role on the roll), shown on
             # the form instead of failing in save_model, which re-checks them.

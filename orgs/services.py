@@ -606,14 +606,17 @@ def role_assign(
     return user, password
 
 
+def assignable_roles(*, by, org: Organization) -> list[Role]:
+    """The roles `by` may grant (and revoke) at `org`."""
+    return [role for role in Role if may_assign_role(by=by, org=org, role=role)]
+
+
 @transaction.atomic
 def role_withdraw(*, by, org: Organization, role: Role, user) -> None:
     role = Role(role)
     if not may_assign_role(by=by, org=org, role=role):
         raise ValidationError(f"您不能撤销“{org.name}”的{role.label}角色。")
-    if user.pk == getattr(by, "pk", None):
-        raise ValidationError("不能撤销自己的角色，请由上级党组织办理。")
-    role_revoke(by=by, user=user, org=org, role=role)
+    role_revoke(by=by, user=user, org=org, role=role)  # which refuses one's own role
 
 
 def password_change(*, user, password: str, by) -> None:

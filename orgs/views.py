@@ -24,7 +24,7 @@ from orgs.forms import (
     YearFigureForm,
     apply_errors,
 )
-from orgs.models import Member, MemberCategory, Organization, Role
+from orgs.models import Member, MemberCategory, Organization
 
 PAGE_SIZE = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -76,9 +76,7 @@ def org_detail(request, pk):
             "may_manage": access.can(user, Action.MANAGE, org),
             "may_move": org.parent_id is not None and access.can(user, Action.MANAGE, org.parent),
             "may_export": access.can(user, Action.EXPORT, org),
-            "may_grant_roles": any(
-                services.may_assign_role(by=user, org=org, role=role) for role in Role
-            ),
+            "may_grant_roles": bool(services.assignable_roles(by=user, org=org)),
             "links": extensions.org_links_for(user, org),
         },
     )

@@ -51,7 +51,7 @@ def password_change(request):
 def _role_org(request, pk):
     """The organisation, if the user may grant at least one role there (else 403; 404 unseen)."""
     org = access.get_org_or_404(request.user, pk)
-    assignable = [r for r in Role if services.may_assign_role(by=request.user, org=org, role=r)]
+    assignable = services.assignable_roles(by=request.user, org=org)
     if not assignable:
         raise PermissionDenied("您没有权限进行此操作。")
     return org, assignable
