@@ -29,7 +29,7 @@ def _pages() -> list[tuple[str, str, str]]:
     from django.utils import timezone
 
     from orgs.models import Organization
-    from reviews.periods import QUARTER, Period
+    from orgs.periods import QUARTER, Period
 
     today = timezone.localdate()
     quarter = Period.containing(today, QUARTER).previous()

@@ -245,8 +245,8 @@ def main() -> None:
             overdue=Pledge.objects.overdue(timezone.localdate()).filter(city.subtree_q("org__")).count())  # fmt: skip
 
     # ---- reviews: coverage for the province by city, a city by county, the branch quarter page
+    from orgs.periods import HALF, QUARTER, Period
     from reviews import selectors as review_selectors
-    from reviews.periods import HALF, QUARTER, Period
 
     today = timezone.localdate()
     quarter = Period.containing(today, QUARTER).previous()

@@ -11,11 +11,13 @@ from django.urls import reverse
 
 from orgs import services
 from orgs.accounts import password_set_by
+from orgs.admin_base import ReadOnlyAdmin
 from orgs.forms import AdminLoginForm
 from orgs.models import (
     AuditEntry,
     Member,
     Membership,
+    OfficeSetting,
     Organization,
     OrganizationUserObjectPermission,
     OrgYearFigure,
@@ -217,3 +219,11 @@ admin.site.login_form = AdminLoginForm
 if admin.site.is_registered(get_user_model()):
     admin.site.unregister(get_user_model())
 admin.site.register(get_user_model(), AccountAdmin)
+
+
+@admin.register(OfficeSetting)
+class OfficeSettingAdmin(ReadOnlyAdmin):
+    list_display = ["year", "key", "org", "set_by", "updated_at"]
+    list_filter = ["key", "year"]
+    list_select_related = ["org", "set_by"]
+    raw_id_fields = ["org", "set_by"]

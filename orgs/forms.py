@@ -13,6 +13,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from orgs.form_helpers import DateInput
 from orgs.models import Member, Organization
 
 MONTH_RE = re.compile(r"^\s*(\d{4})\s*(?:[-./年])\s*(\d{1,2})\s*(?:月)?\s*$")
@@ -47,13 +48,6 @@ class MonthField(forms.CharField):
         if month is None:
             raise forms.ValidationError("请按“年-月”填写，例如 1965-03。", code="invalid")
         return month
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, **kwargs):
-        super().__init__(format="%Y-%m-%d", **kwargs)
 
 
 class OrganizationForm(forms.ModelForm):
@@ -143,23 +137,6 @@ class RosterImportForm(forms.Form):
             limit = settings.ROSTER_UPLOAD_MAX_BYTES // (1024 * 1024)
             raise forms.ValidationError(f"文件超过 {limit} MB，请分批导入或使用命令行导入。")
         return upload
-
-
-def first_error(form: forms.Form) -> str:
-    """The form's first error as one message naming its field, for a page that shows messages."""
-    for name, errors in form.errors.items():
-        label = form.fields[name].label if name in form.fields else ""
-        return f"{label}：{errors[0]}" if label else errors[0]
-    return ""
-
-
-def apply_errors(form, error: ValidationError) -> None:
-    """Attach a service's ValidationError to the form fields it names (others to the form)."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 class RoleForm(forms.Form):

@@ -463,3 +463,29 @@ class ThrottleCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.count}"
+
+
+class OfficeSetting(models.Model):
+    """A value an office sets for its subtree and a campaign year: the pledge window, the grade
+    rule, a deadline. For an organisation, the setting at it or at its nearest ancestor wins; what
+    each key holds is declared by the app that owns it (orgs.calendar)."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="office_settings")
+    year = models.PositiveSmallIntegerField("年度")
+    key = models.CharField("设置项", max_length=60)
+    value = models.JSONField("内容", default=dict)
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "办公室年度设置"
+        verbose_name_plural = "办公室年度设置"
+        constraints = [
+            models.UniqueConstraint(fields=["org", "year", "key"], name="office_setting_once")
+        ]
+        indexes = [models.Index(fields=["key", "year", "org"], name="office_setting_key_year")]
+
+    def __str__(self) -> str:
+        return f"{self.org} {self.year}年 {self.key}"

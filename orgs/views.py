@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from orgs import access, extensions, roster, selectors, services
 from orgs.access import Action
+from orgs.form_helpers import apply_errors
 from orgs.forms import (
     MemberForm,
     MemberTransferForm,
@@ -22,7 +23,6 @@ from orgs.forms import (
     OrgMoveForm,
     RosterImportForm,
     YearFigureForm,
-    apply_errors,
 )
 from orgs.models import Member, MemberCategory, Organization
 

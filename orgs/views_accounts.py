@@ -13,7 +13,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from orgs import access, services
-from orgs.forms import LoginForm, RoleForm, apply_errors
+from orgs.form_helpers import apply_errors
+from orgs.forms import LoginForm, RoleForm
 from orgs.models import OrganizationUserObjectPermission, Role
 from orgs.password_policy import must_change_password, password_changed_in_session
 

@@ -2,20 +2,8 @@
 
 from django.contrib import admin
 
-from pledges.models import Pledge, PledgeEvent, PledgeWindow, Rectification, SecretaryPledge
-
-
-class ReadOnly(admin.ModelAdmin):
-    show_full_result_count = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from orgs.admin_base import ReadOnlyAdmin
+from pledges.models import Pledge, PledgeEvent, Rectification, SecretaryPledge
 
 
 class EventInline(admin.TabularInline):
@@ -29,7 +17,7 @@ class EventInline(admin.TabularInline):
 
 
 @admin.register(Pledge)
-class PledgeAdmin(ReadOnly):
+class PledgeAdmin(ReadOnlyAdmin):
     list_display = [
         "year",
         "org",
@@ -48,19 +36,14 @@ class PledgeAdmin(ReadOnly):
 
 
 @admin.register(Rectification)
-class RectificationAdmin(ReadOnly):
+class RectificationAdmin(ReadOnlyAdmin):
     list_display = ["pledge", "org", "deadline", "status"]
     list_filter = ["status"]
     raw_id_fields = ["pledge", "org"]
 
 
 @admin.register(SecretaryPledge)
-class SecretaryPledgeAdmin(ReadOnly):
+class SecretaryPledgeAdmin(ReadOnlyAdmin):
     list_display = ["year", "org", "member", "status"]
     list_filter = ["year", "status"]
     raw_id_fields = ["org", "member"]
-
-
-@admin.register(PledgeWindow)
-class PledgeWindowAdmin(ReadOnly):
-    list_display = ["year", "org", "start", "end"]

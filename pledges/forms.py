@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from orgs.forms import DateInput
+from orgs.form_helpers import DateInput
 from pledges.models import (
     MEMBER_CATEGORIES,
     ORG_CATEGORIES,

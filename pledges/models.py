@@ -96,27 +96,6 @@ class EvaluationResult(models.TextChoices):
     NOT_FULFILLED = "not_fulfilled", "未兑现"
 
 
-class PledgeWindow(models.Model):
-    """The annual pledge window an office sets for its subtree and a year (default 1/1–3/31)."""
-
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="pledge_windows")
-    year = models.PositiveSmallIntegerField("年度")
-    start = models.DateField("开始日期")
-    end = models.DateField("截止日期")
-    set_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = "年度承诺时间"
-        verbose_name_plural = "年度承诺时间"
-        constraints = [models.UniqueConstraint(fields=["org", "year"], name="pledge_window_once")]
-
-    def __str__(self) -> str:
-        return f"{self.org} {self.year}年 {self.start}–{self.end}"
-
-
 class PledgeQuerySet(models.QuerySet):
     def overdue(self, today: datetime.date) -> PledgeQuerySet:
         return self.filter(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -13,8 +14,8 @@ from django.utils import timezone
 
 from orgs import access as org_access
 from orgs.access import Action
+from orgs.calendar import SettingKind, office_setting_set, register_setting, setting_for
 from orgs.models import Member, Organization, Sector
-from orgs.selectors import nearest_above
 from pledges import access
 from pledges.models import (
     MEMBER_CATEGORIES,
@@ -27,7 +28,6 @@ from pledges.models import (
     PledgeEvent,
     PledgeKind,
     PledgeStatus,
-    PledgeWindow,
     Progress,
     Rectification,
     RectificationStatus,
@@ -80,27 +80,44 @@ def _today(today: datetime.date | None) -> datetime.date:
 # ---------------------------------------------------------------- the window
 
 
+@dataclass(frozen=True)
+class Window:
+    start: datetime.date
+    end: datetime.date
+
+
+def _window_clean(window: Window, year: int) -> None:
+    if window.end < window.start:
+        _refuse("截止日期不能早于开始日期。", "end")
+    if window.start.year != year or window.end.year != year:
+        _refuse(f"承诺时间应在{year}年之内。", "start")
+
+
+PLEDGE_WINDOW = register_setting(
+    SettingKind(
+        key="pledges.window",
+        label="年度承诺时间",
+        default=lambda year: Window(datetime.date(year, 1, 1), datetime.date(year, 3, 31)),
+        load=lambda value: Window(
+            datetime.date.fromisoformat(value["start"]), datetime.date.fromisoformat(value["end"])
+        ),
+        dump=lambda window: {"start": window.start.isoformat(), "end": window.end.isoformat()},
+        clean=_window_clean,
+    )
+)
+
+
 def window_for(*, org: Organization, year: int) -> tuple[datetime.date, datetime.date]:
     """The annual pledge window for `org`: set at the nearest ancestor, else 1 Jan – 31 Mar."""
-    window = nearest_above(PledgeWindow.objects.filter(year=year), org=org)
-    if window:
-        return window.start, window.end
-    return datetime.date(year, 1, 1), datetime.date(year, 3, 31)
+    window = setting_for(key=PLEDGE_WINDOW.key, org=org, year=year).value
+    return window.start, window.end
 
 
-@transaction.atomic
 def window_set(*, by, org: Organization, year: int, start: datetime.date, end: datetime.date):
     """Set the annual pledge window for `org`'s subtree (office staff)."""
-    if not org_access.can(by, Action.CONFIGURE, org):
-        _refuse("只有活动办公室工作人员可以设置年度承诺时间。")
-    if end < start:
-        _refuse("截止日期不能早于开始日期。", "end")
-    if start.year != year or end.year != year:
-        _refuse(f"承诺时间应在{year}年之内。", "start")
-    window, _ = PledgeWindow.objects.update_or_create(
-        org=org, year=year, defaults={"start": start, "end": end, "set_by": by}
+    return office_setting_set(
+        by=by, key=PLEDGE_WINDOW.key, org=org, year=year, value=Window(start, end)
     )
-    return window
 
 
 # ---------------------------------------------------------------- 提诺

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from orgs import access as org_access
 from orgs.access import Action
-from orgs.forms import apply_errors, first_error
+from orgs.form_helpers import apply_errors, first_error
 from orgs.models import Organization
 from pledges import access, selectors, services
 from pledges.forms import (

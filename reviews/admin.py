@@ -3,12 +3,12 @@ the pages. Slips and ballots are not shown: a session's counts are on its result
 
 from django.contrib import admin
 
-from pledges.admin import ReadOnly
-from reviews.models import Appraisal, AppraisalEvent, AppraisalSubject, GradeRule, LeaderReview
+from orgs.admin_base import ReadOnlyAdmin
+from reviews.models import Appraisal, AppraisalEvent, AppraisalSubject, LeaderReview
 
 
 @admin.register(LeaderReview)
-class LeaderReviewAdmin(ReadOnly):
+class LeaderReviewAdmin(ReadOnlyAdmin):
     list_display = [
         "year",
         "period_kind",
@@ -47,7 +47,7 @@ class AppraisalEventInline(admin.TabularInline):
 
 
 @admin.register(Appraisal)
-class AppraisalAdmin(ReadOnly):
+class AppraisalAdmin(ReadOnlyAdmin):
     list_display = ["year", "kind", "org", "state", "held_on", "closed_at", "published_at"]
     list_filter = ["state", "kind", "year"]
     search_fields = ["org__name", "org__code", "public_id"]
@@ -55,10 +55,3 @@ class AppraisalAdmin(ReadOnly):
     exclude = ["slip_salt", "tally"]
     raw_id_fields = ["org", "created_by"]
     inlines = [SubjectInline, AppraisalEventInline]
-
-
-@admin.register(GradeRule)
-class GradeRuleAdmin(ReadOnly):
-    list_display = ["year", "org", "excellent_good_min", "fail_poor_min", "set_by", "updated_at"]
-    list_select_related = ["org", "set_by"]
-    raw_id_fields = ["org", "set_by"]

@@ -14,8 +14,8 @@ from django.utils import timezone
 from orgs import services as org_services
 from orgs.demo import DEMO_PASSWORD, bulk_copy, reset_sequences
 from orgs.models import MEMBER_HOLDING_KINDS, Member, Membership, Organization, Role
+from orgs.periods import HALF, QUARTER, Period
 from reviews.models import LeaderReview, ReviewEvent
-from reviews.periods import HALF, QUARTER, Period
 
 COLUMNS = [
     "reviewer_id", "reviewer_name", "reviewer_post", "reviewer_org_id", "subject_kind",

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils import timezone
 
-from orgs.forms import DateInput
+from orgs.form_helpers import DateInput
 from reviews.models import Method
 
 

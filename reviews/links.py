@@ -5,8 +5,8 @@ from django.utils import timezone
 
 from orgs import access
 from orgs.access import Action
+from orgs.periods import HALF, QUARTER, Period
 from reviews.models import ItemStatus, ReviewRectification
-from reviews.periods import HALF, QUARTER, Period
 
 
 def org_links(user, org) -> list[dict]:

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from orgs.models import Member, Organization
-from reviews.periods import HALF, QUARTER, Period
+from orgs.periods import HALF, QUARTER, Period
 
 
 class SubjectKind(models.TextChoices):
@@ -271,7 +271,6 @@ from reviews.appraisal.models import (  # noqa: E402, F401
     AppraisalEvent,
     AppraisalSubject,
     Ballot,
-    GradeRule,
     PaperCount,
     PaperEntry,
     Slip,

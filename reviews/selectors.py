@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from orgs.models import Member, Membership, Organization
+from orgs.periods import Period
 from orgs.selectors import members_on
 from pledges.access import pledges_visible_to
 from pledges.models import Pledge, PledgeStatus
 from reviews.access import reviews_visible_to
 from reviews.models import Exemption, LeaderReview, ReviewRectification, ReviewStatus, SubjectKind
-from reviews.periods import Period
 from reviews.services import REVIEWABLE_KINDS
 
 LIVE = (ReviewStatus.DRAFT, ReviewStatus.SIGNED)

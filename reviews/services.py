@@ -14,6 +14,7 @@ from django.utils import timezone
 from orgs import access
 from orgs.access import LEADING, Action, grants_for
 from orgs.models import MEMBER_HOLDING_KINDS, Member, Organization, Role
+from orgs.periods import HALF, QUARTER, Period
 from orgs.selectors import membership_org_on
 from reviews.models import (
     Exemption,
@@ -26,7 +27,6 @@ from reviews.models import (
     ReviewStatus,
     SubjectKind,
 )
-from reviews.periods import HALF, QUARTER, Period
 
 TEXT_FIELDS = ("method", "reviewed_on", "achievements", "shortcomings", "direction", "scope")
 REVIEWABLE_KINDS = MEMBER_HOLDING_KINDS  # 基层党委, 党总支, 党支部

@@ -11,8 +11,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from orgs import access
 from orgs.access import Action
-from orgs.forms import apply_errors, first_error
+from orgs.form_helpers import apply_errors, first_error
 from orgs.models import Member, Organization
+from orgs.periods import HALF, QUARTER, Period
 from reviews import selectors, services
 from reviews.access import get_review_or_404, may_edit
 from reviews.forms import (
@@ -24,7 +25,6 @@ from reviews.forms import (
     ReviewForm,
 )
 from reviews.models import LeaderReview, RandomDraw, ReviewRectification, ReviewStatus, SubjectKind
-from reviews.periods import HALF, QUARTER, Period
 
 
 def _period(slug: str, kind: str | None = None) -> Period:

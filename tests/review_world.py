@@ -7,8 +7,8 @@
 
 import datetime
 
+from orgs.periods import Period
 from reviews import services
-from reviews.periods import Period
 from tests.personas import Personas
 
 Q3, H1 = Period(2026, "Q", 3), Period(2026, "H", 1)

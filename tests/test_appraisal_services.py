@@ -6,14 +6,13 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
-from orgs.models import Role
+from orgs.models import OfficeSetting, Role
 from reviews.appraisal import codes, rules, selectors, services, tally
 from reviews.appraisal.models import (
     Appraisal,
     AppraisalEvent,
     AppraisalState,
     Ballot,
-    GradeRule,
     PaperCount,
     Slip,
 )
@@ -478,7 +477,7 @@ def test_rule_set_by_an_office_nearest_wins(personas):
         by=office, org=personas.orgs["T1"], year=2026, **values | {"fail_poor_min": 50}
     )
     assert rules.thresholds_for(org=personas.orgs["B1"], year=2026).fail_poor_min == 50
-    assert GradeRule.objects.count() == 2
+    assert OfficeSetting.objects.filter(key=rules.GRADE_RULE.key).count() == 2
 
 
 def test_a_member_may_be_a_teller_and_the_secretary_may_clear_entries(personas, own):

@@ -84,8 +84,8 @@ def test_demo_pages_render_for_the_demo_logins(demo, client):
 
 
 def test_demo_review_pages_render(demo, client):
+    from orgs.periods import HALF, QUARTER, Period
     from reviews.models import LeaderReview
-    from reviews.periods import HALF, QUARTER, Period
 
     today = __import__("django.utils.timezone", fromlist=["x"]).localdate()
     q, h = Period.containing(today, QUARTER), Period.containing(today, HALF)

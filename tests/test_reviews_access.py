@@ -6,9 +6,9 @@ import pytest
 from django.urls import reverse
 
 from orgs import services as org_services
+from orgs.periods import Period
 from pledges import services as pledge_services
 from reviews import services
-from reviews.periods import Period
 from tests.pledge_world import member_pledge_fields
 from tests.review_world import TODAY, review_fields
 

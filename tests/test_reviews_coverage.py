@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from orgs import services as org_services
 from orgs.models import Membership, Organization, Role
+from orgs.periods import HALF, QUARTER, Period
 from reviews import selectors, services
 from reviews.models import LeaderReview, ReviewStatus
-from reviews.periods import HALF, QUARTER, Period
 from tests.personas import make_user
 from tests.review_world import H1, Q3, TODAY, review_fields
 

@@ -5,9 +5,9 @@ from django.core.exceptions import ValidationError
 
 from orgs import services as org_services
 from orgs.models import Role
+from orgs.periods import Period
 from reviews import selectors, services
 from reviews.models import LeaderReview, ReviewStatus
-from reviews.periods import Period
 from tests.personas import make_member, make_user
 from tests.review_world import H1, Q3, TODAY, review_fields
 

@@ -5,9 +5,9 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from orgs import services as org_services
+from orgs.periods import Period
 from reviews import services
 from reviews.models import LeaderReview, ReviewStatus
-from reviews.periods import Period
 from tests.review_world import TODAY, review_fields
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils import timezone
 
-from orgs.forms import DateInput
+from orgs.form_helpers import DateInput
 from reviews.appraisal.models import AppraisalKind, ResultGrade, VotingMethod
 from reviews.appraisal.rules import DEFAULT, FIELDS
 

@@ -349,34 +349,6 @@ class PaperCount(PaperFigures):
         return f"{self.get_group_display()} 纸质评议表计票"
 
 
-class GradeRule(models.Model):
-    """Thresholds suggesting a member's result grade, set by an office for its subtree and a year.
-    Shares are of the ballots that graded the member (blanks left out), in per cent."""
-
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="grade_rules")
-    year = models.PositiveSmallIntegerField("年度")
-    excellent_good_min = models.PositiveSmallIntegerField("优秀：“好”票不少于（%）")
-    excellent_poor_max = models.PositiveSmallIntegerField("优秀：“差”票不超过（%）")
-    basic_positive_min = models.PositiveSmallIntegerField("合格：“好”与“较好”票不少于（%）")
-    fail_poor_min = models.PositiveSmallIntegerField("不合格：“差”票达到（%）")
-    commend_satisfaction_min = models.PositiveSmallIntegerField("推荐先进党组织：满意率不低于（%）")
-    turnout_min = models.PositiveSmallIntegerField(
-        "参加率不低于（%），否则不推荐评先评优", default=67
-    )
-    set_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = "评议结果等次规则"
-        verbose_name_plural = "评议结果等次规则"
-        constraints = [models.UniqueConstraint(fields=["org", "year"], name="grade_rule_once")]
-
-    def __str__(self) -> str:
-        return f"{self.org} {self.year}年评议结果等次规则"
-
-
 class AppraisalEvent(models.Model):
     """History of a session. Casting a ballot leaves no event: that would date the ballot."""
 

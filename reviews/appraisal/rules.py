@@ -19,11 +19,12 @@ thirds), when publication asks for a confirmation and nobody from it is suggeste
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
+from orgs.calendar import SettingKind, register_setting, setting_for
 from orgs.models import Organization
-from orgs.selectors import nearest_above
-from reviews.appraisal.models import Appraisal, GradeRule, ResultGrade
+from orgs.refusals import refuse
+from reviews.appraisal.models import Appraisal, ResultGrade
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,35 @@ FIELDS = [f.name for f in fields(Thresholds) if f.name != "set_at"]
 DEFAULT = Thresholds()
 
 
+def _clean(t: Thresholds, year: int) -> None:
+    for name in FIELDS:
+        value = getattr(t, name)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
+            refuse("请填写 0 到 100 之间的整数。", name)
+    if t.excellent_poor_max >= t.fail_poor_min:
+        refuse("优秀所允许的“差”票比例应低于不合格的“差”票比例。", "excellent_poor_max")
+    if not 1 <= t.fail_poor_min:
+        refuse("不合格的“差”票比例至少为 1%。", "fail_poor_min")
+
+
+GRADE_RULE = register_setting(
+    SettingKind(
+        key="appraisal.grades",
+        label="评议结果等次规则",
+        default=lambda year: DEFAULT,
+        load=lambda value: Thresholds(**{name: value[name] for name in FIELDS if name in value}),
+        dump=lambda t: {name: getattr(t, name) for name in FIELDS},
+        clean=_clean,
+    )
+)
+
+
 def thresholds_for(*, org: Organization, year: int) -> Thresholds:
     """The rule set nearest above `org` for `year`, else the defaults (one query)."""
-    rule = nearest_above(GradeRule.objects.filter(year=year).select_related("org"), org=org)
-    if rule is None:
+    found = setting_for(key=GRADE_RULE.key, org=org, year=year)
+    if found.set_at is None:
         return DEFAULT
-    return Thresholds(**{name: getattr(rule, name) for name in FIELDS}, set_at=rule.org.name)
+    return replace(found.value, set_at=found.set_at.name)
 
 
 def suggest(counts: list[int], t: Thresholds) -> str:

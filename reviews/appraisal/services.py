@@ -16,7 +16,8 @@ from django.views.decorators.debug import sensitive_variables
 from orgs import access
 from orgs.access import Action
 from orgs.accounts import password_is_own, password_setter_chain
-from orgs.models import MEMBER_HOLDING_KINDS, Member, Organization, Role
+from orgs.calendar import office_setting_set
+from orgs.models import MEMBER_HOLDING_KINDS, Member, OfficeSetting, Organization, Role
 from orgs.selectors import members_on
 from reviews.appraisal import codes, rules, tally
 from reviews.appraisal.models import (
@@ -27,7 +28,6 @@ from reviews.appraisal.models import (
     AppraisalState,
     AppraisalSubject,
     Ballot,
-    GradeRule,
     Group,
     PaperCount,
     PaperEntry,
@@ -888,19 +888,7 @@ def appraisal_publish(
 # ---------------------------------------------------------------- the grade rule
 
 
-@transaction.atomic
-def rule_set(*, by, org: Organization, year: int, **values) -> GradeRule:
-    if not access.can(by, Action.CONFIGURE, org):
-        _refuse("只有活动办公室工作人员可以设置评议结果等次规则。")
-    for name in rules.FIELDS:
-        value = values.get(name)
-        if not isinstance(value, int) or not 0 <= value <= 100:
-            _refuse("请填写 0 到 100 之间的整数。", name)
-    if values["excellent_poor_max"] >= values["fail_poor_min"]:
-        _refuse("优秀所允许的“差”票比例应低于不合格的“差”票比例。", "excellent_poor_max")
-    if not 1 <= values["fail_poor_min"]:
-        _refuse("不合格的“差”票比例至少为 1%。", "fail_poor_min")
-    rule, _ = GradeRule.objects.update_or_create(
-        org=org, year=year, defaults={**{n: values[n] for n in rules.FIELDS}, "set_by": by}
-    )
-    return rule
+def rule_set(*, by, org: Organization, year: int, **values) -> OfficeSetting:
+    """Set the grade rule for `org`'s subtree and `year` (office staff)."""
+    thresholds = rules.Thresholds(**{name: values.get(name) for name in rules.FIELDS})
+    return office_setting_set(by=by, key=rules.GRADE_RULE.key, org=org, year=year, value=thresholds)

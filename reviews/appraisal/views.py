@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from orgs import access
 from orgs.access import Action
-from orgs.forms import apply_errors, first_error
+from orgs.form_helpers import apply_errors, first_error
 from orgs.http import client_address
 from orgs.throttle import throttle_hit, throttle_retry_after
 from reviews.appraisal import codes, rules, selectors, services
