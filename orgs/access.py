@@ -189,7 +189,7 @@ def object_id(pk) -> int:
     return int(text)
 
 
-def get_org_or_404(user, pk, action: Action = Action.VIEW) -> Organization:
+def get_org_for_user(user, pk, action: Action = Action.VIEW) -> Organization:
     """The organisation `pk` if the user may see it (else 404) and do `action` on it (else 403)."""
     org = (
         Organization.objects.select_related("parent", "secretary").filter(pk=object_id(pk)).first()
@@ -218,7 +218,7 @@ def can_on_member(user, action: Action, member: Member) -> bool:
     return can(user, action, member.org)
 
 
-def get_member_or_404(user, pk, action: Action = Action.VIEW) -> Member:
+def get_member_for_user(user, pk, action: Action = Action.VIEW) -> Member:
     """The member `pk` if visible to the user (else 404) and `action` is allowed (else 403).
 
     Acting on a member means acting on the member's organisation: a branch secretary edits the

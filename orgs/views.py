@@ -47,7 +47,7 @@ def home(request):
 
 @require_GET
 def org_detail(request, pk):
-    org = access.get_org_or_404(request.user, pk)
+    org = access.get_org_for_user(request.user, pk)
     user = request.user
     members = _page(request, selectors.org_direct_members(user=user, org=org))
     if access.can(user, Action.EXPORT, org):  # sees the whole subtree, so all its own members
@@ -84,7 +84,7 @@ def org_detail(request, pk):
 
 @require_http_methods(["GET", "POST"])
 def org_create(request, parent_pk):
-    parent = access.get_org_or_404(request.user, parent_pk, Action.MANAGE)
+    parent = access.get_org_for_user(request.user, parent_pk, Action.MANAGE)
     form = OrganizationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -99,7 +99,7 @@ def org_create(request, parent_pk):
 
 @require_http_methods(["GET", "POST"])
 def org_edit(request, pk):
-    org = access.get_org_or_404(request.user, pk, Action.MANAGE)
+    org = access.get_org_for_user(request.user, pk, Action.MANAGE)
     choices = Member.objects.filter(
         org__in=[org.pk, *org.get_children().values_list("pk", flat=True)]
     )
@@ -123,7 +123,7 @@ def org_edit(request, pk):
 
 @require_http_methods(["GET", "POST"])
 def org_move(request, pk):
-    org = access.get_org_or_404(request.user, pk)
+    org = access.get_org_for_user(request.user, pk)
     if org.parent_id is None or not access.can(request.user, Action.MANAGE, org.parent):
         raise access.PermissionDenied("只有上级组织的书记可以移动本组织。")
     form = OrgMoveForm(request.POST or None)
@@ -145,7 +145,7 @@ def org_move(request, pk):
 
 @require_http_methods(["GET", "POST"])
 def org_figures(request, pk):
-    org = access.get_org_or_404(request.user, pk, Action.MANAGE)
+    org = access.get_org_for_user(request.user, pk, Action.MANAGE)
     form = YearFigureForm(request.POST or None, initial={"year": timezone.localdate().year})
     if request.method == "POST" and form.is_valid():
         try:
@@ -166,7 +166,7 @@ def org_figures(request, pk):
 def member_list(request):
     within = None
     if request.GET.get("org"):
-        within = access.get_org_or_404(request.user, request.GET["org"])
+        within = access.get_org_for_user(request.user, request.GET["org"])
     text = request.GET.get("q", "").strip()[:50]
     category = request.GET.get("category", "")
     if category not in MemberCategory.values:
@@ -189,7 +189,7 @@ def member_list(request):
 
 @require_GET
 def member_detail(request, pk):
-    member = access.get_member_or_404(request.user, pk)
+    member = access.get_member_for_user(request.user, pk)
     return render(
         request,
         "orgs/member_detail.html",
@@ -208,7 +208,7 @@ def member_detail(request, pk):
 
 @require_http_methods(["GET", "POST"])
 def member_create(request, org_pk):
-    org = access.get_org_or_404(request.user, org_pk, Action.EDIT)
+    org = access.get_org_for_user(request.user, org_pk, Action.EDIT)
     form = MemberForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -223,7 +223,7 @@ def member_create(request, org_pk):
 
 @require_http_methods(["GET", "POST"])
 def member_edit(request, pk):
-    member = access.get_member_or_404(request.user, pk, Action.EDIT)
+    member = access.get_member_for_user(request.user, pk, Action.EDIT)
     form = MemberForm(request.POST or None, instance=Member.objects.get(pk=member.pk))
     if request.method == "POST" and form.is_valid():
         try:
@@ -240,7 +240,7 @@ def member_edit(request, pk):
 
 @require_http_methods(["GET", "POST"])
 def member_transfer(request, pk):
-    member = access.get_member_or_404(request.user, pk)
+    member = access.get_member_for_user(request.user, pk)
     if not (
         access.can_on_member(request.user, Action.EDIT, member)
         or access.can_on_member(request.user, Action.SUPERVISE, member)
@@ -294,7 +294,7 @@ def roster_template(request):
 
 @require_GET
 def roster_export(request, pk):
-    org = access.get_org_or_404(request.user, pk, Action.EXPORT)
+    org = access.get_org_for_user(request.user, pk, Action.EXPORT)
     stream = io.BytesIO()
     roster.write_export(root=org, stream=stream)
     stream.seek(0)
@@ -304,7 +304,7 @@ def roster_export(request, pk):
 
 @require_http_methods(["GET", "POST"])
 def roster_import(request, pk):
-    org = access.get_org_or_404(request.user, pk, Action.MANAGE)
+    org = access.get_org_for_user(request.user, pk, Action.MANAGE)
     form = RosterImportForm(request.POST or None, request.FILES or None)
     errors = []
     limits = roster.page_limits()

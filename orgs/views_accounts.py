@@ -51,7 +51,7 @@ def password_change(request):
 
 def _role_org(request, pk):
     """The organisation, if the user may grant at least one role there (else 403; 404 unseen)."""
-    org = access.get_org_or_404(request.user, pk)
+    org = access.get_org_for_user(request.user, pk)
     assignable = services.assignable_roles(by=request.user, org=org)
     if not assignable:
         raise PermissionDenied("您没有权限进行此操作。")

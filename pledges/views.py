@@ -72,7 +72,7 @@ def _page(request, queryset):
 
 def _within(request):
     if request.GET.get("org"):
-        return org_access.get_org_or_404(request.user, request.GET["org"], Action.EXPORT)
+        return org_access.get_org_for_user(request.user, request.GET["org"], Action.EXPORT)
     return None
 
 
@@ -81,7 +81,7 @@ def _within(request):
 
 @require_GET
 def year_view(request, org_pk, year):
-    org = org_access.get_org_or_404(request.user, org_pk, Action.EXPORT)
+    org = org_access.get_org_for_user(request.user, org_pk, Action.EXPORT)
     _check_year(year)
     today = timezone.localdate()
     start, end = services.window_for(org=org, year=year)
@@ -104,7 +104,7 @@ def year_view(request, org_pk, year):
 @require_POST
 def publish_approved(request, org_pk, year):
     """Publish every approved pledge of the branch and its members for the year."""
-    org = org_access.get_org_or_404(request.user, org_pk, Action.EDIT)
+    org = org_access.get_org_for_user(request.user, org_pk, Action.EDIT)
     approved = Pledge.objects.filter(org=org, year=_check_year(year), status=PledgeStatus.APPROVED)
     try:
         with transaction.atomic():
@@ -136,7 +136,7 @@ def _pledge_form_page(request, *, form, title, back, hint="", member=None, retur
 
 @require_http_methods(["GET", "POST"])
 def create_org_pledge(request, org_pk):
-    org = org_access.get_org_or_404(request.user, org_pk, Action.EDIT)
+    org = org_access.get_org_for_user(request.user, org_pk, Action.EDIT)
     year = _year(request)
     form = PledgeForm(request.POST or None, member_pledge=False, initial={"kind": "annual"})
     if request.method == "POST" and form.is_valid():
@@ -155,7 +155,7 @@ def create_org_pledge(request, org_pk):
 
 @require_http_methods(["GET", "POST"])
 def create_member_pledge(request, member_pk):
-    member = org_access.get_member_or_404(request.user, member_pk)
+    member = org_access.get_member_for_user(request.user, member_pk)
     if not access.may_create_for_member(request.user, member):
         raise PermissionDenied("只有党员本人或所在支部书记可以提出党员承诺。")
     year = _year(request)
@@ -651,7 +651,7 @@ def repledge(request, pk):
 
 @require_http_methods(["GET", "POST"])
 def window(request, org_pk):
-    org = org_access.get_org_or_404(request.user, org_pk, Action.CONFIGURE)
+    org = org_access.get_org_for_user(request.user, org_pk, Action.CONFIGURE)
     year = _year(request)
     start, end = services.window_for(org=org, year=year)
     form = WindowForm(request.POST or None, initial={"year": year, "start": start, "end": end})
@@ -705,7 +705,7 @@ def public_qr(request, code):
 
 @require_http_methods(["GET", "POST"])
 def secretary_pledge(request, org_pk, year):
-    org = org_access.get_org_or_404(request.user, org_pk, Action.EXPORT)
+    org = org_access.get_org_for_user(request.user, org_pk, Action.EXPORT)
     _check_year(year)
     sp = (
         SecretaryPledge.objects.select_related("member", "upper_by")
@@ -815,7 +815,7 @@ def secretary_report(request, pk):
 @require_GET
 def secretary_ledger(request, org_pk, year):
     """台账: every secretary's pledge letter in the subtree, with its quarterly reports."""
-    org = org_access.get_org_or_404(request.user, org_pk, Action.EXPORT)
+    org = org_access.get_org_for_user(request.user, org_pk, Action.EXPORT)
     _check_year(year)
     letters = (
         SecretaryPledge.objects.filter(org.subtree_q("org__"), year=year)
@@ -834,7 +834,7 @@ def secretary_ledger(request, org_pk, year):
 def mine(request):
     member = None
     if request.GET.get("member"):
-        member = org_access.get_member_or_404(request.user, request.GET["member"])
+        member = org_access.get_member_for_user(request.user, request.GET["member"])
     status = request.GET.get("status", "")
     if status not in PledgeStatus.values:
         status = ""  # an unknown filter lists everything rather than nothing

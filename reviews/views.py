@@ -44,7 +44,7 @@ _get_review = get_review_or_404
 
 @require_GET
 def quarter(request, org_pk, period):
-    branch = access.get_org_or_404(request.user, org_pk, Action.EXPORT)
+    branch = access.get_org_for_user(request.user, org_pk, Action.EXPORT)
     p = _period(period, QUARTER)
     return render(
         request,
@@ -61,7 +61,7 @@ def quarter(request, org_pk, period):
 
 @require_GET
 def half(request, org_pk, period):
-    org = access.get_org_or_404(request.user, org_pk, Action.EXPORT)
+    org = access.get_org_for_user(request.user, org_pk, Action.EXPORT)
     p = _period(period, HALF)
     return render(
         request,
@@ -132,7 +132,7 @@ def write_member(request, member_pk, period):
 
 @require_http_methods(["GET", "POST"])
 def write_org(request, org_pk, kind, period):
-    subject = access.get_org_or_404(request.user, org_pk)
+    subject = access.get_org_for_user(request.user, org_pk)
     p = _period(period, HALF)
     if kind not in (SubjectKind.ORG, SubjectKind.SECRETARY):
         raise Http404("点评对象有误。")
@@ -308,7 +308,7 @@ def item_update(request, pk):
 def items(request):
     within = None
     if request.GET.get("org"):
-        within = access.get_org_or_404(request.user, request.GET["org"], Action.EXPORT)
+        within = access.get_org_for_user(request.user, request.GET["org"], Action.EXPORT)
     page = Paginator(selectors.items_for(user=request.user, within=within), 50).get_page(
         request.GET.get("page")
     )
@@ -327,7 +327,7 @@ def exempt(request, kind, pk, period):
         subject = {"subject_member": member}
         name = member.name
     elif kind in (SubjectKind.ORG, SubjectKind.SECRETARY):
-        org = access.get_org_or_404(request.user, pk)
+        org = access.get_org_for_user(request.user, pk)
         subject = {"subject_org": org}
         name = org.name + ("书记" if kind == SubjectKind.SECRETARY else "")
     else:
@@ -359,7 +359,7 @@ def exempt(request, kind, pk, period):
 
 @require_GET
 def coverage(request, org_pk, period):
-    org = access.get_org_or_404(request.user, org_pk, Action.EXPORT)
+    org = access.get_org_for_user(request.user, org_pk, Action.EXPORT)
     q = _period(period, QUARTER)
     h = Period.containing(q.end, HALF)
     data = selectors.coverage(root=org, quarter=q, half=h)
@@ -373,7 +373,7 @@ def coverage(request, org_pk, period):
 
 @require_http_methods(["GET", "POST"])
 def draw(request, org_pk):
-    scope = access.get_org_or_404(request.user, org_pk, Action.EXPORT)
+    scope = access.get_org_for_user(request.user, org_pk, Action.EXPORT)
     form = DrawForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

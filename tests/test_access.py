@@ -48,12 +48,12 @@ def test_member_role_sees_the_branch_and_only_their_own_record(personas):
 def test_outside_is_404_and_inside_without_right_is_403(personas):
     own = personas.user("own_branch_secretary")
     with pytest.raises(Http404):
-        access.get_org_or_404(own, personas.orgs["B2"].pk)
+        access.get_org_for_user(own, personas.orgs["B2"].pk)
     with pytest.raises(Http404):
-        access.get_member_or_404(own, personas.members["m2"].pk, Action.EDIT)
+        access.get_member_for_user(own, personas.members["m2"].pk, Action.EDIT)
     with pytest.raises(PermissionDenied):
-        access.get_org_or_404(own, personas.orgs["B1"].pk, Action.SUPERVISE)
-    assert access.get_org_or_404(own, personas.orgs["B1"].pk, Action.EDIT) == personas.orgs["B1"]
+        access.get_org_for_user(own, personas.orgs["B1"].pk, Action.SUPERVISE)
+    assert access.get_org_for_user(own, personas.orgs["B1"].pk, Action.EDIT) == personas.orgs["B1"]
 
 
 def test_grant_reaches_organisations_created_later(personas):
@@ -92,10 +92,10 @@ def test_access_check_costs_bounded_queries_at_any_depth():
     user = make_user("top", Role.OFFICE, chain[0])
     user.__dict__.pop("_org_grants", None)
     with CaptureQueriesContext(connection) as ctx:
-        access.get_org_or_404(user, leaf.pk)
+        access.get_org_for_user(user, leaf.pk)
     assert len(ctx) == 2  # grants, organisation
     with CaptureQueriesContext(connection) as ctx:
-        access.get_member_or_404(user, member.pk)
+        access.get_member_for_user(user, member.pk)
         for org in chain:
             assert access.can(user, Action.VIEW, org)
     assert len(ctx) == 1  # the member (grants are cached on the user)

@@ -110,7 +110,7 @@ def _year_param(request) -> int | None:
 def org_list(request, org_pk):
     """The organisation's sessions and, for a reading role over it (an upper level, an office),
     those of its whole subtree: paged, filtered by year."""
-    org = access.get_org_or_404(request.user, org_pk)
+    org = access.get_org_for_user(request.user, org_pk)
     year = _year_param(request)
     subtree = access.can(request.user, Action.EXPORT, org)  # a reading role covering the subtree
     if subtree:
@@ -143,7 +143,7 @@ def org_list(request, org_pk):
 @require_GET
 def candidates(request, org_pk):
     """评先评优 suggestions from the year's published appraisals in the subtree."""
-    org = access.get_org_or_404(request.user, org_pk, Action.EXPORT)
+    org = access.get_org_for_user(request.user, org_pk, Action.EXPORT)
     try:
         year = int(request.GET.get("year") or timezone.localdate().year)
     except ValueError:
@@ -167,7 +167,7 @@ def candidates(request, org_pk):
 
 @require_http_methods(["GET", "POST"])
 def create(request, org_pk):
-    org = access.get_org_or_404(request.user, org_pk, Action.EDIT)
+    org = access.get_org_for_user(request.user, org_pk, Action.EDIT)
     kinds = services.kinds_for(org)
     if not kinds:
         raise PermissionDenied("该组织既没有党员也没有下级基层党组织，无需组织民主评议。")
@@ -661,7 +661,7 @@ def adopt(request, pk):
 
 @require_http_methods(["GET", "POST"])
 def rule(request, org_pk):
-    org = access.get_org_or_404(request.user, org_pk, Action.CONFIGURE)
+    org = access.get_org_for_user(request.user, org_pk, Action.CONFIGURE)
     year = _year_param(request) or timezone.localdate().year
     form = None
     if request.method == "POST":
