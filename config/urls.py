@@ -7,8 +7,7 @@ from django.utils.functional import lazy
 from django.views.decorators.http import require_GET
 from django.views.generic import RedirectView
 
-from orgs import views as org_views
-from orgs import views_accounts
+from orgs import views_accounts, views_site
 from pledges.urls import public_urlpatterns
 from reviews.appraisal.urls import public_urlpatterns as vote_urlpatterns
 
@@ -16,11 +15,11 @@ admin.site.site_header = "创先争优活动管理系统"
 admin.site.site_title = "创先争优"
 
 urlpatterns = [
-    path("", org_views.home, name="home"),
+    path("", views_site.home, name="home"),
     path("login/", views_accounts.login, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", views_accounts.password_change, name="password_change"),
-    path("healthz/", org_views.healthz, name="healthz"),
+    path("healthz/", views_site.healthz, name="healthz"),
     # browsers ask for /favicon.ico whatever the page links; the static name is known only at
     # request time (hashed in production), so the redirect is temporary
     path(

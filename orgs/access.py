@@ -201,6 +201,125 @@ def get_org_for_user(user, pk, action: Action = Action.VIEW) -> Organization:
     return org
 
 
+# ---------------------------------------------------------------- the organisation tree
+
+
+def can_create_org(user, parent: Organization | None) -> bool:
+    """Whether `user` may create an organisation under `parent`: a leader of it or above (the
+    top of a tree is the system's or the provincial office's to create, in the admin)."""
+    return parent is not None and can(user, Action.MANAGE, parent)
+
+
+def can_edit_org(user, org: Organization) -> bool:
+    """Whether `user` may change `org`'s own fields, its secretary and its yearly figures: a
+    leader of it or of an organisation above."""
+    return can(user, Action.MANAGE, org)
+
+
+def can_move_org(user, org: Organization, new_parent: Organization | None = None) -> bool:
+    """Whether `user` may move `org` (under `new_parent`, when given): a leader of its parent or
+    above, never of the organisation alone (a branch does not re-parent itself), to a place the
+    user leads as well."""
+    return (
+        org.parent_id is not None
+        and can(user, Action.MANAGE, org.parent)
+        and (new_parent is None or can(user, Action.MANAGE, new_parent))
+    )
+
+
+# ---------------------------------------------------------------- the roll
+
+
+def can_edit_roster(user, org: Organization) -> bool:
+    """Whether `user` may put members on `org`'s roll, change them and transfer them out: a
+    leader of the organisation or above (the member pages offer it to the branch's own leaders,
+    see can_on_member; a roster import to the leaders of any organisation above)."""
+    return can(user, Action.MANAGE, org)
+
+
+def can_transfer_member(user, member: Member) -> bool:
+    """Whether the member pages offer `user` a transfer of `member`: the leaders of the member's
+    branch and of its parent."""
+    return can_on_member(user, Action.EDIT, member) or can_on_member(user, Action.SUPERVISE, member)
+
+
+def member_transfer_targets(user, member: Member) -> QuerySet[Organization]:
+    """Where `user` may transfer `member`: an active organisation the user sees, or any under the
+    member's parent organisation (a branch hands a member to a sibling)."""
+    scope = orgs_visible_to(user)
+    parent = member.org.parent
+    if parent is not None:
+        scope = scope | Organization.objects.filter(parent.subtree_q())
+    return scope.filter(is_active=True)
+
+
+def can_transfer_member_to(user, member: Member, to_org: Organization) -> bool:
+    """member_transfer_targets for one organisation, without a query beyond the cached grants."""
+    parent = member.org.parent
+    return to_org.is_active and (
+        can(user, Action.VIEW, to_org)
+        or (
+            parent is not None
+            and to_org.tree_id == parent.tree_id
+            and parent.lft <= to_org.lft <= parent.rght
+        )
+    )
+
+
+# ---------------------------------------------------------------- roles
+
+# Granted from above only: office staff set the calendar and grade rules of their range, a contact
+# leader reviews the organisation. Granted from inside, a secretary could do both to his own branch.
+FROM_ABOVE = frozenset({Role.OFFICE, Role.CONTACT})
+
+
+def can_assign_role(user, org: Organization, role: Role) -> bool:
+    """Whether `user` may grant (and withdraw) `role` at `org`.
+
+    A secretary is appointed by the leaders (secretary, deputy) of the parent organisation or
+    above. Office staff and contact leaders come from above too: the leaders of the parent or
+    above, or office staff whose range covers the parent. Deputies and members are granted by the
+    organisation's own leaders or those above."""
+    role = Role(role)
+    if role == Role.SECRETARY:
+        return org.parent_id is not None and can(user, Action.MANAGE, org.parent)
+    if role in FROM_ABOVE:
+        if org.parent_id is None:
+            return False
+        parent = org.parent
+        return can(user, Action.MANAGE, parent) or any(
+            g.role == Role.OFFICE and g.covers(parent) for g in grants_for(user)
+        )
+    return can(user, Action.MANAGE, org)
+
+
+def assignable_roles(user, org: Organization) -> list[Role]:
+    """The roles `user` may grant (and withdraw) at `org`."""
+    return [role for role in Role if can_assign_role(user, org, role)]
+
+
+def can_withdraw_role(user, org: Organization, role: Role, *, holder_id: int) -> bool:
+    """Whether `user` may withdraw `role` at `org` from the user `holder_id`: one who may grant
+    it there, and never from themselves (see orgs.services.role_revoke)."""
+    return holder_id != user.pk and can_assign_role(user, org, role)
+
+
+def get_role_grant_for_user(user, pk, *, org: Organization) -> OrganizationUserObjectPermission:
+    """The role grant `pk` at `org`, an organisation the user sees (else 404); whether the user
+    may withdraw it is the service's to say."""
+    grant = (
+        OrganizationUserObjectPermission.objects.select_related("user", "permission")
+        .filter(pk=object_id(pk), content_object=org)
+        .first()
+    )
+    if grant is None or not can(user, Action.VIEW, org):
+        raise Http404("没有找到该角色授权。")
+    return grant
+
+
+# ---------------------------------------------------------------- members
+
+
 def is_own_record(user, member: Member) -> bool:
     """Whether `member` is the logged-in user's own record."""
     return (

@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from orgs.form_helpers import DateInput
 from orgs.models import Member, Organization
+from orgs.periods import YEAR_MAX, YEAR_MIN
+from orgs.selectors import secretary_candidates
 
 MONTH_RE = re.compile(r"^\s*(\d{4})\s*(?:[-./年])\s*(\d{1,2})\s*(?:月)?\s*$")
 
@@ -73,11 +75,15 @@ class OrganizationEditForm(OrganizationForm):
     class Meta(OrganizationForm.Meta):
         fields = [*OrganizationForm.Meta.fields, "secretary"]
 
-    def __init__(self, *args, secretary_choices=None, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if secretary_choices is not None:
-            self.fields["secretary"].queryset = secretary_choices
-        self.fields["secretary"].label_from_instance = lambda m: f"{m.name}（{m.org.name}）"
+        secretary = self.fields["secretary"]
+        secretary.queryset = (
+            secretary_candidates(org=self.instance)
+            .select_related("org")
+            .order_by("org__lft", "name")
+        )
+        secretary.label_from_instance = lambda m: f"{m.name}（{m.org.name}）"
 
 
 class OrgMoveForm(forms.Form):
@@ -88,7 +94,7 @@ class OrgMoveForm(forms.Form):
 
 
 class YearFigureForm(forms.Form):
-    year = forms.IntegerField(label="年度", min_value=2000, max_value=2100)
+    year = forms.IntegerField(label="年度", min_value=YEAR_MIN, max_value=YEAR_MAX)
     activist_count = forms.IntegerField(label="入党积极分子数", min_value=0, max_value=1_000_000)
 
 

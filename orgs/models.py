@@ -108,6 +108,11 @@ class Organization(MPTTModel):
     def holds_members(self) -> bool:
         return self.kind in MEMBER_HOLDING_KINDS
 
+    @property
+    def takes_children(self) -> bool:
+        """Whether any kind of organisation may sit under this one (not under a 党小组)."""
+        return any(kind_allowed_under(kind, self.kind) for kind in OrgKind.values)
+
     def subtree_q(self, prefix: str = "") -> Q:
         """Q matching rows whose organisation (reached through `prefix`) is in this subtree."""
         return Q(
@@ -127,6 +132,11 @@ class OrganizationUserObjectPermission(UserObjectPermissionBase):
     class Meta(UserObjectPermissionBase.Meta):
         verbose_name = "角色授权"
         verbose_name_plural = "角色授权"
+
+    @property
+    def role(self) -> Role:
+        """The role granted (read with the permission row)."""
+        return Role(self.permission.codename.removeprefix("role_"))
 
 
 class OrganizationGroupObjectPermission(GroupObjectPermissionBase):

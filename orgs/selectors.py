@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime
+from typing import TypeVar
 
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from orgs.access import members_visible_to, orgs_visible_to
-from orgs.models import Member, Membership, Organization
+from orgs.models import Member, Membership, Organization, OrganizationUserObjectPermission
+
+K = TypeVar("K", int, str)
 
 
 def members_on(*, org: Organization, day: datetime.date) -> QuerySet[Member]:
@@ -84,6 +87,11 @@ def org_member_count(
     return Member.objects.filter(org.subtree_q("org__")).count()
 
 
+def org_ancestors_visible(*, user, org: Organization) -> QuerySet[Organization]:
+    """The organisations above `org` that the user may see, top first (the page's breadcrumbs)."""
+    return org.get_ancestors().filter(pk__in=orgs_visible_to(user))
+
+
 def org_direct_members(*, user, org: Organization) -> QuerySet[Member]:
     return members_visible_to(user).filter(org=org).order_by("name", "pk")
 
@@ -110,6 +118,40 @@ def user_organizations(*, user) -> QuerySet[Organization]:
     return (
         Organization.objects.filter(pk__in=ids).select_related("parent").order_by("tree_id", "lft")
     )
+
+
+def secretary_candidates(*, org: Organization) -> QuerySet[Member]:
+    """Who may be `org`'s secretary: a member on its own roll or on the roll of a direct child (a
+    town committee's secretary is often on one of its branches' rolls). The one answer: the edit
+    form offers exactly these, organization_update refuses anyone else, and the roster import
+    looks for the named secretary among them (through secretary_posts, on the tree the workbook
+    leaves behind)."""
+    return Member.objects.filter(Q(org=org) | Q(org__parent=org))
+
+
+def secretary_posts(*, member_org: K, parent: K | None) -> tuple[K, ...]:
+    """The organisations a member on `member_org`'s roll may be secretary of: that one and its
+    `parent` (secretary_candidates seen from the member's side). Keys may be pks or, for a tree
+    not yet written, roster codes."""
+    return (member_org, parent) if parent else (member_org,)
+
+
+def role_grants_at(*, org: Organization) -> QuerySet[OrganizationUserObjectPermission]:
+    """The role grants held at `org` itself (not above it), by role and username."""
+    return (
+        OrganizationUserObjectPermission.objects.filter(
+            content_object=org, permission__codename__startswith="role_"
+        )
+        .select_related("user", "permission")
+        .order_by("permission__codename", "user__username")
+    )
+
+
+def own_member(*, user) -> Member | None:
+    """The user's own record on the roll, with its organisation, if they are a member."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return Member.objects.select_related("org").filter(user_id=user.pk).first()
 
 
 def org_lookup_by_code(*, user, code: str) -> Organization | None:

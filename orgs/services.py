@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -12,9 +13,10 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
-from orgs import extensions
+from orgs import access, extensions, selectors
 from orgs.access import forget_grants
 from orgs.accounts import password_set_by
+from orgs.events import actor_of
 from orgs.models import (
     AuditEntry,
     Member,
@@ -25,6 +27,8 @@ from orgs.models import (
     Role,
     kind_allowed_under,
 )
+from orgs.periods import YEAR_MAX, YEAR_MIN, is_campaign_year
+from orgs.refusals import refuse
 from orgs.text import person_name
 
 ORG_FIELDS = ("name", "code", "kind", "sector", "is_active")
@@ -32,14 +36,37 @@ MEMBER_FIELDS = Member.EDITABLE_FIELDS
 
 
 def audit(*, by, action: str, summary: str, org=None, member=None, changes=None) -> AuditEntry:
+    """The history row of a change to the tree, the roll or the roles."""
     return AuditEntry.objects.create(
-        actor=by if getattr(by, "is_authenticated", False) else None,
+        actor=actor_of(by),
         action=action,
         summary=summary[:300],
         org=org,
         member=member,
         changes=changes or {},
     )
+
+
+def _check_actor(by, rule: Callable[..., bool], *objects, message: str) -> None:
+    """Refuse `by` unless `rule(by, *objects)`, a check of orgs.access: each service re-checks
+    its actor, so a task or another app may call it as safely as a page. `by` None is the system
+    itself (demo data, commands) and a superuser is the provincial office in the admin: both act
+    as they are."""
+    if by is None or getattr(by, "is_superuser", False) or rule(by, *objects):
+        return
+    # A refusal is decided on positions read now: a request that changed the tree (a roster
+    # import creates and moves organisations as it goes) may hold grants and rows read before.
+    forget_grants(by)
+    if not rule(by, *(_reread(obj) for obj in objects)):
+        refuse(message)
+
+
+def _reread(obj):
+    if isinstance(obj, Member):
+        return Member.objects.select_related("org__parent").get(pk=obj.pk)
+    if isinstance(obj, Organization):
+        return Organization.objects.select_related("parent").get(pk=obj.pk)
+    return obj
 
 
 def _jsonable(value: Any) -> Any:
@@ -61,29 +88,27 @@ def changes(obj, fields: dict[str, Any]) -> dict[str, list]:
 
 def _check_nesting(*, kind: str, parent: Organization | None) -> None:
     if not kind_allowed_under(kind, parent.kind if parent else None):
-        raise ValidationError(
-            {
-                "kind": f"“{OrgKind(kind).label}”不能设在“{parent.get_kind_display()}”之下"
-                f"（上级组织：{parent.name}）。"
-            }
+        refuse(
+            f"“{OrgKind(kind).label}”不能设在“{parent.get_kind_display()}”之下"
+            f"（上级组织：{parent.name}）。",
+            "kind",
         )
 
 
 def _check_children_fit(*, org: Organization, kind: str) -> None:
     bad = [c for c in org.get_children() if not kind_allowed_under(c.kind, kind)]
     if bad:
-        raise ValidationError(
-            {
-                "kind": f"改为“{OrgKind(kind).label}”后，下级组织“{bad[0].name}”"
-                f"（{bad[0].get_kind_display()}）不能设在其下。"
-            }
+        refuse(
+            f"改为“{OrgKind(kind).label}”后，下级组织“{bad[0].name}”"
+            f"（{bad[0].get_kind_display()}）不能设在其下。",
+            "kind",
         )
 
 
 def _check_code_free(*, code: str, exclude_pk: int | None = None) -> None:
     taken = Organization.objects.filter(code=code).exclude(pk=exclude_pk).first()
     if taken:
-        raise ValidationError({"code": f"组织代码“{code}”已被“{taken.name}”使用。"})
+        refuse(f"组织代码“{code}”已被“{taken.name}”使用。", "code")
 
 
 @transaction.atomic
@@ -98,6 +123,14 @@ def organization_create(
     is_active: bool = True,
 ) -> Organization:
     """Create an organisation under `parent`, checking the kind order and the code."""
+    _check_actor(
+        by,
+        access.can_create_org,
+        parent,
+        message=f"您不能在“{parent.name}”之下新建党组织。"
+        if parent
+        else "您不能新建最高一级党组织。",
+    )
     _check_nesting(kind=kind, parent=parent)
     _check_code_free(code=code)
     org = Organization(
@@ -115,13 +148,15 @@ def organization_update(*, by, org: Organization, **fields) -> Organization:
     unknown = set(fields) - set(ORG_FIELDS) - {"secretary"}
     if unknown:
         raise TypeError(f"unknown fields {unknown}")
+    _check_actor(by, access.can_edit_org, org, message=f"您不能修改“{org.name}”。")
     if "code" in fields:
         _check_code_free(code=fields["code"], exclude_pk=org.pk)
     if "kind" in fields and fields["kind"] != org.kind:
         _check_nesting(kind=fields["kind"], parent=org.parent)
         _check_children_fit(org=org, kind=fields["kind"])
-    if fields.get("secretary") is not None:
-        _check_secretary(org=org, member=fields["secretary"])
+    secretary = fields.get("secretary")
+    if secretary is not None and secretary.pk != org.secretary_id:
+        _check_secretary(org=org, member=secretary)
     diff = changes(org, fields)
     if not diff:
         return org
@@ -134,15 +169,15 @@ def organization_update(*, by, org: Organization, **fields) -> Organization:
 
 
 def _check_secretary(*, org: Organization, member: Member) -> None:
+    """The rule of orgs.selectors.secretary_candidates, on the rows already read."""
     member_org = member.org
-    inside = (
-        member_org.tree_id == org.tree_id
-        and org.lft <= member_org.lft
-        and member_org.rght <= org.rght
-    )
-    if not inside:
-        raise ValidationError(
-            {"secretary": f"书记应为本组织或下级组织的党员，“{member.name}”在“{member_org.name}”。"}
+    if org.pk not in selectors.secretary_posts(
+        member_org=member_org.pk, parent=member_org.parent_id
+    ):
+        refuse(
+            "书记应为本组织或下级组织的党员（限本组织及直属下级组织），"
+            f"“{member.name}”在“{member_org.name}”。",
+            "secretary",
         )
 
 
@@ -150,11 +185,19 @@ def _check_secretary(*, org: Organization, member: Member) -> None:
 def organization_move(*, by, org: Organization, new_parent: Organization) -> Organization:
     """Move an organisation, with its subtree, under `new_parent`."""
     if org.parent_id is None:
-        raise ValidationError({"parent": "最高一级党组织不能移动。"})
+        refuse("最高一级党组织不能移动。", "parent")
+    _check_actor(by, access.can_move_org, org, message="只有上级组织的书记、副书记可以移动本组织。")
+    _check_actor(
+        by,
+        access.can_move_org,
+        org,
+        new_parent,
+        message=f"您不能把党组织移到“{new_parent.name}”之下：它不在您管理的范围内。",
+    )
     if new_parent.pk == org.parent_id:
-        raise ValidationError({"parent": f"“{org.name}”已经在“{new_parent.name}”之下。"})
+        refuse(f"“{org.name}”已经在“{new_parent.name}”之下。", "parent")
     if new_parent.tree_id == org.tree_id and org.lft <= new_parent.lft <= org.rght:
-        raise ValidationError({"parent": "不能移到本组织或其下级组织之下。"})
+        refuse("不能移到本组织或其下级组织之下。", "parent")
     _check_nesting(kind=org.kind, parent=new_parent)
     old_parent = org.parent
     org.move_to(new_parent, "last-child")
@@ -171,8 +214,12 @@ def organization_move(*, by, org: Organization, new_parent: Organization) -> Org
 
 @transaction.atomic
 def org_year_figure_set(*, by, org: Organization, year: int, activist_count: int) -> OrgYearFigure:
+    """Set the organisation's 入党积极分子数 for `year` (its ledger header)."""
+    _check_actor(by, access.can_edit_org, org, message=f"您不能填报“{org.name}”的年度数据。")
+    if not is_campaign_year(year):
+        refuse(f"年度应在{YEAR_MIN}年至{YEAR_MAX}年之间。", "year")
     if activist_count < 0:
-        raise ValidationError({"activist_count": "入党积极分子数不能为负数。"})
+        refuse("入党积极分子数不能为负数。", "activist_count")
     figure, created = OrgYearFigure.objects.get_or_create(
         org=org, year=year, defaults={"activist_count": activist_count}
     )
@@ -196,24 +243,23 @@ def org_year_figure_set(*, by, org: Organization, year: int, activist_count: int
 
 def _check_holds_members(org: Organization) -> None:
     if not org.holds_members:
-        raise ValidationError(
-            {
-                "org": f"党员的组织关系应在党委、党总支或党支部，“{org.name}”是{org.get_kind_display()}。"
-            }
+        refuse(
+            f"党员的组织关系应在党委、党总支或党支部，“{org.name}”是{org.get_kind_display()}。",
+            "org",
         )
     if not org.is_active:
-        raise ValidationError({"org": f"“{org.name}”已停用，不能接收党员。"})
+        refuse(f"“{org.name}”已停用，不能接收党员。", "org")
 
 
 def _check_member_dates(fields: dict[str, Any]) -> None:
     birth, joined = fields.get("birth_date"), fields.get("joined_on")
     today = timezone.localdate()
     if birth and birth > today:
-        raise ValidationError({"birth_date": "出生年月不能晚于今天。"})
+        refuse("出生年月不能晚于今天。", "birth_date")
     if joined and joined > today:
-        raise ValidationError({"joined_on": "入党时间不能晚于今天。"})
+        refuse("入党时间不能晚于今天。", "joined_on")
     if birth and joined and joined < birth.replace(year=birth.year + 18):
-        raise ValidationError({"joined_on": "入党时间应在年满十八岁之后。"})
+        refuse("入党时间应在年满十八岁之后。", "joined_on")
 
 
 IDENTITY_FIELDS = ("name", "birth_date", "joined_on")
@@ -226,11 +272,9 @@ def _check_member_identity(*, fields: dict[str, Any], exclude_pk: int | None = N
         return  # incomplete: full_clean names the missing field
     twins = Member.objects.filter(**{name: fields[name] for name in IDENTITY_FIELDS})
     if twins.exclude(pk=exclude_pk).exists():
-        raise ValidationError(
-            {
-                "name": "与已有党员重复（姓名、出生年月、入党时间都相同）；如为同一人，"
-                "请办理组织关系转接。"
-            }
+        refuse(
+            "与已有党员重复（姓名、出生年月、入党时间都相同）；如为同一人，请办理组织关系转接。",
+            "name",
         )
 
 
@@ -242,6 +286,7 @@ def _normalise_name(fields: dict[str, Any]) -> None:
 @transaction.atomic
 def member_create(*, by, org: Organization, since: datetime.date | None = None, **fields) -> Member:
     """Put a new member on the roll of `org` from `since` (default today)."""
+    _check_actor(by, access.can_edit_roster, org, message=f"您不能在“{org.name}”新增党员。")
     _check_holds_members(org)
     _normalise_name(fields)
     _check_member_dates(fields)
@@ -260,6 +305,9 @@ def member_update(*, by, member: Member, **fields) -> Member:
     unknown = set(fields) - set(MEMBER_FIELDS) - {"user"}
     if unknown:
         raise TypeError(f"unknown fields {unknown}")
+    _check_actor(
+        by, access.can_edit_roster, member.org, message=f"您不能修改“{member.name}”的信息。"
+    )
     _normalise_name(fields)
     _check_member_dates(
         {
@@ -295,17 +343,28 @@ def member_transfer(
     *, by, member: Member, to_org: Organization, on: datetime.date, note: str = ""
 ) -> Membership:
     """Transfer a member to `to_org` from date `on`: close the open membership, open a new one."""
+    _check_actor(
+        by,
+        access.can_edit_roster,
+        member.org,
+        message="只有本支部或上级组织的书记、副书记可以办理转接。",
+    )
+    _check_actor(
+        by,
+        access.can_transfer_member_to,
+        member,
+        to_org,
+        message=f"不能转入“{to_org.name}”：它不在您可转入的范围内。",
+    )
     _check_holds_members(to_org)
     if to_org.pk == member.org_id:
-        raise ValidationError({"to_org": f"“{member.name}”已在“{to_org.name}”。"})
+        refuse(f"“{member.name}”已在“{to_org.name}”。", "to_org")
     current = Membership.objects.select_for_update().filter(member=member, end__isnull=True).first()
     if current and on <= current.start:
-        raise ValidationError(
-            {"on": f"转接日期应晚于转入当前组织的日期（{current.start:%Y年%m月%d日}）。"}
-        )
+        refuse(f"转接日期应晚于转入当前组织的日期（{current.start:%Y年%m月%d日}）。", "on")
     if on > timezone.localdate():
         # the member's organisation changes now: a transfer is recorded on or after its day
-        raise ValidationError({"on": "转接日期不能晚于今天，请在转接当日或之后办理。"})
+        refuse("转接日期不能晚于今天，请在转接当日或之后办理。", "on")
     from_org = member.org
     if current:
         current.end = on
@@ -313,7 +372,10 @@ def member_transfer(
     new = Membership.objects.create(member=member, org=to_org, start=on, note=note)
     member.org = to_org
     member.save(update_fields=["org", "updated_at"])
-    Organization.objects.filter(pk=from_org.pk, secretary=member).update(secretary=None)
+    # the posts the member no longer qualifies for (orgs.selectors.secretary_candidates) end
+    left = set(selectors.secretary_posts(member_org=from_org.pk, parent=from_org.parent_id))
+    left -= set(selectors.secretary_posts(member_org=to_org.pk, parent=to_org.parent_id))
+    Organization.objects.filter(pk__in=left, secretary=member).update(secretary=None)
     _roles_follow_transfer(by=by, member=member, from_org=from_org, to_org=to_org)
     # what later apps move with the member (open pledges…), in this transaction
     extensions.member_transferred(member=member, from_org=from_org, to_org=to_org, on=on, by=by)
@@ -360,48 +422,37 @@ def _roles_follow_transfer(*, by, member: Member, from_org: Organization, to_org
 
 
 def _refuse_self(*, by, user) -> None:
-    if by is not None and user.pk == getattr(by, "pk", None):
-        raise ValidationError({"member": "不能给自己授予角色，请由有权授予该角色的其他人办理。"})
+    if user.pk == getattr(by, "pk", None):
+        refuse("不能给自己授予角色，请由有权授予该角色的其他人办理。", "member")
 
 
-def _check_grantee(
-    *, by, member: Member, org: Organization, role: Role, anywhere: bool = False
+def _check_grant(
+    *, by, org: Organization, role: Role, user=None, member: Member | None = None, page=False
 ) -> None:
-    """A role goes to a member in the granter's scope (`anywhere`: the provincial office in the
-    admin); the member role to one on `org`'s roll."""
-    from orgs.access import members_visible_to
-
-    if role == Role.MEMBER and member.org_id != org.pk:
-        raise ValidationError(
-            {"member": f"党员角色只授予本组织的党员，“{member.name}”在“{member.org.name}”。"}
-        )
-    if not anywhere and not members_visible_to(by).filter(pk=member.pk).exists():
-        raise ValidationError({"member": "只能把角色授予您工作范围内的党员。"})
-
-
-def _check_grant(*, by, user, org: Organization, role: Role) -> None:
-    """The rules of a grant by a person: never to oneself, only to a member's own login (the
-    member role to one on the organisation's roll); through the page's rules (who may grant the
-    role, to a member in their scope) unless a superuser grants in the admin. `by` None is the
-    system itself (demo data, commands)."""
-    if by is None:
+    """The rules of a grant by a person, in one place for role_assign (the page), role_grant and
+    the admin's form: never to oneself; only a role access.can_assign_role allows; only to a
+    member's own login (`user`, or `member` whose login role_assign opens) and to one in the
+    granter's scope (the member role to one on `org`'s roll). A superuser in the admin grants
+    anywhere, never on the page. `by` None is the system itself (demo data, commands)."""
+    if by is None and not page:
         return
-    _refuse_self(by=by, user=user)
-    superuser = getattr(by, "is_superuser", False)
-    if not superuser and not may_assign_role(by=by, org=org, role=role):
-        raise ValidationError({"role": _refusal(org=org, role=role)})
-    member = Member.objects.select_related("org").filter(user_id=user.pk).first()
+    if user is not None:
+        _refuse_self(by=by, user=user)
+    anywhere = not page and getattr(by, "is_superuser", False)
+    if not anywhere and not access.can_assign_role(by, org, role):
+        refuse(_refusal(org=org, role=role), "role")
     if member is None:
-        raise ValidationError({"member": "角色只能授予党员本人的登录账号。"})
-    _check_grantee(by=by, member=member, org=org, role=role, anywhere=superuser)
+        member = Member.objects.select_related("org").filter(user_id=user.pk).first()
+        if member is None:
+            refuse("角色只能授予党员本人的登录账号。", "member")
+    if role == Role.MEMBER and member.org_id != org.pk:
+        refuse(f"党员角色只授予本组织的党员，“{member.name}”在“{member.org.name}”。", "member")
+    if not anywhere and not access.members_visible_to(by).filter(pk=member.pk).exists():
+        refuse("只能把角色授予您工作范围内的党员。", "member")
 
 
-@transaction.atomic
-def role_grant(*, by, user, org: Organization, role: Role) -> None:
-    """Give `user` the `role` at `org`; it reaches the whole subtree. A person granting is held to
-    the rules (see `_check_grant`); nobody grants a role to themselves."""
-    role = Role(role)
-    _check_grant(by=by, user=user, org=org, role=role)
+def _grant(*, by, user, org: Organization, role: Role) -> None:
+    """The grant itself, unchecked: see role_grant and role_assign."""
     assign_perm(f"orgs.{role.codename}", user, org)
     forget_grants(user)
     audit(
@@ -410,6 +461,15 @@ def role_grant(*, by, user, org: Organization, role: Role) -> None:
         org=org,
         summary=f"授予 {user.get_username()} {role.label}角色",
     )
+
+
+@transaction.atomic
+def role_grant(*, by, user, org: Organization, role: Role) -> None:
+    """Give `user` the `role` at `org`; it reaches the whole subtree. A person granting is held to
+    the rules (see `_check_grant`); nobody grants a role to themselves."""
+    role = Role(role)
+    _check_grant(by=by, user=user, org=org, role=role)
+    _grant(by=by, user=user, org=org, role=role)
 
 
 def role_grant_exists(*, user, org: Organization, role: Role) -> bool:
@@ -425,7 +485,7 @@ def role_revoke(*, by, user, org: Organization, role: Role) -> None:
     """Take `role` at `org` from `user`. Nobody revokes their own role, a superuser neither (in the
     admin): it is done by someone else, and the audit shows who. `by` None is the system."""
     if by is not None and user.pk == getattr(by, "pk", None):
-        raise ValidationError("不能撤销自己的角色，请由其他有权撤销的人办理。")
+        refuse("不能撤销自己的角色，请由其他有权撤销的人办理。")
     remove_perm(f"orgs.{Role(role).codename}", user, org)
     forget_grants(user)
     audit(
@@ -436,37 +496,10 @@ def role_revoke(*, by, user, org: Organization, role: Role) -> None:
     )
 
 
-# Granted from above only: office staff set the calendar and grade rules of their range, a contact
-# leader reviews the organisation. Granted from inside, a secretary could do both to his own branch.
-FROM_ABOVE = frozenset({Role.OFFICE, Role.CONTACT})
-
-
-def may_assign_role(*, by, org: Organization, role: Role) -> bool:
-    """Whether `by` may grant (and withdraw) `role` at `org`.
-
-    A secretary is appointed by the leaders (secretary, deputy) of the parent organisation or
-    above. Office staff and contact leaders come from above too: the leaders of the parent or
-    above, or office staff whose range covers the parent. Deputies and members are granted by the
-    organisation's own leaders or those above."""
-    from orgs.access import Action, can, grants_for
-
-    role = Role(role)
-    if role == Role.SECRETARY:
-        return org.parent_id is not None and can(by, Action.MANAGE, org.parent)
-    if role in FROM_ABOVE:
-        if org.parent_id is None:
-            return False
-        parent = org.parent
-        return can(by, Action.MANAGE, parent) or any(
-            g.role == Role.OFFICE and g.covers(parent) for g in grants_for(by)
-        )
-    return can(by, Action.MANAGE, org)
-
-
 def _refusal(*, org: Organization, role: Role) -> str:
     if role == Role.SECRETARY:
         return f"您不能在“{org.name}”授予书记角色：书记由上级党组织任命。"
-    if role in FROM_ABOVE:
+    if role in access.FROM_ABOVE:
         return (
             f"您不能在“{org.name}”授予{role.label}角色：该角色由上级党组织的书记、副书记"
             "或上级工作人员授予。"
@@ -527,11 +560,8 @@ def _check_username(name: str) -> str:
             }
         ) from None
     if AUTO_USERNAME_SKELETON_RE.fullmatch(_username_skeleton(name)):
-        raise ValidationError(
-            {
-                "username": f"用户名“{name}”不可用：“dy”加数字的用户名留给自动生成的账号，"
-                "请另取一个。"
-            }
+        refuse(
+            f"用户名“{name}”不可用：“dy”加数字的用户名留给自动生成的账号，请另取一个。", "username"
         )
     return name
 
@@ -566,7 +596,7 @@ def _login_open(*, by, member: Member, username: str) -> tuple[object, str]:
     except IntegrityError:  # the same name taken by a request running at the same time
         raise ValidationError(taken) from None
     if not Member.objects.filter(pk=member.pk, user__isnull=True).update(user=user):
-        raise ValidationError({"member": f"“{member.name}”已开通登录账号，不能重复开通。"})
+        refuse(f"“{member.name}”已开通登录账号，不能重复开通。", "member")
     password_set_by(user=user, by=by)
     audit(
         by=by,
@@ -586,36 +616,29 @@ def role_assign(
 
     Returns the user and, for a new login, its one-time password (shown once, never stored)."""
     role = Role(role)
-    if not may_assign_role(by=by, org=org, role=role):
-        raise ValidationError({"role": _refusal(org=org, role=role)})
     # Locked: a second request for the same member waits here and then sees the first's login.
-    member = Member.objects.select_for_update().get(pk=member.pk)
-    _check_grantee(by=by, member=member, org=org, role=role)
+    member = Member.objects.select_for_update().select_related("org", "user").get(pk=member.pk)
+    _check_grant(by=by, org=org, role=role, user=member.user, member=member, page=True)
     username = username.strip()
     password = ""
     if member.user_id is not None:
         user = member.user
-        _refuse_self(by=by, user=user)
         if username and username != user.get_username():
-            raise ValidationError({"username": f"“{member.name}”已有登录账号，不能再开通新账号。"})
+            refuse(f"“{member.name}”已有登录账号，不能再开通新账号。", "username")
     else:
         user, password = _login_open(by=by, member=member, username=username)
     if role_grant_exists(user=user, org=org, role=role):
-        raise ValidationError({"role": f"“{member.name}”已是“{org.name}”的{role.label}。"})
-    role_grant(by=by, user=user, org=org, role=role)
+        refuse(f"“{member.name}”已是“{org.name}”的{role.label}。", "role")
+    _grant(by=by, user=user, org=org, role=role)
     return user, password
-
-
-def assignable_roles(*, by, org: Organization) -> list[Role]:
-    """The roles `by` may grant (and revoke) at `org`."""
-    return [role for role in Role if may_assign_role(by=by, org=org, role=role)]
 
 
 @transaction.atomic
 def role_withdraw(*, by, org: Organization, role: Role, user) -> None:
+    """Take `role` at `org` from `user`, for one who may grant it there (see role_revoke)."""
     role = Role(role)
-    if not may_assign_role(by=by, org=org, role=role):
-        raise ValidationError(f"您不能撤销“{org.name}”的{role.label}角色。")
+    if not access.can_assign_role(by, org, role):
+        refuse(f"您不能撤销“{org.name}”的{role.label}角色。")
     role_revoke(by=by, user=user, org=org, role=role)  # which refuses one's own role
 
 
@@ -625,9 +648,9 @@ def password_change(*, user, password: str, by) -> None:
     from django.contrib.auth import password_validation
 
     if by is None or getattr(by, "pk", None) != user.pk:
-        raise ValidationError("只能由本人修改自己的密码。")
+        refuse("只能由本人修改自己的密码。")
     if user.check_password(password):
-        raise ValidationError("新密码不能与原密码相同。")
+        refuse("新密码不能与原密码相同。")
     password_validation.validate_password(password, user)
     user.set_password(password)
     user.save(update_fields=["password"])

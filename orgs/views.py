@@ -1,13 +1,15 @@
+"""The pages of the organisation tree and the roll: organisations, members, transfers and the
+roster workbook. The site's own pages are in orgs.views_site, logins and roles in
+orgs.views_accounts."""
+
 from __future__ import annotations
 
+import copy
 import io
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
-from django.db import connection
-from django.http import FileResponse, HttpResponse, JsonResponse
+from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
@@ -24,32 +26,19 @@ from orgs.forms import (
     RosterImportForm,
     YearFigureForm,
 )
-from orgs.models import Member, MemberCategory, Organization
+from orgs.models import MemberCategory
+from orgs.pager import page_of
+from orgs.periods import year_from
+from orgs.views_site import csrf_failure  # noqa: F401 - until CSRF_FAILURE_VIEW names views_site
 
-PAGE_SIZE = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _page(request, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-@require_GET
-def home(request):
-    orgs = selectors.user_organizations(user=request.user)
-    own_member = Member.objects.select_related("org").filter(user=request.user).first()
-    return render(
-        request,
-        "orgs/home.html",
-        {"orgs": orgs, "own_member": own_member, "todo": extensions.todo_for(request.user)},
-    )
 
 
 @require_GET
 def org_detail(request, pk):
     org = access.get_org_for_user(request.user, pk)
     user = request.user
-    members = _page(request, selectors.org_direct_members(user=user, org=org))
+    members = page_of(request, selectors.org_direct_members(user=user, org=org))
     if access.can(user, Action.EXPORT, org):  # sees the whole subtree, so all its own members
         children = selectors.org_children_counted(org=org)
         member_count = selectors.org_member_count(
@@ -62,7 +51,7 @@ def org_detail(request, pk):
         "orgs/org_detail.html",
         {
             "org": org,
-            "ancestors": org.get_ancestors().filter(pk__in=access.orgs_visible_to(user)),
+            "ancestors": selectors.org_ancestors_visible(user=user, org=org),
             "children": children,
             "member_count": member_count,
             "members": members,
@@ -74,9 +63,9 @@ def org_detail(request, pk):
             else [],
             "may_edit": access.can(user, Action.EDIT, org),
             "may_manage": access.can(user, Action.MANAGE, org),
-            "may_move": org.parent_id is not None and access.can(user, Action.MANAGE, org.parent),
+            "may_move": access.can_move_org(user, org),
             "may_export": access.can(user, Action.EXPORT, org),
-            "may_grant_roles": bool(services.assignable_roles(by=user, org=org)),
+            "may_grant_roles": bool(access.assignable_roles(user, org)),
             "links": extensions.org_links_for(user, org),
         },
     )
@@ -100,14 +89,8 @@ def org_create(request, parent_pk):
 @require_http_methods(["GET", "POST"])
 def org_edit(request, pk):
     org = access.get_org_for_user(request.user, pk, Action.MANAGE)
-    choices = Member.objects.filter(
-        org__in=[org.pk, *org.get_children().values_list("pk", flat=True)]
-    )
-    form = OrganizationEditForm(
-        request.POST or None,
-        instance=Organization.objects.get(pk=org.pk),
-        secretary_choices=choices.select_related("org").order_by("org__lft", "name"),
-    )
+    # the form writes what it cleans onto its instance; the service compares against `org`
+    form = OrganizationEditForm(request.POST or None, instance=copy.copy(org))
     if request.method == "POST" and form.is_valid():
         try:
             services.organization_update(
@@ -124,7 +107,7 @@ def org_edit(request, pk):
 @require_http_methods(["GET", "POST"])
 def org_move(request, pk):
     org = access.get_org_for_user(request.user, pk)
-    if org.parent_id is None or not access.can(request.user, Action.MANAGE, org.parent):
+    if not access.can_move_org(request.user, org):
         raise access.PermissionDenied("只有上级组织的书记可以移动本组织。")
     form = OrgMoveForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -146,7 +129,7 @@ def org_move(request, pk):
 @require_http_methods(["GET", "POST"])
 def org_figures(request, pk):
     org = access.get_org_for_user(request.user, pk, Action.MANAGE)
-    form = YearFigureForm(request.POST or None, initial={"year": timezone.localdate().year})
+    form = YearFigureForm(request.POST or None, initial={"year": year_from(request)})
     if request.method == "POST" and form.is_valid():
         try:
             services.org_year_figure_set(by=request.user, org=org, **form.cleaned_data)
@@ -178,7 +161,7 @@ def member_list(request):
         request,
         "orgs/member_list.html",
         {
-            "page": _page(request, members),
+            "page": page_of(request, members),
             "q": text,
             "within": within,
             "category": category,
@@ -198,8 +181,7 @@ def member_detail(request, pk):
             "memberships": member.memberships.select_related("org"),
             "history": member.audit.select_related("actor")[:20],
             "may_edit": access.can_on_member(request.user, Action.EDIT, member),
-            "may_transfer": access.can_on_member(request.user, Action.EDIT, member)
-            or access.can_on_member(request.user, Action.SUPERVISE, member),
+            "may_transfer": access.can_transfer_member(request.user, member),
             "links": extensions.member_links_for(request.user, member),
             "sections": extensions.member_sections_for(request.user, member),
         },
@@ -224,7 +206,8 @@ def member_create(request, org_pk):
 @require_http_methods(["GET", "POST"])
 def member_edit(request, pk):
     member = access.get_member_for_user(request.user, pk, Action.EDIT)
-    form = MemberForm(request.POST or None, instance=Member.objects.get(pk=member.pk))
+    # the form writes what it cleans onto its instance; the service compares against `member`
+    form = MemberForm(request.POST or None, instance=copy.copy(member))
     if request.method == "POST" and form.is_valid():
         try:
             services.member_update(by=request.user, member=member, **form.cleaned_data)
@@ -241,16 +224,13 @@ def member_edit(request, pk):
 @require_http_methods(["GET", "POST"])
 def member_transfer(request, pk):
     member = access.get_member_for_user(request.user, pk)
-    if not (
-        access.can_on_member(request.user, Action.EDIT, member)
-        or access.can_on_member(request.user, Action.SUPERVISE, member)
-    ):
+    if not access.can_transfer_member(request.user, member):
         raise access.PermissionDenied("只有本支部或上级组织的书记可以办理转接。")
     form = MemberTransferForm(request.POST or None)
     former_org = member.org
     if request.method == "POST" and form.is_valid():
         code = form.cleaned_data["to_code"]
-        to_org = _transfer_targets(request.user, member).filter(code=code).first()
+        to_org = access.member_transfer_targets(request.user, member).filter(code=code).first()
         if to_org is None:
             form.add_error("to_code", f"在可转入的范围内找不到组织代码“{code}”。")
         else:
@@ -271,15 +251,6 @@ def member_transfer(request, pk):
                     return redirect("orgs:member_detail", pk=member.pk)
                 return redirect("orgs:detail", pk=former_org.pk)
     return render(request, "orgs/member_transfer.html", {"form": form, "member": member})
-
-
-def _transfer_targets(user, member):
-    """A member may be transferred within the user's view scope or under the same parent."""
-    scope = access.orgs_visible_to(user)
-    parent = member.org.parent
-    if parent is not None:
-        scope = scope | Organization.objects.filter(parent.subtree_q())
-    return scope.filter(is_active=True)
 
 
 @require_GET
@@ -333,16 +304,3 @@ def roster_import(request, pk):
             "max_rows": limits.max_rows,
         },
     )
-
-
-@login_not_required
-@require_GET
-def healthz(request):
-    """For the load balancer: the database answers (and the broker, where there is one)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"database": "ok"})
-
-
-def csrf_failure(request, reason=""):
-    return HttpResponse("页面已过期，请返回后刷新页面再提交。", status=403)

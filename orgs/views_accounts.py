@@ -7,15 +7,15 @@ from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from orgs import access, services
+from orgs import access, selectors, services
+from orgs.feedback import show_refusal
 from orgs.form_helpers import apply_errors
 from orgs.forms import LoginForm, RoleForm
-from orgs.models import OrganizationUserObjectPermission, Role
+from orgs.models import Role
 from orgs.password_policy import must_change_password, password_changed_in_session
 
 CANDIDATES_SHOWN = 200  # members listed to choose from; a name search finds the others
@@ -52,7 +52,7 @@ def password_change(request):
 def _role_org(request, pk):
     """The organisation, if the user may grant at least one role there (else 403; 404 unseen)."""
     org = access.get_org_for_user(request.user, pk)
-    assignable = services.assignable_roles(by=request.user, org=org)
+    assignable = access.assignable_roles(request.user, org)
     if not assignable:
         raise PermissionDenied("您没有权限进行此操作。")
     return org, assignable
@@ -93,18 +93,14 @@ def roles(request, pk):
             )
             messages.success(request, f"已授予 {user.get_username()} {role.label}角色。{note}")
             return redirect("orgs:roles", pk=org.pk)
-    grants = (
-        OrganizationUserObjectPermission.objects.filter(
-            content_object=org, permission__codename__startswith="role_"
+    rows = [
+        (
+            grant,
+            grant.role,
+            access.can_withdraw_role(request.user, org, grant.role, holder_id=grant.user_id),
         )
-        .select_related("user", "permission")
-        .order_by("permission__codename", "user__username")
-    )
-    rows = []
-    for grant in grants:
-        role = Role(grant.permission.codename.removeprefix("role_"))
-        may_revoke = grant.user_id != request.user.pk and role in assignable
-        rows.append((grant, role, may_revoke))
+        for grant in selectors.role_grants_at(org=org)
+    ]
     return render(
         request,
         "orgs/roles.html",
@@ -124,22 +120,11 @@ def role_revoke(request, pk):
     if not request.POST.get("grant", "").isdigit():
         messages.error(request, "请选择要撤销的角色。")
         return redirect("orgs:roles", pk=org.pk)
-    grant = (
-        OrganizationUserObjectPermission.objects.select_related("user", "permission")
-        .filter(pk=access.object_id(request.POST.get("grant", "")), content_object=org)
-        .first()
-    )
-    if grant is None:
-        raise Http404("没有找到该角色授权。")
+    grant = access.get_role_grant_for_user(request.user, request.POST["grant"], org=org)
     try:
-        services.role_withdraw(
-            by=request.user,
-            org=org,
-            role=Role(grant.permission.codename.removeprefix("role_")),
-            user=grant.user,
-        )
+        services.role_withdraw(by=request.user, org=org, role=grant.role, user=grant.user)
     except ValidationError as error:
-        messages.error(request, "；".join(error.messages))
+        show_refusal(request, error)
     else:
         messages.success(request, f"已撤销 {grant.user.get_username()} 的角色。")
     return redirect("orgs:roles", pk=org.pk)

@@ -9,14 +9,14 @@ class PledgesConfig(AppConfig):
         from orgs import access as org_access
         from orgs import extensions
         from orgs.access import Action
-        from pledges import access, demo, selectors, services
+        from pledges import access, demo, links, services
 
-        extensions.todo_providers.append(selectors.todo)
-        extensions.org_link_providers.append(selectors.org_links)
-        extensions.member_link_providers.append(selectors.member_links)
+        extensions.todo_providers.append(links.todo)
+        extensions.org_link_providers.append(links.org_links)
+        extensions.member_link_providers.append(links.member_links)
         extensions.demo_seeders.append(demo.seed)
         extensions.member_transfer_hooks.append(services.pledge_follow_transfer)
         extensions.page_rules["pledges:year"] = lambda user, org, year: org_access.can(
             user, Action.EXPORT, org
         )
-        extensions.page_rules["pledges:detail"] = access.may_view
+        extensions.page_rules["pledges:detail"] = access.can_view_pledge

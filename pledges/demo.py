@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from orgs.demo import bulk_copy, reset_sequences
 from orgs.models import Member, Organization, Sector
-from pledges import services
+from orgs.periods import QUARTER, Period
 from pledges.models import (
     Fulfilment,
     Pledge,
@@ -21,6 +21,7 @@ from pledges.models import (
     Progress,
     Rectification,
     SecretaryPledge,
+    SecretaryPledgeStatus,
 )
 
 MEMBER_TEXTS = {
@@ -202,9 +203,9 @@ def _letters(*, year, today) -> None:
     """Secretaries' pledge letters for the demo logins that are secretaries."""
     User = get_user_model()
     for username, status in (
-        ("zhibu_shuji", "approved"),
-        ("zhen_shuji", "submitted"),
-        ("xian_shuji", "draft"),
+        ("zhibu_shuji", SecretaryPledgeStatus.APPROVED),
+        ("zhen_shuji", SecretaryPledgeStatus.SUBMITTED),
+        ("xian_shuji", SecretaryPledgeStatus.DRAFT),
     ):
         user = User.objects.filter(username=username).first()
         member = Member.objects.filter(user=user).select_related("org").first() if user else None
@@ -215,16 +216,17 @@ def _letters(*, year, today) -> None:
             org=org, member=member, year=year, post=f"{org.name}书记", term_start=datetime.date(year - 3, 1, 1),
             contact="0451-8000" + str(1000 + org.pk % 9000), status=status,
             content="一、带头走访联系群众，每月不少于4户；\n二、推动集体经济增收10%；\n三、抓好党员队伍建设，发展党员2名。",
-            signed_on=datetime.date(year, 1, 20) if status != "draft" else None,
+            signed_on=datetime.date(year, 1, 20) if status != SecretaryPledgeStatus.DRAFT else None,
         )  # fmt: skip
-        if status == "approved":
+        if sp.is_approved:
             SecretaryPledge.objects.filter(pk=sp.pk).update(
                 upper_opinion="同意。", upper_on=datetime.date(year, 1, 28)
             )
-            for quarter in range(1, (today.month - 1) // 3 + 2):
-                if quarter > 4:
+            # every quarter begun by today (the demo's year is today's)
+            for period in Period.all_of(year, QUARTER):
+                if not period.has_begun(today):
                     break
                 sp.reports.create(
-                    quarter=quarter, text=f"第{quarter}季度走访群众16户，协调解决困难3件。",
-                    measures=f"{services.quarter_end(year, quarter):%m月%d日}前完成本季度走访。",
+                    quarter=period.number, text=f"{period.short_label}走访群众16户，协调解决困难3件。",
+                    measures=f"{period.end:%m月%d日}前完成本季度走访。",
                 )  # fmt: skip

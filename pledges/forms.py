@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from orgs.form_helpers import DateInput
+from orgs.periods import QUARTER, YEAR_MAX, YEAR_MIN, Period
 from pledges.models import (
     MEMBER_CATEGORIES,
     ORG_CATEGORIES,
@@ -96,15 +97,19 @@ class FulfilmentForm(forms.Form):
         label="确认承诺尚未完成（撤销此前报告的“已完成”）", required=False
     )
 
-    def __init__(self, *args, periods, done: bool = False, **kwargs):
+    def __init__(self, *args, periods: list[Period], done: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["period"].choices = [(f"{y}-{p}", label) for y, p, label in periods]
+        self._periods = {self.period_value(p): p for p in periods}
+        self.fields["period"].choices = [(value, p.label) for value, p in self._periods.items()]
         if not done:  # the confirmation is asked only of a pledge already reported done
             del self.fields["undo_done"]
 
-    def clean_period(self):
-        year, period = self.cleaned_data["period"].split("-")
-        return int(year), int(period)
+    @staticmethod
+    def period_value(period: Period) -> str:
+        return f"{period.year}-{period.number}"
+
+    def clean_period(self) -> Period:
+        return self._periods[self.cleaned_data["period"]]
 
 
 class RectificationForm(forms.Form):
@@ -139,7 +144,7 @@ class EvaluationForm(forms.Form):
 
 
 class WindowForm(forms.Form):
-    year = forms.IntegerField(label="年度", min_value=2000, max_value=2100)
+    year = forms.IntegerField(label="年度", min_value=YEAR_MIN, max_value=YEAR_MAX)
     start = forms.DateField(label="开始日期", widget=DateInput())
     end = forms.DateField(label="截止日期", widget=DateInput())
 
@@ -163,12 +168,16 @@ class SecretaryReviewForm(forms.Form):
 
 
 class SecretaryReportForm(forms.Form):
-    quarter = forms.TypedChoiceField(
-        label="季度", coerce=int, choices=[(q, f"第{'一二三四'[q - 1]}季度") for q in range(1, 5)]
-    )
+    quarter = forms.TypedChoiceField(label="季度", coerce=int)
     text = forms.CharField(
         label="落实推进情况", max_length=4000, widget=forms.Textarea(attrs={"rows": 4})
     )
     measures = forms.CharField(
         label="践诺措施及完成时限", max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
     )
+
+    def __init__(self, *args, year: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["quarter"].choices = [
+            (p.number, p.short_label) for p in Period.all_of(year, QUARTER)
+        ]

@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 
 from orgs.models import Member, Organization, Sector
+from orgs.periods import HALF, QUARTER, Period
+from orgs.rectifications import RectificationBase, RectificationStatus
 
 
 class PledgeKind(models.TextChoices):
@@ -96,12 +98,47 @@ class EvaluationResult(models.TextChoices):
     NOT_FULFILLED = "not_fulfilled", "未兑现"
 
 
+# The status groups the pages, services and statistics share (the querysets and the model's
+# booleans below read these; nothing else spells a list of statuses).
+EDITABLE = (PledgeStatus.DRAFT, PledgeStatus.RETURNED)
+UNVETTED = (PledgeStatus.DRAFT, PledgeStatus.SUBMITTED, PledgeStatus.RETURNED)
+ACTIVE = (PledgeStatus.APPROVED, PledgeStatus.PUBLISHED)
+PLEDGED = (PledgeStatus.APPROVED, PledgeStatus.PUBLISHED, PledgeStatus.EVALUATED)
+PUBLIC = (PledgeStatus.PUBLISHED, PledgeStatus.EVALUATED)
+
+
 class PledgeQuerySet(models.QuerySet):
+    def editable(self) -> PledgeQuerySet:
+        """Draft or returned: the writer may still change it."""
+        return self.filter(status__in=EDITABLE)
+
+    def unvetted(self) -> PledgeQuerySet:
+        """Not yet approved (draft, submitted or returned)."""
+        return self.filter(status__in=UNVETTED)
+
+    def awaiting_vetting(self) -> PledgeQuerySet:
+        return self.filter(status=PledgeStatus.SUBMITTED)
+
+    def awaiting_publication(self) -> PledgeQuerySet:
+        return self.filter(status=PledgeStatus.APPROVED)
+
+    def active(self) -> PledgeQuerySet:
+        """Approved or published: fulfilment is reported, it may be rectified or evaluated."""
+        return self.filter(status__in=ACTIVE)
+
+    def pledged(self) -> PledgeQuerySet:
+        """Approved onwards: the owner has made this pledge (it counts as pledged)."""
+        return self.filter(status__in=PLEDGED)
+
+    def published(self) -> PledgeQuerySet:
+        """Published or evaluated: on the public notice board."""
+        return self.filter(status__in=PUBLIC)
+
+    def evaluated(self) -> PledgeQuerySet:
+        return self.filter(status=PledgeStatus.EVALUATED)
+
     def overdue(self, today: datetime.date) -> PledgeQuerySet:
-        return self.filter(
-            status__in=[PledgeStatus.APPROVED, PledgeStatus.PUBLISHED],
-            due_date__lt=today,
-        ).exclude(progress=Progress.DONE)
+        return self.active().filter(due_date__lt=today).exclude(progress=Progress.DONE)
 
 
 class Pledge(models.Model):
@@ -197,20 +234,29 @@ class Pledge(models.Model):
 
     @property
     def period_kind(self) -> str:
-        return "quarter" if self.is_member_pledge else "half"
+        """Members report fulfilment quarterly, organisations half-yearly (orgs.periods kinds)."""
+        return QUARTER if self.is_member_pledge else HALF
+
+    def periods(self) -> list[Period]:
+        """The reporting periods of the pledge's year."""
+        return Period.all_of(self.year, self.period_kind)
+
+    def reporting_periods(self, today: datetime.date) -> list[Period]:
+        """The reporting periods of the pledge's year that have begun by `today`."""
+        return [period for period in self.periods() if period.has_begun(today)]
 
     def is_overdue(self, today: datetime.date) -> bool:
-        return (
-            self.status in (PledgeStatus.APPROVED, PledgeStatus.PUBLISHED)
-            and self.due_date < today
-            and self.progress != Progress.DONE
-        )
+        return self.is_active and self.due_date < today and not self.is_done
 
     # The lifecycle rules the pages and the services share (templates read these, never the
     # status strings).
     @property
     def is_editable(self) -> bool:
-        return self.status in (PledgeStatus.DRAFT, PledgeStatus.RETURNED)
+        return self.status in EDITABLE
+
+    @property
+    def is_unvetted(self) -> bool:
+        return self.status in UNVETTED
 
     @property
     def is_awaiting_vetting(self) -> bool:
@@ -226,7 +272,21 @@ class Pledge(models.Model):
     @property
     def is_active(self) -> bool:
         """Approved or published: fulfilment is reported, and it may be rectified or evaluated."""
-        return self.status in (PledgeStatus.APPROVED, PledgeStatus.PUBLISHED)
+        return self.status in ACTIVE
+
+    @property
+    def is_pledged(self) -> bool:
+        """Approved onwards: counts as pledged (need no 补课)."""
+        return self.status in PLEDGED
+
+    @property
+    def is_published(self) -> bool:
+        """Published or evaluated: on the public notice board."""
+        return self.status in PUBLIC
+
+    @property
+    def is_evaluated(self) -> bool:
+        return self.status == PledgeStatus.EVALUATED
 
     @property
     def is_done(self) -> bool:
@@ -332,17 +392,12 @@ class Fulfilment(models.Model):
         indexes = [models.Index(fields=["year", "period", "org"], name="fulfilment_period_org")]
 
     def __str__(self) -> str:
-        return f"{self.pledge_id} {self.period_label}"
+        return f"{self.pledge_id} {self.period_obj}"
 
     @property
-    def period_label(self) -> str:
-        return period_label(self.pledge.period_kind, self.year, self.period)
-
-
-def period_label(kind: str, year: int, period: int) -> str:
-    if kind == "quarter":
-        return f"{year}年第{'一二三四'[period - 1]}季度"
-    return f"{year}年{'上下'[period - 1]}半年"
+    def period_obj(self) -> Period:
+        """The stored (year, number) as a Period of the pledge's kind (quarter or half-year)."""
+        return Period(self.year, self.pledge.period_kind, self.period)
 
 
 def attachment_path(instance, filename: str) -> str:
@@ -365,28 +420,19 @@ class Attachment(models.Model):
         return self.original_name
 
 
-class RectificationStatus(models.TextChoices):
-    OPEN = "open", "整改中"
-    REPORTED = "reported", "已报告整改情况"
-    CLOSED = "closed", "已销号"
+class RectificationQuerySet(models.QuerySet):
+    def open(self) -> RectificationQuerySet:
+        """Not yet closed (a reported item stays open until the issuer closes it)."""
+        return self.exclude(status=RectificationStatus.CLOSED)
 
 
-class Rectification(models.Model):
-    """整改: a deadline set on an organisation or member over an overdue pledge."""
+class Rectification(RectificationBase):
+    """整改: a deadline set on an organisation or member over an overdue pledge (the fields and
+    the lifecycle are the shared ones of orgs.rectifications)."""
 
     pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="rectifications")
-    org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
-    requirement = models.CharField("整改要求", max_length=1000)
-    deadline = models.DateField("整改期限")
-    status = models.CharField(
-        max_length=10, choices=RectificationStatus.choices, default=RectificationStatus.OPEN
-    )
-    response = models.TextField("整改情况", max_length=2000, blank=True)
-    issued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    issued_at = models.DateTimeField(auto_now_add=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RectificationQuerySet.as_manager()
 
     class Meta:
         verbose_name = "整改"
@@ -436,6 +482,33 @@ class SecretaryPledge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.org} {self.year}年书记承诺书"
+
+    # The lifecycle rules the pages and the services share.
+    @property
+    def is_editable(self) -> bool:
+        """Draft or returned: the secretary may still change and sign it."""
+        return self.status in (SecretaryPledgeStatus.DRAFT, SecretaryPledgeStatus.RETURNED)
+
+    @property
+    def is_returned(self) -> bool:
+        return self.status == SecretaryPledgeStatus.RETURNED
+
+    @property
+    def is_awaiting_review(self) -> bool:
+        return self.status == SecretaryPledgeStatus.SUBMITTED
+
+    @property
+    def is_approved(self) -> bool:
+        """Approved upstairs: quarterly reports are due."""
+        return self.status == SecretaryPledgeStatus.APPROVED
+
+    def quarters(self) -> list[Period]:
+        return Period.all_of(self.year, QUARTER)
+
+    def quarter_reports(self) -> list[tuple[Period, SecretaryReport | None]]:
+        """Each quarter of the year with its report, if any (reads `reports`, so prefetch it)."""
+        reports = {report.quarter: report for report in self.reports.all()}
+        return [(period, reports.get(period.number)) for period in self.quarters()]
 
 
 class SecretaryPledgeEvent(models.Model):
@@ -488,4 +561,8 @@ class SecretaryReport(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.pledge} 第{self.quarter}季度"
+        return f"{self.pledge} {self.period.short_label}"
+
+    @property
+    def period(self) -> Period:
+        return Period.quarter(self.pledge.year, self.quarter)

@@ -1,21 +1,48 @@
-"""Reads for the pledge pages; every list is scoped through pledges.access / orgs.access."""
+"""Reads of pledges: for the pledge pages (every list scoped through pledges.access /
+orgs.access), and the read API the ledgers and statistics build on (`pledges_of_year`,
+`open_rectifications`, `pledge_counts_by_org`, the letters). They return querysets, numbers and
+dataclass rows; the templates format them."""
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+)
+from django.urls import reverse
+from django.utils import timezone
 
 from orgs import access as org_access
-from orgs.access import LEADING, Action, grants_for
+from orgs.access import LEADING, grants_for
 from orgs.models import Member, Organization
-from pledges.access import pledges_visible_to
-from pledges.models import Pledge, PledgeEvent, PledgeStatus, Rectification, RectificationStatus
+from orgs.periods import HALF, QUARTER, Period
+from orgs.rectifications import RectificationRow
+from pledges import access
+from pledges.models import (
+    ACTIVE,
+    EDITABLE,
+    PLEDGED,
+    PUBLIC,
+    Fulfilment,
+    Pledge,
+    PledgeEvent,
+    PledgeStatus,
+    Rectification,
+    SecretaryPledge,
+)
 
 # A home-page badge counts this far and then says "999+".
 TODO_COUNT_CAP = 999
-PLEDGED = (PledgeStatus.APPROVED, PledgeStatus.PUBLISHED, PledgeStatus.EVALUATED)
 # what a branch secretary should look at first, most urgent first
 URGENCY = {
     "overdue": 0,
@@ -27,17 +54,38 @@ URGENCY = {
     "published": 6,
     "evaluated": 7,
 }
+NEEDS_LABELS = {
+    "overdue": "超期未完成",
+    "returned": "退回修改",
+    "submitted": "待审核",
+    "none": "尚未承诺",
+    "draft": "草稿",
+    "approved": "待公示",
+    "published": "已公示",
+    "evaluated": "已评诺",
+}
+
+
+# ---------------------------------------------------------------- the branch's year
 
 
 @dataclass
 class MemberYear:
     member: Member
     pledges: list[Pledge] = field(default_factory=list)
-    needs: str = "none"
+    needs: str = "none"  # a key of URGENCY
 
     @property
     def urgency(self) -> int:
         return URGENCY[self.needs]
+
+    @property
+    def needs_label(self) -> str:
+        return NEEDS_LABELS[self.needs]
+
+    @property
+    def has_pledged(self) -> bool:
+        return any(p.is_pledged for p in self.pledges)
 
 
 def _needs(pledges: list[Pledge], today: datetime.date) -> str:
@@ -77,10 +125,7 @@ def branch_year(*, org: Organization, year: int, today: datetime.date) -> dict:
     rows.sort(key=lambda r: (r.urgency, r.member.name))
     own = list(Pledge.objects.filter(year=year, owner_org=org).order_by("created_at"))
     open_rectifications = list(
-        Rectification.objects.filter(org=org)
-        .exclude(status=RectificationStatus.CLOSED)
-        .select_related("pledge")
-        .order_by("deadline")
+        Rectification.objects.filter(org=org).open().select_related("pledge").order_by("deadline")
     )
     counts = {key: sum(1 for r in rows if r.needs == key) for key in URGENCY}
     return {
@@ -89,8 +134,11 @@ def branch_year(*, org: Organization, year: int, today: datetime.date) -> dict:
         "own_needs": _needs(own, today),
         "rectifications": open_rectifications,
         "counts": counts,
-        "pledged": sum(1 for r in rows if any(p.status in PLEDGED for p in r.pledges)),
+        "pledged": sum(1 for r in rows if r.has_pledged),
     }
+
+
+# ---------------------------------------------------------------- lists
 
 
 def vet_queue(*, user) -> QuerySet[Pledge]:
@@ -102,7 +150,7 @@ def vet_queue(*, user) -> QuerySet[Pledge]:
     leading = [g.org_id for g in grants_for(user) if g.role in LEADING]
     children = list(Organization.objects.filter(parent_id__in=leading).values_list("pk", flat=True))
     return (
-        Pledge.objects.filter(status=PledgeStatus.SUBMITTED)
+        Pledge.objects.awaiting_vetting()
         .filter(
             Q(org_id__in=children, owner_org__isnull=False)
             | Q(org_id__in=leading, owner_member__isnull=False)
@@ -114,7 +162,7 @@ def vet_queue(*, user) -> QuerySet[Pledge]:
 
 
 def overdue(*, user, within: Organization | None, today: datetime.date) -> QuerySet[Pledge]:
-    pledges = pledges_visible_to(user).overdue(today)
+    pledges = access.pledges_visible_to(user).overdue(today)
     if within is not None:
         pledges = pledges.filter(within.subtree_q("org__"))
     return pledges.select_related("org", "owner_org", "owner_member").order_by("due_date", "pk")
@@ -122,7 +170,7 @@ def overdue(*, user, within: Organization | None, today: datetime.date) -> Query
 
 def members_without_pledge(*, user, within: Organization, year: int) -> QuerySet[Member]:
     """Members in the subtree with no approved pledge this year: they need a 补课."""
-    pledged = Pledge.objects.filter(owner_member=OuterRef("pk"), year=year, status__in=PLEDGED)
+    pledged = Pledge.objects.pledged().filter(owner_member=OuterRef("pk"), year=year)
     return (
         org_access.members_visible_to(user)
         .filter(within.subtree_q("org__"))
@@ -133,7 +181,7 @@ def members_without_pledge(*, user, within: Organization, year: int) -> QuerySet
 
 
 def orgs_without_pledge(*, user, within: Organization, year: int) -> QuerySet[Organization]:
-    pledged = Pledge.objects.filter(owner_org=OuterRef("pk"), year=year, status__in=PLEDGED)
+    pledged = Pledge.objects.pledged().filter(owner_org=OuterRef("pk"), year=year)
     return (
         org_access.orgs_visible_to(user)
         .filter(
@@ -144,14 +192,18 @@ def orgs_without_pledge(*, user, within: Organization, year: int) -> QuerySet[Or
     )
 
 
+def active_org_by_code(*, code: str) -> Organization | None:
+    """An active organisation by its exact code (any case), whoever asks: the public notice
+    board and the residential community a member pledges to (which may lie outside the user's
+    scope). Nothing is trimmed: a code wrapped in other characters names no organisation."""
+    return Organization.objects.filter(code=code.upper(), is_active=True).first()
+
+
 def public_notice(*, org: Organization, year: int) -> dict:
-    published = (
-        PledgeStatus.PUBLISHED,
-        PledgeStatus.EVALUATED,
-    )
-    own = Pledge.objects.filter(owner_org=org, year=year, status__in=published).order_by("pk")
+    own = Pledge.objects.published().filter(owner_org=org, year=year).order_by("pk")
     members = (
-        Pledge.objects.filter(org=org, owner_member__isnull=False, year=year, status__in=published)
+        Pledge.objects.published()
+        .filter(org=org, owner_member__isnull=False, year=year)
         .select_related("owner_member")
         .order_by("owner_member__name", "pk")
     )
@@ -159,14 +211,33 @@ def public_notice(*, org: Organization, year: int) -> dict:
 
 
 def rectifications_for(*, user, within: Organization | None) -> QuerySet[Rectification]:
-    scope = org_access.orgs_for(user, Action.EXPORT)
-    q = Q(org__in=scope.values("pk")) | Q(pledge__owner_member__user_id=user.pk)
-    items = Rectification.objects.filter(q)
+    """The rectifications the user may read, of the subtree `within` when given."""
+    items = access.rectifications_visible_to(user)
     if within is not None:
         items = items.filter(within.subtree_q("org__"))
     return items.select_related(
         "pledge", "pledge__owner_member", "pledge__owner_org", "org"
     ).order_by("status", "deadline", "pk")
+
+
+def rectification_rows(items: Iterable[Rectification]) -> list[RectificationRow]:
+    """Pledge rectifications in the row shape both kinds share (select the pledge, its owner and
+    the org with them)."""
+    return [
+        RectificationRow(
+            source="pledge",
+            pk=item.pk,
+            org=item.org,
+            member=item.pledge.owner_member,
+            subject_name=item.pledge.owner_name,
+            requirement=item.requirement,
+            deadline=item.deadline,
+            status=item.status,
+            response=item.response,
+            url=reverse("pledges:rectification", args=[item.pk]),
+        )
+        for item in items
+    ]
 
 
 def capped_count(queryset: QuerySet, *, cap: int | None = None) -> tuple[int, bool]:
@@ -181,7 +252,7 @@ def returned_count(*, user) -> int:
     """How many pledges the home page's "退回修改的承诺" lists: exactly those of pledges_of(user=user,
     status=returned), counted as two index lookups (the pledges the user entered, those of the
     user's own record) instead of an OR across the join to members, which reads every pledge."""
-    revised = pledges_visible_to(user).filter(status=PledgeStatus.RETURNED)
+    revised = access.pledges_visible_to(user).filter(status=PledgeStatus.RETURNED)
     return (
         revised.filter(created_by_id=user.pk)
         .values("pk")
@@ -192,101 +263,13 @@ def returned_count(*, user) -> int:
 
 def open_rectifications_for(*, user) -> QuerySet[Rectification]:
     """The open rectifications of rectifications_for(user=user, within=None), for counting."""
-    return rectifications_for(user=user, within=None).exclude(status=RectificationStatus.CLOSED)
-
-
-def todo(user) -> list[dict]:
-    """Home-page items: pledges to vet, own pledges to revise, overdue and open rectifications."""
-    from django.urls import reverse
-    from django.utils import timezone
-
-    items = []
-    to_vet = vet_queue(user=user).count()
-    if to_vet:
-        items.append(
-            {"text": "待审核的公开承诺", "url": reverse("pledges:vet_queue"), "count": to_vet}
-        )
-    returned = returned_count(user=user)
-    if returned:
-        url = reverse("pledges:mine") + f"?status={PledgeStatus.RETURNED}"
-        items.append({"text": "退回修改的承诺", "url": url, "count": returned})
-    late, more = capped_count(overdue(user=user, within=None, today=timezone.localdate()))
-    if late:
-        items.append(
-            {
-                "text": "超期未完成的承诺",
-                "url": reverse("pledges:overdue"),
-                "count": late,
-                "more": more,
-            }
-        )
-    open_items, more = capped_count(open_rectifications_for(user=user))
-    if open_items:
-        items.append(
-            {
-                "text": "未销号的整改",
-                "url": reverse("pledges:rectifications"),
-                "count": open_items,
-                "more": more,
-            }
-        )
-    return items
-
-
-def org_links(user, org) -> list[dict]:
-    from django.urls import reverse
-    from django.utils import timezone
-
-    if not org_access.can(user, Action.EXPORT, org):
-        return []
-    year = timezone.localdate().year
-    links = []
-    if org.holds_members:
-        links.append(
-            {"text": f"{year}年公开承诺", "url": reverse("pledges:year", args=[org.pk, year])}
-        )
-    if org.secretary_id:
-        links.append(
-            {
-                "text": "书记公开承诺书",
-                "url": reverse("pledges:secretary_pledge", args=[org.pk, year]),
-            }
-        )
-    links.append({"text": "承诺督查", "url": reverse("pledges:overdue") + f"?org={org.pk}"})
-    links.append(
-        {"text": "需补课名单", "url": reverse("pledges:missing") + f"?org={org.pk}&year={year}"}
-    )
-    if not org.holds_members:
-        links.append(
-            {
-                "text": "书记承诺台账",
-                "url": reverse("pledges:secretary_ledger", args=[org.pk, year]),
-            }
-        )
-    if org_access.can(user, Action.CONFIGURE, org):
-        links.append({"text": "年度承诺时间", "url": reverse("pledges:window", args=[org.pk])})
-    if org.holds_members:
-        links.append({"text": "承诺公示栏", "url": reverse("public:notice", args=[org.code])})
-    return links
-
-
-def member_links(user, member) -> list[dict]:
-    from django.urls import reverse
-
-    from pledges.access import may_create_for_member
-
-    links = [{"text": "承诺记录", "url": reverse("pledges:mine") + f"?member={member.pk}"}]
-    if may_create_for_member(user, member):
-        links.append(
-            {"text": "提出承诺", "url": reverse("pledges:create_member", args=[member.pk])}
-        )
-    return links
+    return rectifications_for(user=user, within=None).open()
 
 
 def pledges_of(*, user, member=None, status: str = "") -> QuerySet[Pledge]:
     """A member's pledges (all years), or the pledges the user made or owns; `status` keeps
     only those in that state (the home page's "退回修改的承诺" opens the returned ones)."""
-    pledges = pledges_visible_to(user)
+    pledges = access.pledges_visible_to(user)
     if member is not None:
         pledges = pledges.filter(owner_member=member)
     else:
@@ -309,3 +292,211 @@ def return_reason(*, pledge: Pledge) -> PledgeEvent | None:
         .order_by("-at", "-id")
         .first()
     )
+
+
+# ---------------------------------------------------------------- secretaries' pledge letters
+
+
+def letter_of(*, org: Organization, year: int) -> SecretaryPledge | None:
+    """The organisation's secretary pledge letter of the year, if written."""
+    return (
+        SecretaryPledge.objects.select_related("member", "upper_by")
+        .filter(org=org, year=year)
+        .first()
+    )
+
+
+def letters_within(*, org: Organization, year: int) -> QuerySet[SecretaryPledge]:
+    """台账: every secretary's letter of the year in the subtree, with its quarterly reports."""
+    return (
+        SecretaryPledge.objects.filter(org.subtree_q("org__"), year=year)
+        .select_related("org", "member")
+        .prefetch_related("reports")
+        .order_by("org__lft")
+    )
+
+
+# ---------------------------------------------------------------- the read API for other apps
+
+
+@dataclass(frozen=True)
+class PeriodFulfilment:
+    """One reporting period of a pledge and its 承诺兑现情况 (None: not reported)."""
+
+    period: Period
+    fulfilment: Fulfilment | None
+
+
+@dataclass(frozen=True)
+class PledgeRecord:
+    """A pledge with its fulfilment in every reporting period of its year, in order."""
+
+    pledge: Pledge
+    periods: list[PeriodFulfilment]
+
+    @property
+    def reported(self) -> list[Fulfilment]:
+        return [p.fulfilment for p in self.periods if p.fulfilment is not None]
+
+
+def pledges_of_year(
+    *,
+    year: int,
+    member: Member | None = None,
+    org: Organization | None = None,
+    include_unvetted: bool = False,
+) -> list[PledgeRecord]:
+    """The year's pledges of a member (wherever made) or of an organisation (its own pledges,
+    not its members'), oldest first, each with its fulfilment per period: quarters for a member,
+    half-years for an organisation. Pledged ones only (approved onwards) unless
+    `include_unvetted`. Two queries: the pledges, and their fulfilment reports."""
+    if (member is None) == (org is None):
+        raise TypeError("pledges_of_year needs exactly one of member and org")
+    pledges = Pledge.objects.filter(year=year)
+    pledges = pledges.filter(owner_member=member) if member else pledges.filter(owner_org=org)
+    if not include_unvetted:
+        pledges = pledges.pledged()
+    pledges = (
+        pledges.select_related("org", "owner_org", "owner_member")
+        .prefetch_related(
+            Prefetch("fulfilments", queryset=Fulfilment.objects.order_by("year", "period"))
+        )
+        .order_by("created_at", "pk")
+    )
+    records = []
+    for pledge in pledges:
+        reports = {f.period: f for f in pledge.fulfilments.all()}
+        periods = [PeriodFulfilment(p, reports.get(p.number)) for p in pledge.periods()]
+        records.append(PledgeRecord(pledge=pledge, periods=periods))
+    return records
+
+
+def open_rectifications(
+    *, org: Organization | None = None, member: Member | None = None, year: int
+) -> list[RectificationRow]:
+    """Rectifications of the year's pledges not yet closed (整改中 or reported), earliest deadline
+    first: those kept in `org`'s subtree, and/or those over `member`'s pledges. One query."""
+    items = Rectification.objects.open().filter(pledge__year=year)
+    if org is not None:
+        items = items.filter(org.subtree_q("org__"))
+    if member is not None:
+        items = items.filter(pledge__owner_member=member)
+    items = items.select_related(
+        "org", "pledge", "pledge__owner_member", "pledge__owner_org"
+    ).order_by("deadline", "pk")
+    return rectification_rows(items)
+
+
+@dataclass
+class StatusCounts:
+    """How many pledges are in each status, and the groups the pages and tables use."""
+
+    by_status: dict[str, int] = field(default_factory=dict)
+
+    def _sum(self, statuses: Iterable[str]) -> int:
+        return sum(self.by_status.get(status, 0) for status in statuses)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+    @property
+    def editable(self) -> int:
+        return self._sum(EDITABLE)
+
+    @property
+    def awaiting_vetting(self) -> int:
+        return self._sum([PledgeStatus.SUBMITTED])
+
+    @property
+    def awaiting_publication(self) -> int:
+        return self._sum([PledgeStatus.APPROVED])
+
+    @property
+    def active(self) -> int:
+        return self._sum(ACTIVE)
+
+    @property
+    def pledged(self) -> int:
+        return self._sum(PLEDGED)
+
+    @property
+    def published(self) -> int:
+        return self._sum(PUBLIC)
+
+    @property
+    def evaluated(self) -> int:
+        return self._sum([PledgeStatus.EVALUATED])
+
+
+@dataclass
+class PledgeCounts:
+    """One organisation's pledge figures for a year, counted where the pledges are kept
+    (`Pledge.org`: the member's branch, the community, or the organisation itself)."""
+
+    org_id: int
+    member_pledges: StatusCounts = field(default_factory=StatusCounts)
+    org_pledges: StatusCounts = field(default_factory=StatusCounts)
+    # fulfilment reports per period: quarters for members' pledges, half-years for organisations'
+    fulfilment_reported: dict[Period, int] = field(default_factory=dict)
+    overdue: int = 0
+    open_rectifications: int = 0
+
+
+def pledge_counts_by_org(
+    *, year: int, within: Organization, today: datetime.date | None = None
+) -> dict[int, PledgeCounts]:
+    """Per organisation of `within`'s subtree, its pledge figures for the year (overdue as of
+    `today`). Four grouped queries whatever the size of the subtree: pledges by status and owner
+    kind, fulfilment reports by period, overdue pledges, open rectifications. An organisation
+    with nothing to count is absent (all its figures are 0)."""
+    today = today or timezone.localdate()
+    in_subtree = within.subtree_q("org__")
+    counts: dict[int, PledgeCounts] = {}
+
+    def of(org_id: int) -> PledgeCounts:
+        return counts.setdefault(org_id, PledgeCounts(org_id))
+
+    is_member = ExpressionWrapper(Q(owner_member__isnull=False), output_field=BooleanField())
+    pledges = Pledge.objects.filter(in_subtree, year=year)
+    grouped = (
+        pledges.annotate(is_member=is_member)
+        .values("org_id", "status", "is_member")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for row in grouped:
+        group = (
+            of(row["org_id"]).member_pledges if row["is_member"] else of(row["org_id"]).org_pledges
+        )
+        group.by_status[row["status"]] = row["n"]
+
+    reported = (
+        Fulfilment.objects.filter(in_subtree, year=year)
+        .annotate(
+            is_member=ExpressionWrapper(
+                Q(pledge__owner_member__isnull=False), output_field=BooleanField()
+            )
+        )
+        .values("org_id", "period", "is_member")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for row in reported:
+        period = Period(year, QUARTER if row["is_member"] else HALF, row["period"])
+        of(row["org_id"]).fulfilment_reported[period] = row["n"]
+
+    late = pledges.overdue(today).values("org_id").annotate(n=Count("pk")).order_by()
+    for row in late:
+        of(row["org_id"]).overdue = row["n"]
+
+    still_open = (
+        Rectification.objects.open()
+        .filter(in_subtree, pledge__year=year)
+        .values("org_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for row in still_open:
+        of(row["org_id"]).open_rectifications = row["n"]
+    return counts

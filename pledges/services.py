@@ -8,14 +8,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from orgs import access as org_access
-from orgs.access import Action
 from orgs.calendar import SettingKind, office_setting_set, register_setting, setting_for
+from orgs.events import record_event
 from orgs.models import Member, Organization, Sector
+from orgs.periods import Period, is_campaign_year
+from orgs.rectifications import rectification_mark_closed, rectification_mark_reported
+from orgs.refusals import refuse
 from pledges import access
 from pledges.models import (
     MEMBER_CATEGORIES,
@@ -30,12 +31,6 @@ from pledges.models import (
     PledgeStatus,
     Progress,
     Rectification,
-    RectificationStatus,
-    SecretaryPledge,
-    SecretaryPledgeEvent,
-    SecretaryPledgeStatus,
-    SecretaryReport,
-    period_label,
 )
 
 CONTENT_FIELDS = ("kind", "immediate_reason", "category", "content", "target", "due_date")
@@ -50,21 +45,18 @@ SIGNATURES = {  # by content, never by the name or the browser's word
 }
 
 
-def _refuse(message: str, field: str | None = None):
-    raise ValidationError({field: message} if field else message)
-
-
 def _event(
     pledge: Pledge, *, by, action: str, before: str | None = None, comment: str = "", changes=None
 ) -> None:
     """Record an action; `before` is the status it moved from (None when it moved nothing)."""
-    PledgeEvent.objects.create(
-        pledge=pledge,
-        actor=by if getattr(by, "is_authenticated", False) else None,
+    record_event(
+        PledgeEvent,
+        by=by,
         action=action,
+        comment=comment,
+        pledge=pledge,
         from_status=before or "",
         to_status=pledge.status if before is not None else "",
-        comment=comment[:1000],
         changes=changes or {},
     )
 
@@ -88,9 +80,9 @@ class Window:
 
 def _window_clean(window: Window, year: int) -> None:
     if window.end < window.start:
-        _refuse("截止日期不能早于开始日期。", "end")
+        refuse("截止日期不能早于开始日期。", "end")
     if window.start.year != year or window.end.year != year:
-        _refuse(f"承诺时间应在{year}年之内。", "start")
+        refuse(f"承诺时间应在{year}年之内。", "start")
 
 
 PLEDGE_WINDOW = register_setting(
@@ -127,27 +119,27 @@ def _check_content(fields: dict[str, Any], *, member: Member | None, year: int) 
     kind = fields["kind"]
     allowed = MEMBER_CATEGORIES if member else ORG_CATEGORIES
     if fields["category"] not in allowed:
-        _refuse(
+        refuse(
             f"“{Category(fields['category']).label}”不是{'党员' if member else '党组织'}承诺的类别。",
             "category",
         )
     if kind == PledgeKind.IMMEDIATE and not fields.get("immediate_reason"):
-        _refuse("即时承诺请注明起因：阶段性重点工作、临时性任务或突发性事件。", "immediate_reason")
+        refuse("即时承诺请注明起因：阶段性重点工作、临时性任务或突发性事件。", "immediate_reason")
     if kind != PledgeKind.IMMEDIATE:
         fields["immediate_reason"] = ""
     if kind == PledgeKind.TERM and member is not None:
-        _refuse("任期承诺只适用于党组织。", "kind")
+        refuse("任期承诺只适用于党组织。", "kind")
     due = fields["due_date"]
     if due.year < year:
-        _refuse(f"完成时限不能早于{year}年。", "due_date")
+        refuse(f"完成时限不能早于{year}年。", "due_date")
     if kind == PledgeKind.ANNUAL and due.year != year:
-        _refuse(f"年度承诺的完成时限应在{year}年之内。", "due_date")
+        refuse(f"年度承诺的完成时限应在{year}年之内。", "due_date")
     if kind == PledgeKind.TERM and due.year > year + 5:
-        _refuse("任期承诺的完成时限不超过五年。", "due_date")
+        refuse("任期承诺的完成时限不超过五年。", "due_date")
     if not fields["content"].strip():
-        _refuse("请填写承诺事项。", "content")
+        refuse("请填写承诺事项。", "content")
     if not fields["target"].strip():
-        _refuse("请填写可衡量的目标。", "target")
+        refuse("请填写可衡量的目标。", "target")
 
 
 @transaction.atomic
@@ -168,35 +160,35 @@ def pledge_create(
     fields = {name: fields.get(name, "") for name in CONTENT_FIELDS}
     _check_content(fields, member=owner_member, year=year)
     if owner_org is not None:
-        if not org_access.can(by, Action.EDIT, owner_org):
-            _refuse("只有本组织的书记、副书记可以提出组织承诺。")
+        if not access.can_create_org_pledge(by, owner_org):
+            refuse("只有本组织的书记、副书记可以提出组织承诺。")
         if is_oral:
-            _refuse("口头承诺只适用于年老体弱、文化程度低的党员。", "is_oral")
+            refuse("口头承诺只适用于年老体弱、文化程度低的党员。", "is_oral")
         if community_org is not None:
-            _refuse("社区承诺只适用于在职党员。", "community_org")
+            refuse("社区承诺只适用于在职党员。", "community_org")
         org = owner_org
     else:
-        if not access.may_create_for_member(by, owner_member):
-            _refuse("只有党员本人或所在支部书记可以提出党员承诺。")
+        if not access.can_create_member_pledge(by, owner_member):
+            refuse("只有党员本人或所在支部书记可以提出党员承诺。")
         if is_oral:
             if not owner_member.may_pledge_orally:
-                _refuse(
+                refuse(
                     f"“{owner_member.name}”没有“年老体弱”或“文化程度低”标记，不能口头承诺。",
                     "is_oral",
                 )
-            if not org_access.can(by, Action.EDIT, owner_member.org):
-                _refuse("口头承诺由支部书记代为记录。", "is_oral")
+            if not access.can_record_oral_pledge(by, owner_member):
+                refuse("口头承诺由支部书记代为记录。", "is_oral")
         org = owner_member.org
         if community_org is not None:
             if owner_member.is_retired:
-                _refuse("社区承诺是在职党员向居住地社区党组织作出的承诺。", "community_org")
+                refuse("社区承诺是在职党员向居住地社区党组织作出的承诺。", "community_org")
             if community_org.sector != Sector.COMMUNITY or not community_org.holds_members:
-                _refuse(f"“{community_org.name}”不是社区党组织。", "community_org")
+                refuse(f"“{community_org.name}”不是社区党组织。", "community_org")
             if community_org.pk == owner_member.org_id:
-                _refuse("本人就在该社区党组织，请直接提出承诺。", "community_org")
+                refuse("本人就在该社区党组织，请直接提出承诺。", "community_org")
             org = community_org
     if not org.is_active:
-        _refuse(f"“{org.name}”已停用。")
+        refuse(f"“{org.name}”已停用。")
     pledge = Pledge.objects.create(
         owner_org=owner_org,
         owner_member=owner_member,
@@ -221,9 +213,9 @@ def pledge_update(*, by, pledge: Pledge, **fields) -> Pledge:
         .get(pk=pledge.pk)
     )
     if not pledge.is_editable:
-        _refuse(f"承诺已{pledge.get_status_display()}，不能再修改。")
-    if not access.may_write(by, pledge):
-        _refuse("您不能修改这项承诺。")
+        refuse(f"承诺已{pledge.get_status_display()}，不能再修改。")
+    if not access.can_edit_pledge(by, pledge):
+        refuse("您不能修改这项承诺。")
     merged = {name: fields.get(name, getattr(pledge, name)) for name in CONTENT_FIELDS}
     _check_content(merged, member=pledge.owner_member, year=pledge.year)
     changed = {
@@ -244,14 +236,14 @@ def pledge_submit(*, by, pledge: Pledge, today: datetime.date | None = None) -> 
     """Send a draft (or a revised returned pledge) for vetting; annual ones only in the window."""
     pledge = Pledge.objects.select_for_update(of=("self",)).get(pk=pledge.pk)
     if not pledge.is_editable:
-        _refuse(f"承诺当前为“{pledge.get_status_display()}”，不能提交。")
-    if not access.may_write(by, pledge):
-        _refuse("您不能提交这项承诺。")
+        refuse(f"承诺当前为“{pledge.get_status_display()}”，不能提交。")
+    if not access.can_edit_pledge(by, pledge):
+        refuse("您不能提交这项承诺。")
     today = _today(today)
     if pledge.kind == PledgeKind.ANNUAL:
         start, end = window_for(org=pledge.org, year=pledge.year)
         if not start <= today <= end:
-            _refuse(
+            refuse(
                 f"{pledge.year}年度承诺的提交时间为{start:%Y年%m月%d日}至{end:%Y年%m月%d日}，"
                 "现在不在此期间。如因阶段性工作、临时任务或突发事件需要承诺，请改为即时承诺。"
             )
@@ -273,7 +265,7 @@ def _step_back(pledge: Pledge, *, by, reason: str, step: str, action: str) -> Pl
     """The common end of withdraw and reopen, once the caller has checked state and actor: a
     reason is required, and the step is recorded with it."""
     if not reason.strip():
-        _refuse(f"{step}时请写明原因。", "reason")
+        refuse(f"{step}时请写明原因。", "reason")
     before, after = STEPS_BACK[action]
     pledge.status = after
     pledge.save(update_fields=["status", "updated_at"])
@@ -287,9 +279,9 @@ def pledge_withdraw(*, by, pledge: Pledge, reason: str) -> Pledge:
     pledge = Pledge.objects.select_for_update(of=("self",)).get(pk=pledge.pk)
     if not pledge.is_awaiting_vetting:
         hint = "；如需修改，请审核人先撤销审定" if pledge.is_awaiting_publication else ""
-        _refuse(f"只有待审核的承诺可以撤回，这项承诺当前为“{pledge.get_status_display()}”{hint}。")
-    if not access.may_withdraw(by, pledge):
-        _refuse(
+        refuse(f"只有待审核的承诺可以撤回，这项承诺当前为“{pledge.get_status_display()}”{hint}。")
+    if not access.can_withdraw_pledge(by, pledge):
+        refuse(
             "只有提交这项承诺的人（组织承诺为本组织书记、副书记）可以撤回；"
             "审核人如需修改，请用“退回修改”并写明意见。"
         )
@@ -305,12 +297,12 @@ def _lock_for_vetting(by, pledge: Pledge) -> Pledge:
         .select_related("org", "owner_org", "owner_member")
         .get(pk=pledge.pk)
     )
-    if pledge.status != PledgeStatus.SUBMITTED:
-        _refuse(
+    if not pledge.is_awaiting_vetting:
+        refuse(
             f"“{pledge.owner_name}”的承诺当前为“{pledge.get_status_display()}”，不在待审核状态。"
         )
-    if not access.may_vet(by, pledge):
-        _refuse(
+    if not access.can_vet_pledge(by, pledge):
+        refuse(
             "审核组织承诺由上级党组织书记进行，审核党员承诺由所在支部书记进行（不能审核本人的承诺）。"
         )
     return pledge
@@ -330,7 +322,7 @@ def pledge_approve(*, by, pledge: Pledge, comment: str = "") -> Pledge:
 def pledge_return(*, by, pledge: Pledge, comment: str) -> Pledge:
     """退回修改 with the vetter's reason, shown to the submitter above the edit form."""
     if not comment.strip():
-        _refuse("退回修改时请写明意见。", "comment")
+        refuse("退回修改时请写明意见。", "comment")
     pledge = _lock_for_vetting(by, pledge)
     pledge.status = PledgeStatus.RETURNED
     pledge.save(update_fields=["status", "updated_at"])
@@ -355,7 +347,7 @@ def pledge_reopen(*, by, pledge: Pledge, reason: str) -> Pledge:
         .get(pk=pledge.pk)
     )
     if not pledge.is_awaiting_publication:
-        _refuse(
+        refuse(
             "只有已审定、尚未公示的承诺可以撤销审定，"
             f"这项承诺当前为“{pledge.get_status_display()}”。"
         )
@@ -363,9 +355,9 @@ def pledge_reopen(*, by, pledge: Pledge, reason: str) -> Pledge:
     if member is not None and not pledge.is_community and member.org_id != pledge.org_id:
         # it would go back to a branch that no longer holds the member: its open pledges moved
         # with the member at the transfer (see pledge_follow_transfer); this one stays as approved
-        _refuse(f"“{member.name}”已转出本组织，不能撤销审定；审定结果保留。")
-    if not access.may_vet(by, pledge):
-        _refuse(
+        refuse(f"“{member.name}”已转出本组织，不能撤销审定；审定结果保留。")
+    if not access.can_vet_pledge(by, pledge):
+        refuse(
             "撤销审定由审核人进行：组织承诺为上级党组织书记，党员承诺为所在支部书记"
             "（不能审核本人的承诺）。"
         )
@@ -387,8 +379,8 @@ def pledge_follow_transfer(
             org=from_org,
             is_community=False,
             year__gte=on.year,
-            status__in=[PledgeStatus.DRAFT, PledgeStatus.SUBMITTED, PledgeStatus.RETURNED],
         )
+        .unvetted()
         .order_by("pk")
     )
     for pledge in moving:
@@ -408,17 +400,18 @@ def pledge_follow_transfer(
 
 @transaction.atomic
 def pledge_publish(*, by, pledge: Pledge, on: datetime.date | None = None) -> Pledge:
+    """示诺: an approved pledge goes on the notice board (its vetter or its owner organisation)."""
     pledge = (
         Pledge.objects.select_for_update(of=("self",))
         .select_related("org", "owner_org")
         .get(pk=pledge.pk)
     )
-    if pledge.status != PledgeStatus.APPROVED:
-        _refuse(
+    if not pledge.is_awaiting_publication:
+        refuse(
             f"只有已审定的承诺才能公示；“{pledge.owner_name}”的承诺当前为“{pledge.get_status_display()}”。"
         )
-    if not access.may_publish(by, pledge):
-        _refuse("您不能公示这项承诺。")
+    if not access.can_publish_pledge(by, pledge):
+        refuse("您不能公示这项承诺。")
     pledge.status = PledgeStatus.PUBLISHED
     pledge.published_on = on or timezone.localdate()
     pledge.save(update_fields=["status", "published_on", "updated_at"])
@@ -426,19 +419,23 @@ def pledge_publish(*, by, pledge: Pledge, on: datetime.date | None = None) -> Pl
     return pledge
 
 
+@transaction.atomic
+def pledges_publish_approved(*, by, org: Organization, year: int) -> int:
+    """Publish every approved pledge of the organisation and its members for the year (the
+    branch's secretary); any refusal publishes none. Returns how many were published."""
+    if not access.can_publish_org_pledges(by, org):
+        refuse("只有本组织的书记、副书记可以公示本组织的承诺。")
+    if not is_campaign_year(year):
+        refuse("年度有误。")
+    approved = Pledge.objects.filter(org=org, year=year).awaiting_publication().order_by("pk")
+    count = 0
+    for pledge in approved:
+        pledge_publish(by=by, pledge=pledge)
+        count += 1
+    return count
+
+
 # ---------------------------------------------------------------- 履诺
-
-
-def periods_of(pledge: Pledge, today: datetime.date) -> list[tuple[int, int, str]]:
-    """The reporting periods of the pledge's year that have begun by `today`."""
-    year = pledge.year
-    if pledge.is_member_pledge:
-        starts = [(q, datetime.date(year, 3 * q - 2, 1)) for q in range(1, 5)]
-        kind = "quarter"
-    else:
-        starts = [(1, datetime.date(year, 1, 1)), (2, datetime.date(year, 7, 1))]
-        kind = "half"
-    return [(year, p, period_label(kind, year, p)) for p, start in starts if start <= today]
 
 
 def _sniff(upload) -> tuple[str, str]:
@@ -447,7 +444,7 @@ def _sniff(upload) -> tuple[str, str]:
     for signature, kind in SIGNATURES.items():
         if head.startswith(signature):
             return kind
-    _refuse(f"“{upload.name}”不是图片（JPG、PNG、GIF）或 PDF 文件。", "files")
+    refuse(f"“{upload.name}”不是图片（JPG、PNG、GIF）或 PDF 文件。", "files")
 
 
 @transaction.atomic
@@ -473,44 +470,48 @@ def fulfilment_record(
         .get(pk=pledge.pk)
     )
     if not pledge.is_active:
-        _refuse(f"承诺当前为“{pledge.get_status_display()}”，审定后才能填报兑现情况。")
-    if not access.may_write(by, pledge):
-        _refuse("兑现情况由党员本人或支部书记填报。")
-    if (year, period) not in {(y, p) for y, p, _ in periods_of(pledge, _today(today))}:
-        _refuse("该期次尚未开始或不属于承诺年度。", "period")
+        refuse(f"承诺当前为“{pledge.get_status_display()}”，审定后才能填报兑现情况。")
+    if not access.can_edit_pledge(by, pledge):
+        refuse("兑现情况由党员本人或支部书记填报。")
+    begun = {(p.year, p.number) for p in pledge.reporting_periods(_today(today))}
+    if (year, period) not in begun:
+        refuse("该期次尚未开始或不属于承诺年度。", "period")
     if not text.strip():
-        _refuse("请填写兑现情况。", "text")
+        refuse("请填写兑现情况。", "text")
     if status == Progress.CANNOT and not reason.strip():
-        _refuse("选择“无法完成”时请说明原因。", "reason")
+        refuse("选择“无法完成”时请说明原因。", "reason")
     if status not in Progress.values:
-        _refuse("请选择进度。", "status")
+        refuse("请选择进度。", "status")
     files = list(files)
     kinds = []
     for upload in files:
         if upload.size > MAX_ATTACHMENT_BYTES:
-            _refuse(f"“{upload.name}”超过 5 MB。", "files")
+            refuse(f"“{upload.name}”超过 5 MB。", "files")
         kinds.append(_sniff(upload))
     fulfilment = Fulfilment.objects.filter(pledge=pledge, year=year, period=period).first()
     replaced = {}
     if fulfilment is not None and (fulfilment.text, fulfilment.status) != (text, status):
         replaced = {"text": [fulfilment.text, text], "progress": [fulfilment.status, status]}
     if fulfilment is not None and fulfilment.attachments.count() + len(files) > MAX_ATTACHMENTS:
-        _refuse(f"每期最多 {MAX_ATTACHMENTS} 个附件。", "files")
+        refuse(f"每期最多 {MAX_ATTACHMENTS} 个附件。", "files")
     if fulfilment is None and len(files) > MAX_ATTACHMENTS:
-        _refuse(f"每期最多 {MAX_ATTACHMENTS} 个附件。", "files")
+        refuse(f"每期最多 {MAX_ATTACHMENTS} 个附件。", "files")
     reports = {(f.year, f.period): f.status for f in pledge.fulfilments.all()}
     done_in = [key for key, value in reports.items() if value == Progress.DONE]
     reports[(year, period)] = status
     progress_after = reports[max(reports)]
     undone = pledge.is_done and progress_after != Progress.DONE
     if undone:
-        when = f"（{period_label(pledge.period_kind, *max(done_in))}）" if done_in else ""
+        when = ""
+        if done_in:
+            done_year, done_number = max(done_in)
+            when = f"（{Period(done_year, pledge.period_kind, done_number)}）"
         undone_note = (
             f"这项承诺已报告“已完成”{when}；本次填报“{Progress(progress_after).label}”"
             "会把承诺改回未完成（超过完成时限的将列为超期未完成）。"
         )
         if not undo_done:
-            _refuse(undone_note + "如确属尚未完成，请勾选“确认承诺尚未完成”后再保存。", "undo_done")
+            refuse(undone_note + "如确属尚未完成，请勾选“确认承诺尚未完成”后再保存。", "undo_done")
     if fulfilment is None:
         fulfilment = Fulfilment.objects.create(
             pledge=pledge, org=pledge.org, year=year, period=period, text=text, status=status,
@@ -532,7 +533,7 @@ def fulfilment_record(
     if latest is not None and pledge.progress != latest.status:
         pledge.progress = latest.status
         pledge.save(update_fields=["progress", "updated_at"])
-    label = period_label(pledge.period_kind, year, period)
+    label = Period(year, pledge.period_kind, period).label
     comment = f"{label}：{Progress(status).label}。{text[:800]}"
     _event(pledge, by=by, action="fulfil", comment=comment, changes=replaced)
     if undone:
@@ -556,16 +557,16 @@ def rectification_issue(
         .select_related("org", "owner_org", "owner_member")
         .get(pk=pledge.pk)
     )
-    if not access.may_vet(by, pledge):
-        _refuse("整改由上级党组织（党员承诺由所在支部）书记提出。")
+    if not access.can_vet_pledge(by, pledge):
+        refuse("整改由上级党组织（党员承诺由所在支部）书记提出。")
     if not pledge.is_overdue(today):
-        _refuse("只有超过完成时限仍未完成的承诺才需要整改。")
+        refuse("只有超过完成时限仍未完成的承诺才需要整改。")
     if not requirement.strip():
-        _refuse("请写明整改要求。", "requirement")
+        refuse("请写明整改要求。", "requirement")
     if deadline <= today:
-        _refuse("整改期限应晚于今天。", "deadline")
-    if pledge.rectifications.exclude(status=RectificationStatus.CLOSED).exists():
-        _refuse("这项承诺已有未销号的整改。")
+        refuse("整改期限应晚于今天。", "deadline")
+    if pledge.rectifications.open().exists():
+        refuse("这项承诺已有未销号的整改。")
     rectification = Rectification.objects.create(
         pledge=pledge, org=pledge.org, requirement=requirement, deadline=deadline, issued_by=by
     )
@@ -573,42 +574,38 @@ def rectification_issue(
     return rectification
 
 
+def _lock_rectification(rectification: Rectification) -> Rectification:
+    return (
+        Rectification.objects.select_for_update(of=("self",))
+        .select_related("pledge", "pledge__org", "pledge__owner_org", "pledge__owner_member")
+        .get(pk=rectification.pk)
+    )
+
+
 @transaction.atomic
 def rectification_respond(*, by, rectification: Rectification, response: str) -> Rectification:
-    rectification = Rectification.objects.select_for_update(of=("self",)).get(pk=rectification.pk)
-    pledge = Pledge.objects.select_related("org", "owner_org", "owner_member").get(
-        pk=rectification.pledge_id
-    )
-    if rectification.status == RectificationStatus.CLOSED:
-        _refuse("该整改已销号。")
-    if not access.may_write(by, pledge):
-        _refuse("整改情况由承诺人（或所在组织书记）报告。")
-    if not response.strip():
-        _refuse("请填写整改情况。", "response")
-    rectification.response = response
-    rectification.status = RectificationStatus.REPORTED
-    rectification.save(update_fields=["response", "status"])
+    """Report what was done about a rectification (whoever writes the pledge)."""
+    rectification = _lock_rectification(rectification)
+    pledge = rectification.pledge
+    if rectification.is_closed:
+        refuse("该整改已销号。")
+    if not access.can_respond_rectification(by, rectification):
+        refuse("整改情况由承诺人（或所在组织书记）报告。")
+    rectification_mark_reported(rectification, response=response)
     _event(pledge, by=by, action="rectify_report", comment=response[:500])
     return rectification
 
 
 @transaction.atomic
 def rectification_close(*, by, rectification: Rectification, reopen: bool = False) -> Rectification:
-    rectification = Rectification.objects.select_for_update(of=("self",)).get(pk=rectification.pk)
-    pledge = Pledge.objects.select_related("org", "owner_org", "owner_member").get(
-        pk=rectification.pledge_id
-    )
-    if not access.may_vet(by, pledge):
-        _refuse("整改由提出整改的一方销号。")
-    if reopen:
-        if rectification.status != RectificationStatus.CLOSED:
-            _refuse("该整改尚未销号。")
-        rectification.status, rectification.closed_at = RectificationStatus.OPEN, None
-    else:
-        if rectification.status != RectificationStatus.REPORTED:
-            _refuse("承诺人报告整改情况后才能销号。")
-        rectification.status, rectification.closed_at = RectificationStatus.CLOSED, timezone.now()
-    rectification.save(update_fields=["status", "closed_at"])
+    """销号 a reported rectification, or reopen a closed one (the pledge's vetter)."""
+    rectification = _lock_rectification(rectification)
+    pledge = rectification.pledge
+    if not access.can_close_rectification(by, rectification):
+        refuse("整改由提出整改的一方销号。")
+    if not reopen and not rectification.is_reported:
+        refuse("承诺人报告整改情况后才能销号。")
+    rectification_mark_closed(rectification, reopen=reopen)
     _event(pledge, by=by, action="rectify_reopen" if reopen else "rectify_close")
     return rectification
 
@@ -626,18 +623,18 @@ def pledge_evaluate(*, by, pledge: Pledge, result: str, remark: str, today=None)
         .get(pk=pledge.pk)
     )
     if not pledge.is_active:
-        _refuse(f"承诺当前为“{pledge.get_status_display()}”，不能评诺。")
-    if not access.may_vet(by, pledge):
-        _refuse("评诺由上级党组织（党员承诺由所在支部）书记进行。")
+        refuse(f"承诺当前为“{pledge.get_status_display()}”，不能评诺。")
+    if not access.can_vet_pledge(by, pledge):
+        refuse("评诺由上级党组织（党员承诺由所在支部）书记进行。")
     if result not in EvaluationResult.values:
-        _refuse("请选择评诺结果。", "result")
+        refuse("请选择评诺结果。", "result")
     year_end = datetime.date(pledge.year, 12, 1)
     if today < year_end and pledge.progress not in (Progress.DONE, Progress.CANNOT):
-        _refuse(
+        refuse(
             f"评诺在年底（{year_end:%Y年%m月%d日}起）进行；承诺已完成或确认无法完成的可提前评诺。"
         )
     if result != EvaluationResult.FULFILLED and not remark.strip():
-        _refuse("评为“部分兑现”或“未兑现”时请写明意见。", "remark")
+        refuse("评为“部分兑现”或“未兑现”时请写明意见。", "remark")
     before = pledge.status
     pledge.status, pledge.result, pledge.result_remark = PledgeStatus.EVALUATED, result, remark
     pledge.save(update_fields=["status", "result", "result_remark", "updated_at"])
@@ -654,125 +651,9 @@ def pledge_evaluate(*, by, pledge: Pledge, result: str, remark: str, today=None)
 def pledge_repledge(*, by, previous: Pledge, year: int, **fields) -> Pledge:
     """承诺—践诺—评诺—再承诺: a follow-up pledge linked to a fulfilled one."""
     if not previous.may_repledge:
-        _refuse("只有已完成或评为已兑现的承诺才能再承诺。")
+        refuse("只有已完成或评为已兑现的承诺才能再承诺。")
     community = previous.org if previous.is_community else None
     return pledge_create(
         by=by, year=year, owner_org=previous.owner_org, owner_member=previous.owner_member,
         community_org=community, previous=previous, **fields,
     )  # fmt: skip
-
-
-# ---------------------------------------------------------------- 党组织书记公开承诺书
-
-
-@transaction.atomic
-def secretary_pledge_save(*, by, org: Organization, year: int, **fields) -> SecretaryPledge:
-    """The secretary's own pledge letter: written by the organisation's secretary."""
-    member = org.secretary
-    if member is None:
-        _refuse(f"“{org.name}”尚未设定书记。")
-    if member.user_id != getattr(by, "pk", None):
-        _refuse("书记公开承诺书由书记本人填写。")
-    sp = SecretaryPledge.objects.select_for_update(of=("self",)).filter(org=org, year=year).first()
-    if sp is not None and sp.status not in (
-        SecretaryPledgeStatus.DRAFT,
-        SecretaryPledgeStatus.RETURNED,
-    ):
-        _refuse(f"承诺书已{sp.get_status_display()}，不能再修改。")
-    if not fields.get("content", "").strip():
-        _refuse("请填写公开承诺事项。", "content")
-    if sp is None:
-        sp = SecretaryPledge.objects.create(org=org, member=member, year=year, **fields)
-    else:
-        for name, value in fields.items():
-            setattr(sp, name, value)
-        sp.member = member
-        sp.save()
-    _letter_event(sp, by=by, action="save", comment=fields["content"])
-    return sp
-
-
-def _letter_event(sp: SecretaryPledge, *, by, action: str, before: str = "", comment: str = ""):
-    SecretaryPledgeEvent.objects.create(
-        letter=sp,
-        actor=by if getattr(by, "is_authenticated", False) else None,
-        action=action,
-        from_status=before,
-        to_status=sp.status if before else "",
-        comment=comment[:4000],
-    )
-
-
-@transaction.atomic
-def secretary_pledge_submit(*, by, sp: SecretaryPledge) -> SecretaryPledge:
-    sp = (
-        SecretaryPledge.objects.select_for_update(of=("self",))
-        .select_related("member")
-        .get(pk=sp.pk)
-    )
-    if sp.member.user_id != getattr(by, "pk", None):
-        _refuse("承诺书由书记本人签字提交。")
-    if sp.status not in (SecretaryPledgeStatus.DRAFT, SecretaryPledgeStatus.RETURNED):
-        _refuse(f"承诺书当前为“{sp.get_status_display()}”，不能提交。")
-    before = sp.status
-    sp.status, sp.signed_on = SecretaryPledgeStatus.SUBMITTED, timezone.localdate()
-    sp.save(update_fields=["status", "signed_on", "updated_at"])
-    _letter_event(sp, by=by, action="submit", before=before)
-    return sp
-
-
-@transaction.atomic
-def secretary_pledge_review(
-    *, by, sp: SecretaryPledge, approve: bool, opinion: str
-) -> SecretaryPledge:
-    """The upper organisation's 审定意见."""
-    sp = (
-        SecretaryPledge.objects.select_for_update(of=("self",))
-        .select_related("org", "member")
-        .get(pk=sp.pk)
-    )
-    if not org_access.can(by, Action.SUPERVISE, sp.org) or org_access.is_own_record(by, sp.member):
-        _refuse("审定意见由上一级党组织书记填写（不能审定本人的承诺书）。")
-    if sp.status != SecretaryPledgeStatus.SUBMITTED:
-        _refuse(f"承诺书当前为“{sp.get_status_display()}”，不在待审定状态。")
-    if not opinion.strip():
-        _refuse("请填写审定意见。", "opinion")
-    sp.status = SecretaryPledgeStatus.APPROVED if approve else SecretaryPledgeStatus.RETURNED
-    sp.upper_opinion, sp.upper_by, sp.upper_on = opinion, by, timezone.localdate()
-    sp.save(update_fields=["status", "upper_opinion", "upper_by", "upper_on", "updated_at"])
-    action = "approve" if approve else "return"
-    _letter_event(sp, by=by, action=action, before=SecretaryPledgeStatus.SUBMITTED, comment=opinion)
-    return sp
-
-
-@transaction.atomic
-def secretary_report_save(
-    *, by, sp: SecretaryPledge, quarter: int, text: str, measures: str, today=None
-) -> SecretaryReport:
-    """The quarterly report upward, due before the quarter ends."""
-    today = _today(today)
-    sp = SecretaryPledge.objects.select_related("member").get(pk=sp.pk)
-    if sp.member.user_id != getattr(by, "pk", None):
-        _refuse("季度落实情况由书记本人报送。")
-    if sp.status != SecretaryPledgeStatus.APPROVED:
-        _refuse("承诺书经上级审定后才能报送落实情况。")
-    if quarter not in (1, 2, 3, 4) or datetime.date(sp.year, 3 * quarter - 2, 1) > today:
-        _refuse("该季度尚未开始。", "quarter")
-    if not text.strip() or not measures.strip():
-        _refuse("请填写落实推进情况和践诺措施。", "text")
-    late = today > quarter_end(sp.year, quarter)
-    report, _ = SecretaryReport.objects.update_or_create(
-        pledge=sp,
-        quarter=quarter,
-        defaults={"text": text, "measures": measures, "submitted_by": by, "is_late": late},
-    )
-    note = "（逾期报送）" if late else ""
-    comment = f"第{quarter}季度{note}：{text}\n践诺措施：{measures}"
-    _letter_event(sp, by=by, action="report", comment=comment)
-    return report
-
-
-def quarter_end(year: int, quarter: int) -> datetime.date:
-    if quarter == 4:
-        return datetime.date(year, 12, 31)
-    return datetime.date(year, 3 * quarter + 1, 1) - datetime.timedelta(days=1)

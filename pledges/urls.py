@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pledges import views
+from pledges import views, views_letters
 
 app_name = "pledges"
 
@@ -30,12 +30,30 @@ urlpatterns = [
     path("rectifications/<int:pk>/", views.rectification, name="rectification"),
     path("attachments/<int:pk>/", views.attachment, name="attachment"),
     path("window/<int:org_pk>/", views.window, name="window"),
-    path("secretary/<int:org_pk>/<int:year>/", views.secretary_pledge, name="secretary_pledge"),
-    path("secretary/letters/<int:pk>/submit/", views.secretary_submit, name="secretary_submit"),
-    path("secretary/letters/<int:pk>/review/", views.secretary_review, name="secretary_review"),
-    path("secretary/letters/<int:pk>/report/", views.secretary_report, name="secretary_report"),
     path(
-        "secretary/ledger/<int:org_pk>/<int:year>/", views.secretary_ledger, name="secretary_ledger"
+        "secretary/<int:org_pk>/<int:year>/",
+        views_letters.secretary_pledge,
+        name="secretary_pledge",
+    ),
+    path(
+        "secretary/letters/<int:pk>/submit/",
+        views_letters.secretary_submit,
+        name="secretary_submit",
+    ),
+    path(
+        "secretary/letters/<int:pk>/review/",
+        views_letters.secretary_review,
+        name="secretary_review",
+    ),
+    path(
+        "secretary/letters/<int:pk>/report/",
+        views_letters.secretary_report,
+        name="secretary_report",
+    ),
+    path(
+        "secretary/ledger/<int:org_pk>/<int:year>/",
+        views_letters.secretary_ledger,
+        name="secretary_ledger",
     ),
 ]
 

@@ -6,8 +6,6 @@ import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,9 +15,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from orgs import access as org_access
 from orgs.access import Action
+from orgs.feedback import show_refusal
 from orgs.form_helpers import apply_errors, first_error
 from orgs.models import Organization
+from orgs.pager import PAGE_SIZE, page_of
+from orgs.periods import year_from, year_or_404
 from pledges import access, selectors, services
+from pledges.access import PledgeAction
 from pledges.forms import (
     ApproveForm,
     EvaluationForm,
@@ -31,46 +33,16 @@ from pledges.forms import (
     RectificationResponseForm,
     ReopenForm,
     ReturnForm,
-    SecretaryPledgeForm,
-    SecretaryReportForm,
-    SecretaryReviewForm,
     WindowForm,
     WithdrawForm,
 )
-from pledges.models import (
-    SECTOR_HINTS,
-    Attachment,
-    Pledge,
-    PledgeStatus,
-    Rectification,
-    RectificationStatus,
-    SecretaryPledge,
-)
+from pledges.models import SECTOR_HINTS, PledgeStatus
 
-PAGE_SIZE = 50
-# The queue shows PAGE_SIZE pledges a page, so no one ticks more at once.
+# The queue shows a page of pledges at a time, so no one ticks more at once.
 BULK_LIMIT = PAGE_SIZE
 
 
-def _year(request, default=None) -> int:
-    try:
-        year = int(request.GET.get("year") or default or timezone.localdate().year)
-    except ValueError:
-        year = timezone.localdate().year
-    return min(max(year, 2000), 2100)
-
-
-def _check_year(year: int) -> int:
-    if not 2000 <= year <= 2100:
-        raise Http404("年度有误。")
-    return year
-
-
-def _page(request, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-def _within(request):
+def _within(request) -> Organization | None:
     if request.GET.get("org"):
         return org_access.get_org_for_user(request.user, request.GET["org"], Action.EXPORT)
     return None
@@ -82,7 +54,7 @@ def _within(request):
 @require_GET
 def year_view(request, org_pk, year):
     org = org_access.get_org_for_user(request.user, org_pk, Action.EXPORT)
-    _check_year(year)
+    year_or_404(year)
     today = timezone.localdate()
     start, end = services.window_for(org=org, year=year)
     return render(
@@ -93,9 +65,9 @@ def year_view(request, org_pk, year):
             "year": year,
             "today": today,
             "window": (start, end),
-            "may_edit": org_access.can(request.user, Action.EDIT, org),
-            "may_configure": org_access.can(request.user, Action.CONFIGURE, org),
-            "may_supervise": org_access.can(request.user, Action.SUPERVISE, org),
+            "may_create": access.can_create_org_pledge(request.user, org),
+            "may_publish": access.can_publish_org_pledges(request.user, org),
+            "may_configure": access.can_set_window(request.user, org),
             **selectors.branch_year(org=org, year=year, today=today),
         },
     )
@@ -105,12 +77,11 @@ def year_view(request, org_pk, year):
 def publish_approved(request, org_pk, year):
     """Publish every approved pledge of the branch and its members for the year."""
     org = org_access.get_org_for_user(request.user, org_pk, Action.EDIT)
-    approved = Pledge.objects.filter(org=org, year=_check_year(year), status=PledgeStatus.APPROVED)
+    year_or_404(year)
     try:
-        with transaction.atomic():
-            count = sum(1 for p in approved if services.pledge_publish(by=request.user, pledge=p))
+        count = services.pledges_publish_approved(by=request.user, org=org, year=year)
     except ValidationError as error:
-        messages.error(request, "；".join(error.messages))
+        show_refusal(request, error)
     else:
         messages.success(request, f"已公示 {count} 项承诺。" if count else "没有待公示的承诺。")
     return redirect("pledges:year", org_pk=org.pk, year=year)
@@ -137,7 +108,7 @@ def _pledge_form_page(request, *, form, title, back, hint="", member=None, retur
 @require_http_methods(["GET", "POST"])
 def create_org_pledge(request, org_pk):
     org = org_access.get_org_for_user(request.user, org_pk, Action.EDIT)
-    year = _year(request)
+    year = year_from(request)
     form = PledgeForm(request.POST or None, member_pledge=False, initial={"kind": "annual"})
     if request.method == "POST" and form.is_valid():
         try:
@@ -156,16 +127,16 @@ def create_org_pledge(request, org_pk):
 @require_http_methods(["GET", "POST"])
 def create_member_pledge(request, member_pk):
     member = org_access.get_member_for_user(request.user, member_pk)
-    if not access.may_create_for_member(request.user, member):
+    if not access.can_create_member_pledge(request.user, member):
         raise PermissionDenied("只有党员本人或所在支部书记可以提出党员承诺。")
-    year = _year(request)
+    year = year_from(request)
     form = MemberPledgeForm(request.POST or None, initial={"kind": "annual"})
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         code = data.pop("community_code")
         community = None
         if code:
-            community = Organization.objects.filter(code=code, is_active=True).first()
+            community = selectors.active_org_by_code(code=code)
             if community is None:
                 form.add_error("community_code", f"找不到组织代码“{code}”。")
         if not form.errors:
@@ -191,7 +162,7 @@ def create_member_pledge(request, member_pk):
 
 @require_GET
 def detail(request, pk):
-    pledge = access.get_pledge_or_404(request.user, pk)
+    pledge = access.get_pledge_for_user(request.user, pk)
     user, today = request.user, timezone.localdate()
     return render(
         request,
@@ -203,10 +174,10 @@ def detail(request, pk):
             "rectifications": pledge.rectifications.order_by("-issued_at"),
             "follow_ups": pledge.follow_ups.all(),
             "overdue": pledge.is_overdue(today),
-            "may_write": access.may_write(user, pledge),
-            "may_vet": access.may_vet(user, pledge),
-            "may_withdraw": pledge.is_awaiting_vetting and access.may_withdraw(user, pledge),
-            "may_publish": access.may_publish(user, pledge),
+            "may_write": access.can_edit_pledge(user, pledge),
+            "may_vet": access.can_vet_pledge(user, pledge),
+            "may_withdraw": pledge.is_awaiting_vetting and access.can_withdraw_pledge(user, pledge),
+            "may_publish": access.can_publish_pledge(user, pledge),
             "returned": selectors.return_reason(pledge=pledge),
             "return_form": ReturnForm(),
         },
@@ -215,7 +186,7 @@ def detail(request, pk):
 
 @require_http_methods(["GET", "POST"])
 def edit(request, pk):
-    pledge = access.get_pledge_or_404(request.user, pk, access.may_write)
+    pledge = access.get_pledge_for_user(request.user, pk, PledgeAction.EDIT)
     form_class = MemberPledgeForm if pledge.is_member_pledge else PledgeForm
     kwargs = {} if pledge.is_member_pledge else {"member_pledge": False}
     initial = {name: getattr(pledge, name) for name in services.CONTENT_FIELDS}
@@ -240,12 +211,12 @@ def edit(request, pk):
     )
 
 
-def _act(request, pk, check, action, success):
-    pledge = access.get_pledge_or_404(request.user, pk, check)
+def _act(request, pk, check: PledgeAction, action, success):
+    pledge = access.get_pledge_for_user(request.user, pk, check)
     try:
         action(pledge)
     except ValidationError as error:
-        messages.error(request, "；".join(error.messages))
+        show_refusal(request, error)
     else:
         messages.success(request, success)
     return redirect(_next(request) or reverse("pledges:detail", args=[pledge.pk]))
@@ -263,7 +234,7 @@ def _next(request) -> str:
 @require_POST
 def submit(request, pk):
     return _act(
-        request, pk, access.may_write,
+        request, pk, PledgeAction.EDIT,
         lambda p: services.pledge_submit(by=request.user, pledge=p), "已提交审核。",
     )  # fmt: skip
 
@@ -291,7 +262,7 @@ def _bound(request, form_class):
 
 def _step_with_reason(request, pk, *, check, form_class, step, success, title, intro, button):
     """A step back in the lifecycle that asks for a reason first: `step(by=, pledge=, reason=)`."""
-    pledge = access.get_pledge_or_404(request.user, pk, check)
+    pledge = access.get_pledge_for_user(request.user, pk, check)
     form = _bound(request, form_class)
     if form.is_bound and form.is_valid():
         try:
@@ -317,7 +288,7 @@ def withdraw(request, pk):
     return _step_with_reason(
         request,
         pk,
-        check=access.may_withdraw,
+        check=PledgeAction.WITHDRAW,
         form_class=WithdrawForm,
         step=services.pledge_withdraw,
         success="已撤回，承诺回到草稿，可以修改后重新提交。",
@@ -336,7 +307,7 @@ def vet_queue(request):
         request,
         "pledges/vet_queue.html",
         {
-            "page": _page(request, selectors.vet_queue(user=request.user)),
+            "page": page_of(request, selectors.vet_queue(user=request.user)),
             "return_form": ReturnForm(),
         },
     )
@@ -345,7 +316,7 @@ def vet_queue(request):
 @require_http_methods(["GET", "POST"])
 def approve(request, pk):
     """审定通过 asks first: the page shows what is approved and a box to tick."""
-    pledge = access.get_pledge_or_404(request.user, pk, access.may_vet)
+    pledge = access.get_pledge_for_user(request.user, pk, PledgeAction.VET)
     form = _bound(request, ApproveForm)
     back = _next(request) or reverse("pledges:detail", args=[pledge.pk])
     if form.is_bound and form.is_valid():
@@ -375,7 +346,7 @@ def reopen(request, pk):
     return _step_with_reason(
         request,
         pk,
-        check=access.may_vet,
+        check=PledgeAction.VET,
         form_class=ReopenForm,
         step=services.pledge_reopen,
         success="已撤销审定，承诺回到待审核。",
@@ -389,11 +360,11 @@ def reopen(request, pk):
 def return_(request, pk):
     form = ReturnForm(request.POST)
     if not form.is_valid():  # the detail page and the queue show the message naming the field
-        pledge = access.get_pledge_or_404(request.user, pk, access.may_vet)
+        pledge = access.get_pledge_for_user(request.user, pk, PledgeAction.VET)
         messages.error(request, first_error(form))
         return redirect(_next(request) or reverse("pledges:detail", args=[pledge.pk]))
     return _act(
-        request, pk, access.may_vet,
+        request, pk, PledgeAction.VET,
         lambda p: services.pledge_return(by=request.user, pledge=p, **form.cleaned_data),
         "已退回修改。",
     )  # fmt: skip
@@ -419,7 +390,7 @@ def bulk_approve(request):
                 by=request.user, pledges=pledges, comment=form.cleaned_data["comment"]
             )
         except ValidationError as error:
-            messages.error(request, "未审定任何承诺：" + "；".join(error.messages))
+            show_refusal(request, error, prefix="未审定任何承诺：")
         else:
             messages.success(request, f"已审定 {count} 项承诺。")
         return redirect("pledges:vet_queue")
@@ -439,7 +410,7 @@ def bulk_approve(request):
 @require_POST
 def publish(request, pk):
     return _act(
-        request, pk, access.may_publish,
+        request, pk, PledgeAction.PUBLISH,
         lambda p: services.pledge_publish(by=request.user, pledge=p), "已公示。",
     )  # fmt: skip
 
@@ -449,20 +420,20 @@ def publish(request, pk):
 
 @require_http_methods(["GET", "POST"])
 def fulfil(request, pk):
-    pledge = access.get_pledge_or_404(request.user, pk, access.may_write)
-    periods = services.periods_of(pledge, timezone.localdate())
-    initial = {"period": f"{periods[-1][0]}-{periods[-1][1]}"} if periods else {}
+    pledge = access.get_pledge_for_user(request.user, pk, PledgeAction.EDIT)
+    periods = pledge.reporting_periods(timezone.localdate())
+    initial = {"period": FulfilmentForm.period_value(periods[-1])} if periods else {}
     form = FulfilmentForm(
         request.POST or None, periods=periods, initial=initial, done=pledge.is_done
     )
     if request.method == "POST" and form.is_valid():
-        year, period = form.cleaned_data["period"]
+        period = form.cleaned_data["period"]
         try:
             services.fulfilment_record(
                 by=request.user,
                 pledge=pledge,
-                year=year,
-                period=period,
+                year=period.year,
+                period=period.number,
                 text=form.cleaned_data["text"],
                 status=form.cleaned_data["status"],
                 reason=form.cleaned_data["reason"],
@@ -481,10 +452,7 @@ def fulfil(request, pk):
 
 @require_GET
 def attachment(request, pk):
-    item = Attachment.objects.select_related("fulfilment").filter(pk=pk).first()
-    if item is None:
-        raise Http404("没有找到该附件。")
-    access.get_pledge_or_404(request.user, item.fulfilment.pledge_id)
+    item = access.get_attachment_for_user(request.user, pk)
     # An upload is the user's content, not the site's: a download, never rendered in our origin
     # (a PDF's JavaScript or an SVG's script would otherwise run with the user's session).
     response = FileResponse(
@@ -506,7 +474,7 @@ def overdue(request):
     within = _within(request)
     items = selectors.overdue(user=request.user, within=within, today=timezone.localdate())
     return render(
-        request, "pledges/overdue.html", {"page": _page(request, items), "within": within}
+        request, "pledges/overdue.html", {"page": page_of(request, items), "within": within}
     )
 
 
@@ -515,7 +483,7 @@ def missing(request):
     within = _within(request)
     if within is None:
         within = org_access.orgs_for(request.user, Action.EXPORT).order_by("level", "lft").first()
-    year = _year(request)
+    year = year_from(request)
     if within is None:
         return render(request, "pledges/missing.html", {"within": None, "year": year})
     members = selectors.members_without_pledge(user=request.user, within=within, year=year)
@@ -526,7 +494,7 @@ def missing(request):
         {
             "within": within,
             "year": year,
-            "members": _page(request, members),
+            "members": page_of(request, members),
             "orgs": orgs[:200],
             "org_count": orgs.count(),
         },
@@ -535,7 +503,7 @@ def missing(request):
 
 @require_http_methods(["GET", "POST"])
 def rectify(request, pk):
-    pledge = access.get_pledge_or_404(request.user, pk, access.may_vet)
+    pledge = access.get_pledge_for_user(request.user, pk, PledgeAction.VET)
     form = RectificationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -551,20 +519,19 @@ def rectify(request, pk):
 @require_GET
 def rectifications(request):
     within = _within(request)
-    items = selectors.rectifications_for(user=request.user, within=within)
+    page = page_of(request, selectors.rectifications_for(user=request.user, within=within))
+    page.object_list = selectors.rectification_rows(page.object_list)
     return render(
         request,
         "pledges/rectifications.html",
-        {"page": _page(request, items), "within": within, "today": timezone.localdate()},
+        {"page": page, "within": within, "today": timezone.localdate()},
     )
 
 
 @require_http_methods(["GET", "POST"])
 def rectification(request, pk):
-    item = Rectification.objects.select_related("pledge").filter(pk=pk).first()
-    if item is None:
-        raise Http404("没有找到该整改。")
-    pledge = access.get_pledge_or_404(request.user, item.pledge_id)
+    item = access.get_rectification_for_user(request.user, pk)
+    pledge = item.pledge
     form = RectificationResponseForm(request.POST or None, initial={"response": item.response})
     action_form = _bound(request, RectificationActionForm)
     if action_form.is_bound and not action_form.is_valid():
@@ -586,7 +553,7 @@ def rectification(request, pk):
                 return redirect("pledges:rectification", pk=item.pk)
         except ValidationError as error:
             if action in ("close", "reopen"):
-                messages.error(request, "；".join(error.messages))
+                show_refusal(request, error)
             else:
                 apply_errors(form, error)
     return render(
@@ -596,9 +563,8 @@ def rectification(request, pk):
             "item": item,
             "pledge": pledge,
             "form": form,
-            "may_respond": access.may_write(request.user, pledge)
-            and item.status != RectificationStatus.CLOSED,
-            "may_close": access.may_vet(request.user, pledge),
+            "may_respond": access.can_respond_rectification(request.user, item),
+            "may_close": access.can_close_rectification(request.user, item),
         },
     )
 
@@ -608,7 +574,7 @@ def rectification(request, pk):
 
 @require_http_methods(["GET", "POST"])
 def evaluate(request, pk):
-    pledge = access.get_pledge_or_404(request.user, pk, access.may_vet)
+    pledge = access.get_pledge_for_user(request.user, pk, PledgeAction.VET)
     form = EvaluationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -623,8 +589,8 @@ def evaluate(request, pk):
 
 @require_http_methods(["GET", "POST"])
 def repledge(request, pk):
-    previous = access.get_pledge_or_404(request.user, pk, access.may_write)
-    year = _year(request, default=max(previous.year, timezone.localdate().year))
+    previous = access.get_pledge_for_user(request.user, pk, PledgeAction.EDIT)
+    year = year_from(request, default=max(previous.year, timezone.localdate().year))
     form = PledgeForm(
         request.POST or None,
         member_pledge=previous.is_member_pledge,
@@ -652,7 +618,7 @@ def repledge(request, pk):
 @require_http_methods(["GET", "POST"])
 def window(request, org_pk):
     org = org_access.get_org_for_user(request.user, org_pk, Action.CONFIGURE)
-    year = _year(request)
+    year = year_from(request)
     start, end = services.window_for(org=org, year=year)
     form = WindowForm(request.POST or None, initial={"year": year, "start": start, "end": end})
     if request.method == "POST" and form.is_valid():
@@ -670,7 +636,7 @@ def window(request, org_pk):
 
 
 def _public_org(code: str) -> Organization:
-    org = Organization.objects.filter(code=code.upper(), is_active=True).first()
+    org = selectors.active_org_by_code(code=code)
     if org is None:
         raise Http404("没有找到该党组织。")
     return org
@@ -680,7 +646,7 @@ def _public_org(code: str) -> Organization:
 @require_GET
 def public_notice(request, code):
     org = _public_org(code)
-    year = _year(request)
+    year = year_from(request)
     url = request.build_absolute_uri(reverse("public:notice", args=[org.code]))
     return render(
         request,
@@ -700,136 +666,6 @@ def public_qr(request, code):
     return HttpResponse(svg.getvalue(), content_type="image/svg+xml")
 
 
-# ---------------------------------------------------------------- 党组织书记公开承诺书
-
-
-@require_http_methods(["GET", "POST"])
-def secretary_pledge(request, org_pk, year):
-    org = org_access.get_org_for_user(request.user, org_pk, Action.EXPORT)
-    _check_year(year)
-    sp = (
-        SecretaryPledge.objects.select_related("member", "upper_by")
-        .filter(org=org, year=year)
-        .first()
-    )
-    is_secretary = org.secretary is not None and org.secretary.user_id == request.user.pk
-    editable = is_secretary and (sp is None or sp.status in ("draft", "returned"))
-    initial = {}
-    if sp:
-        initial = {f: getattr(sp, f) for f in ("post", "term_start", "contact", "content")}
-    elif org.secretary:
-        initial = {"post": org.secretary.post or f"{org.name}书记"}
-    form = SecretaryPledgeForm(request.POST or None, initial=initial)
-    if request.method == "POST":
-        if not editable:
-            raise PermissionDenied("书记公开承诺书由书记本人填写，提交后不能修改。")
-        if form.is_valid():
-            try:
-                sp = services.secretary_pledge_save(
-                    by=request.user, org=org, year=year, **form.cleaned_data
-                )
-            except ValidationError as error:
-                apply_errors(form, error)
-            else:
-                messages.success(request, "已保存。确认后请签字提交上级党组织审定。")
-                return redirect("pledges:secretary_pledge", org_pk=org.pk, year=year)
-    return render(
-        request,
-        "pledges/secretary_pledge.html",
-        {
-            "org": org,
-            "year": year,
-            "sp": sp,
-            "form": form,
-            "editable": editable,
-            "is_secretary": is_secretary,
-            "may_review": org_access.can(request.user, Action.SUPERVISE, org),
-            "reports": sp.reports.all() if sp else [],
-            "events": sp.events.select_related("actor") if sp else [],
-            "quarter_ends": [services.quarter_end(year, q) for q in range(1, 5)],
-        },
-    )
-
-
-def _secretary_act(request, pk, fn, success):
-    sp = access.get_secretary_pledge_or_404(request.user, pk)
-    try:
-        fn(sp)
-    except ValidationError as error:
-        messages.error(request, "；".join(error.messages))
-    else:
-        messages.success(request, success)
-    return redirect("pledges:secretary_pledge", org_pk=sp.org_id, year=sp.year)
-
-
-@require_POST
-def secretary_submit(request, pk):
-    sp = access.get_secretary_pledge_or_404(request.user, pk)
-    if sp.member.user_id != request.user.pk:
-        raise PermissionDenied("承诺书由书记本人签字提交。")
-    return _secretary_act(
-        request, pk, lambda sp: services.secretary_pledge_submit(by=request.user, sp=sp),
-        "已签字提交上级党组织审定。",
-    )  # fmt: skip
-
-
-@require_http_methods(["GET", "POST"])
-def secretary_review(request, pk):
-    sp = access.get_secretary_pledge_or_404(request.user, pk)
-    if not org_access.can(request.user, Action.SUPERVISE, sp.org):
-        raise PermissionDenied("审定意见由上一级党组织书记填写。")
-    form = SecretaryReviewForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.secretary_pledge_review(
-                by=request.user, sp=sp, approve=form.cleaned_data["decision"] == "approve",
-                opinion=form.cleaned_data["opinion"],
-            )  # fmt: skip
-        except ValidationError as error:
-            apply_errors(form, error)
-        else:
-            messages.success(request, "已填写审定意见。")
-            return redirect("pledges:secretary_pledge", org_pk=sp.org_id, year=sp.year)
-    return render(request, "pledges/secretary_review.html", {"form": form, "sp": sp})
-
-
-@require_http_methods(["GET", "POST"])
-def secretary_report(request, pk):
-    sp = access.get_secretary_pledge_or_404(request.user, pk)
-    if sp.member.user_id != request.user.pk:
-        raise PermissionDenied("季度落实情况由书记本人报送。")
-    today = timezone.localdate()
-    current = (today.month - 1) // 3 + 1 if today.year == sp.year else 4
-    form = SecretaryReportForm(request.POST or None, initial={"quarter": current})
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.secretary_report_save(by=request.user, sp=sp, **form.cleaned_data)
-        except ValidationError as error:
-            apply_errors(form, error)
-        else:
-            messages.success(request, "已报送本季度落实情况。")
-            return redirect("pledges:secretary_pledge", org_pk=sp.org_id, year=sp.year)
-    return render(request, "pledges/secretary_report.html", {"form": form, "sp": sp})
-
-
-@require_GET
-def secretary_ledger(request, org_pk, year):
-    """台账: every secretary's pledge letter in the subtree, with its quarterly reports."""
-    org = org_access.get_org_for_user(request.user, org_pk, Action.EXPORT)
-    _check_year(year)
-    letters = (
-        SecretaryPledge.objects.filter(org.subtree_q("org__"), year=year)
-        .select_related("org", "member")
-        .prefetch_related("reports")
-        .order_by("org__lft")
-    )
-    return render(
-        request,
-        "pledges/secretary_ledger.html",
-        {"org": org, "year": year, "page": _page(request, letters), "today": timezone.localdate()},
-    )
-
-
 @require_GET
 def mine(request):
     member = None
@@ -846,7 +682,7 @@ def mine(request):
         request,
         "pledges/mine.html",
         {
-            "page": _page(request, items),
+            "page": page_of(request, items),
             "member": member,
             "query": query,
             "status": PledgeStatus(status) if status else None,

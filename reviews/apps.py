@@ -9,9 +9,9 @@ class ReviewsConfig(AppConfig):
         from orgs import access, extensions
         from orgs.access import Action
         from reviews import demo, links
+        from reviews.appraisal import access as appraisal_access
         from reviews.appraisal import demo as appraisal_demo
         from reviews.appraisal import links as appraisal_links
-        from reviews.appraisal import selectors as appraisal_selectors
 
         extensions.org_link_providers.append(links.org_links)
         extensions.org_link_providers.append(appraisal_links.org_links)
@@ -24,7 +24,7 @@ class ReviewsConfig(AppConfig):
         extensions.page_rules["appraisal:list"] = lambda user, org: access.can(
             user, Action.VIEW, org
         )
-        extensions.page_rules["appraisal:detail"] = appraisal_selectors.may_view
+        extensions.page_rules["appraisal:detail"] = appraisal_access.can_view_appraisal
 
 
 def member_reviews_section(user, member) -> list[dict]:

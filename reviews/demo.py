@@ -81,10 +81,8 @@ def seed(*, scale: str, rng, today: datetime.date, log) -> dict:
         ).values_list("member_id", "org_id", "start", "end")
     )
     year, now = today.year, timezone.now()
-    quarters = [
-        Period(year, QUARTER, q) for q in range(1, 5) if Period(year, QUARTER, q).start <= today
-    ]
-    halves = [Period(year, HALF, h) for h in range(1, 3) if Period(year, HALF, h).start <= today]
+    quarters = [p for p in Period.all_of(year, QUARTER) if p.has_begun(today)]
+    halves = [p for p in Period.all_of(year, HALF) if p.has_begun(today)]
     count = 0
 
     def state(period: Period) -> str | None:

@@ -33,12 +33,12 @@ class ReviewForm(forms.Form):
 
 
 class ItemForm(forms.Form):
-    text = forms.CharField(label="整改事项", max_length=500)
+    requirement = forms.CharField(label="整改事项", max_length=500)
     deadline = forms.DateField(label="整改期限", widget=DateInput())
 
 
 class ItemReportForm(forms.Form):
-    report = forms.CharField(
+    response = forms.CharField(
         label="整改情况", max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
     )
 

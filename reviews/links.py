@@ -6,7 +6,7 @@ from django.utils import timezone
 from orgs import access
 from orgs.access import Action
 from orgs.periods import HALF, QUARTER, Period
-from reviews.models import ItemStatus, ReviewRectification
+from reviews import selectors
 
 
 def org_links(user, org) -> list[dict]:
@@ -29,9 +29,7 @@ def org_links(user, org) -> list[dict]:
 
 def todo(user) -> list[dict]:
     today = timezone.localdate()
-    late = ReviewRectification.objects.filter(
-        review__reviewer=user, deadline__lt=today, status__in=[ItemStatus.OPEN, ItemStatus.REPORTED]
-    ).count()
+    late = selectors.late_rectifications_count(user=user, today=today)
     if late:
         return [{"text": "逾期的点评整改事项", "url": reverse("reviews:items"), "count": late}]
     return []

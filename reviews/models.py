@@ -4,8 +4,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from orgs.models import Member, Organization
+from orgs.models import MEMBER_HOLDING_KINDS, Member, Organization
 from orgs.periods import HALF, QUARTER, Period
+from orgs.rectifications import RectificationBase, RectificationStatus
 
 
 class SubjectKind(models.TextChoices):
@@ -28,6 +29,7 @@ class ReviewStatus(models.TextChoices):
 
 
 PERIOD_KINDS = [(QUARTER, "季度"), (HALF, "半年")]
+REVIEWABLE_KINDS = MEMBER_HOLDING_KINDS  # 基层党委, 党总支, 党支部: reviewed half-yearly
 
 
 class PeriodFields(models.Model):
@@ -45,6 +47,30 @@ class PeriodFields(models.Model):
     @property
     def period_label(self) -> str:
         return self.period_obj.label
+
+
+class PeriodQuerySet(models.QuerySet):
+    def in_period(self, period: Period):
+        return self.filter(year=period.year, period_kind=period.kind, period=period.number)
+
+
+LIVE_STATUSES = (ReviewStatus.DRAFT, ReviewStatus.SIGNED)
+
+
+class LeaderReviewQuerySet(PeriodQuerySet):
+    def live(self):
+        """Draft or signed: a version replaced by its correction is not live."""
+        return self.filter(status__in=LIVE_STATUSES)
+
+    def signed(self):
+        return self.filter(status=ReviewStatus.SIGNED)
+
+    def drafts(self):
+        return self.filter(status=ReviewStatus.DRAFT)
+
+    def not_by_subject(self):
+        """Leave out reviews a member wrote of themselves (see LeaderReview.by_subject)."""
+        return self.filter(by_subject=False)
 
 
 class LeaderReview(PeriodFields):
@@ -87,6 +113,8 @@ class LeaderReview(PeriodFields):
     signed_at = models.DateTimeField("签字时间", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = LeaderReviewQuerySet.as_manager()
 
     class Meta:
         verbose_name = "领导点评"
@@ -148,6 +176,14 @@ class LeaderReview(PeriodFields):
         return self.status == ReviewStatus.SIGNED
 
     @property
+    def is_superseded(self) -> bool:
+        return self.status == ReviewStatus.SUPERSEDED
+
+    @property
+    def is_about_member(self) -> bool:
+        return self.subject_kind == SubjectKind.MEMBER
+
+    @property
     def subject_name(self) -> str:
         if self.subject_kind == SubjectKind.MEMBER:
             return self.subject_member.name
@@ -164,7 +200,7 @@ class ReviewEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     action = models.CharField(max_length=20)
-    comment = models.TextField(blank=True)
+    comment = models.TextField(max_length=2000, blank=True)
     changes = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -187,28 +223,25 @@ class ReviewEvent(models.Model):
         }.get(self.action, self.action)
 
 
-class ItemStatus(models.TextChoices):
-    OPEN = "open", "整改中"
-    REPORTED = "reported", "已报告"
-    CLOSED = "closed", "已销号"
+class ReviewRectificationQuerySet(models.QuerySet):
+    def open(self):
+        """Not yet closed: open, or reported and waiting for the reviewer to close it."""
+        return self.exclude(status=RectificationStatus.CLOSED)
 
 
-class ReviewRectification(models.Model):
-    """A rectification item set from a review (兵创先组发〔2011〕3号 steps 三, 四)."""
+class ReviewRectification(RectificationBase):
+    """A rectification item set from a review (兵创先组发〔2011〕3号 steps 三, 四); `org` is the
+    review's (the member's branch, or the organisation reviewed)."""
 
     review = models.ForeignKey(LeaderReview, on_delete=models.CASCADE, related_name="items")
-    org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
-    text = models.CharField("整改事项", max_length=500)
-    deadline = models.DateField("整改期限")
-    status = models.CharField(max_length=10, choices=ItemStatus.choices, default=ItemStatus.OPEN)
-    report = models.TextField("整改情况", max_length=2000, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ReviewRectificationQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["status", "deadline"], name="review_item_open")]
 
     def __str__(self) -> str:
-        return self.text
+        return self.requirement
 
 
 class Exemption(PeriodFields):
@@ -227,6 +260,8 @@ class Exemption(PeriodFields):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     at = models.DateTimeField(auto_now_add=True)
+
+    objects = PeriodQuerySet.as_manager()
 
     class Meta:
         constraints = [

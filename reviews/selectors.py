@@ -1,28 +1,46 @@
-"""Reads for the review pages: obligations by rule and the two coverages (全覆盖)."""
+"""Reads of leader reviews: for the review pages (obligations by rule and the two coverages,
+全覆盖), and the read API the ledgers and statistics build on (`signed_review`,
+`signed_reviews`, `open_rectifications`, `review_counts_by_org`). They return querysets, numbers
+and dataclass rows; the templates format them."""
 
 from __future__ import annotations
 
 import bisect
+import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.urls import reverse
 
 from orgs.models import Member, Membership, Organization
-from orgs.periods import Period
+from orgs.numbers import share
+from orgs.periods import HALF, QUARTER, Period
+from orgs.rectifications import RectificationRow
 from orgs.selectors import members_on
 from pledges.access import pledges_visible_to
-from pledges.models import Pledge, PledgeStatus
-from reviews.access import reviews_visible_to
-from reviews.models import Exemption, LeaderReview, ReviewRectification, ReviewStatus, SubjectKind
-from reviews.services import REVIEWABLE_KINDS
-
-LIVE = (ReviewStatus.DRAFT, ReviewStatus.SIGNED)
-# nobody reviews themselves: a review its subject wrote (the service refuses one) counts nowhere
-NOT_SELF = Q(by_subject=False)  # no review a member wrote of themselves (see LeaderReview)
-
-
-def _in_period(period: Period) -> Q:
-    return Q(year=period.year, period_kind=period.kind, period=period.number)
+from pledges.models import Pledge
+from reviews.access import member_branch_for, rectifications_visible_to, reviews_visible_to
+from reviews.models import (
+    REVIEWABLE_KINDS,
+    Exemption,
+    LeaderReview,
+    RandomDraw,
+    ReviewEvent,
+    ReviewRectification,
+    SubjectKind,
+)
 
 
 def _prefer_signed(reviews, *, key) -> dict:
@@ -30,20 +48,18 @@ def _prefer_signed(reviews, *, key) -> dict:
     chosen: dict = {}
     for review in reviews:
         current = chosen.get(key(review))
-        if current is None or (
-            current.status != ReviewStatus.SIGNED and review.status == ReviewStatus.SIGNED
-        ):
+        if current is None or (not current.is_signed and review.is_signed):
             chosen[key(review)] = review
     return chosen
 
 
-def percent(part: int, whole: int) -> str:
-    """A share as the pages show it: one decimal and a per cent sign, "—" when there is no whole."""
-    return f"{100 * part / whole:.1f}%" if whole else "—"
+# ---------------------------------------------------------------- the review pages
 
 
 @dataclass
 class Row:
+    """One obligation on a quarter's or half-year's page: a subject, its review or exemption."""
+
     subject: object
     kind: str
     review: LeaderReview | None = None
@@ -52,11 +68,41 @@ class Row:
 
     @property
     def state(self) -> str:
+        """ "exempt", "missing", "draft" or "signed": the order the pages list them in."""
         if self.exemption:
             return "exempt"
         if self.review is None:
             return "missing"
         return self.review.status
+
+    @property
+    def is_exempt(self) -> bool:
+        return self.exemption is not None
+
+    @property
+    def is_missing(self) -> bool:
+        """Neither reviewed nor exempt."""
+        return not self.is_exempt and self.review is None
+
+    @property
+    def is_draft(self) -> bool:
+        return not self.is_exempt and self.review is not None and self.review.is_draft
+
+    @property
+    def is_signed(self) -> bool:
+        return not self.is_exempt and self.review is not None and self.review.is_signed
+
+    @property
+    def awaits_review(self) -> bool:
+        """Owed and not yet met: no review, or one not signed yet."""
+        return self.is_missing or self.is_draft
+
+    @property
+    def is_secretary(self) -> bool:
+        return self.kind == SubjectKind.SECRETARY
+
+
+STATE_ORDER = {"missing": 0, "draft": 1, "signed": 2, "exempt": 3}
 
 
 def branch_quarter(*, branch: Organization, period: Period) -> list[Row]:
@@ -67,52 +113,47 @@ def branch_quarter(*, branch: Organization, period: Period) -> list[Row]:
         members = [m for m in members if m.pk != branch.secretary_id]
     ids = [m.pk for m in members]
     latest = _prefer_signed(
-        LeaderReview.objects.filter(
-            _in_period(period), NOT_SELF, org=branch, subject_kind=SubjectKind.MEMBER,
-            status__in=LIVE, subject_member__in=ids,
-        ),
+        LeaderReview.objects.live()
+        .in_period(period)
+        .not_by_subject()
+        .filter(org=branch, subject_kind=SubjectKind.MEMBER, subject_member__in=ids),
         key=lambda r: r.subject_member_id,
-    )  # fmt: skip
+    )
     exempt = {
         e.subject_member_id: e
-        for e in Exemption.objects.filter(
-            _in_period(period), subject_kind=SubjectKind.MEMBER, subject_member__in=ids
+        for e in Exemption.objects.in_period(period).filter(
+            subject_kind=SubjectKind.MEMBER, subject_member__in=ids
         )
     }
     # last quarter's review as this branch wrote it (another branch's is not its to read)
     before = {
         r.subject_member_id: r
-        for r in LeaderReview.objects.filter(
-            _in_period(period.previous()), NOT_SELF, org=branch, subject_kind=SubjectKind.MEMBER,
-            status=ReviewStatus.SIGNED, subject_member__in=ids,
-        )
+        for r in LeaderReview.objects.signed().in_period(period.previous()).not_by_subject()
+        .filter(org=branch, subject_kind=SubjectKind.MEMBER, subject_member__in=ids)
     }  # fmt: skip
     rows = [
         Row(m, SubjectKind.MEMBER, latest.get(m.pk), exempt.get(m.pk), before.get(m.pk))
         for m in members
     ]
-    order = {"missing": 0, "draft": 1, "signed": 2, "exempt": 3}
-    rows.sort(key=lambda r: order[r.state])
+    rows.sort(key=lambda r: STATE_ORDER[r.state])
     return rows
+
+
+def _reviewable_children(org: Organization) -> QuerySet[Organization]:
+    return org.get_children().filter(kind__in=REVIEWABLE_KINDS, is_active=True)
 
 
 def half_year(*, org: Organization, period: Period) -> list[Row]:
     """The child organisations (and their secretaries) owed a review by `org` this half-year."""
-    children = list(
-        org.get_children()
-        .filter(kind__in=REVIEWABLE_KINDS, is_active=True)
-        .select_related("secretary")
-    )
+    children = list(_reviewable_children(org).select_related("secretary"))
     ids = [c.pk for c in children]
     latest = _prefer_signed(
-        LeaderReview.objects.filter(
-            _in_period(period), subject_org__in=ids, reviewer_org=org, status__in=LIVE
-        ),
+        LeaderReview.objects.live().in_period(period).filter(subject_org__in=ids, reviewer_org=org),
         key=lambda r: (r.subject_org_id, r.subject_kind),
     )
     exempt = {
         (e.subject_org_id, e.subject_kind): e
-        for e in Exemption.objects.filter(_in_period(period), subject_org__in=ids)
+        for e in Exemption.objects.in_period(period).filter(subject_org__in=ids)
     }
     rows = []
     for child in children:
@@ -123,6 +164,14 @@ def half_year(*, org: Organization, period: Period) -> list[Row]:
                 Row(child, kind, latest.get((child.pk, kind)), exempt.get((child.pk, kind)))
             )
     return rows
+
+
+def missing_members(*, branch: Organization, period: Period) -> list[Member]:
+    """The members the branch still owes a review this quarter (none yet, or a draft)."""
+    return [r.subject for r in branch_quarter(branch=branch, period=period) if r.awaits_review]
+
+
+# ---------------------------------------------------------------- 全覆盖
 
 
 @dataclass
@@ -138,21 +187,62 @@ class Coverage:
     reviewers_done: int = 0
     gaps: list = field(default_factory=list)
 
-    rate = staticmethod(percent)
+    @property
+    def member_rate(self) -> float | None:
+        return share(self.members_reviewed, self.members_owed)
 
     @property
-    def member_rate(self) -> str:
-        return self.rate(self.members_reviewed, self.members_owed)
-
-    @property
-    def org_rate(self) -> str:
-        return self.rate(
+    def org_rate(self) -> float | None:
+        return share(
             self.orgs_reviewed + self.secretaries_reviewed, self.orgs_owed + self.secretaries_owed
         )
 
     @property
-    def reviewer_rate(self) -> str:
-        return self.rate(self.reviewers_done, self.reviewers_owed)
+    def reviewer_rate(self) -> float | None:
+        return share(self.reviewers_done, self.reviewers_owed)
+
+
+def _exempted_member(quarter: Period, member_ref: str) -> QuerySet[Exemption]:
+    return Exemption.objects.in_period(quarter).filter(
+        subject_kind=SubjectKind.MEMBER, subject_member_id=OuterRef(member_ref)
+    )
+
+
+def _member_counts(in_tree: Q, quarter: Period) -> tuple[dict[int, int], dict[int, int]]:
+    """Per branch (org id): the members owed a review this quarter, and those reviewed. Two
+    grouped queries.
+
+    Owed: on the branch's roll at the quarter's end, not its secretary (reviewed half-yearly as
+    such), not exempt. Reviewed: with a signed review by that branch, not written by themselves
+    — so reviewed never exceeds owed and the lists beside agree."""
+    on_roll = Membership.objects.on(quarter.end)
+    owed = dict(
+        on_roll.filter(in_tree)
+        .exclude(member_id=F("org__secretary_id"))
+        .filter(~Exists(_exempted_member(quarter, "member_id")))
+        .values("org_id")
+        .annotate(n=Count("member_id", distinct=True))
+        .values_list("org_id", "n")
+    )
+    # Counted from the reviews, each tested against the roll in the WHERE clause: the database
+    # joins the roll once (a hash semi-join) instead of probing the reviews for every member.
+    done = dict(
+        LeaderReview.objects.signed()
+        .in_period(quarter)
+        .not_by_subject()
+        .filter(in_tree, subject_kind=SubjectKind.MEMBER)
+        .exclude(subject_member_id=F("org__secretary_id"))
+        .filter(
+            Exists(
+                on_roll.filter(member_id=OuterRef("subject_member_id"), org_id=OuterRef("org_id"))
+            )
+        )
+        .filter(~Exists(_exempted_member(quarter, "subject_member_id")))
+        .values("org_id")
+        .annotate(n=Count("subject_member_id", distinct=True))
+        .values_list("org_id", "n")
+    )
+    return owed, done
 
 
 def coverage(*, root: Organization, quarter: Period, half: Period) -> dict:
@@ -162,47 +252,7 @@ def coverage(*, root: Organization, quarter: Period, half: Period) -> dict:
     Seven grouped queries whatever the size of the subtree; the roll-up to children is by
     nested-set range over the grouped rows."""
     in_tree = root.subtree_q("org__")
-    # Members owed a review by their branch: on its roll at the quarter's end, not its secretary
-    # (reviewed half-yearly as such), not exempt; reviewed: with a signed review by that branch,
-    # not written by themselves — so reviewed never exceeds owed and the lists beside agree.
-    on_roll = Membership.objects.on(quarter.end)
-
-    def exempted(member_ref: str):
-        return Exemption.objects.filter(
-            _in_period(quarter),
-            subject_kind=SubjectKind.MEMBER,
-            subject_member_id=OuterRef(member_ref),
-        )
-
-    owed = dict(
-        on_roll.filter(in_tree)
-        .exclude(member_id=F("org__secretary_id"))
-        .filter(~Exists(exempted("member_id")))
-        .values("org_id")
-        .annotate(n=Count("member_id", distinct=True))
-        .values_list("org_id", "n")
-    )
-    # Counted from the reviews, each tested against the roll in the WHERE clause: the database
-    # joins the roll once (a hash semi-join) instead of probing the reviews for every member.
-    done = dict(
-        LeaderReview.objects.filter(
-            _in_period(quarter),
-            NOT_SELF,
-            in_tree,
-            subject_kind=SubjectKind.MEMBER,
-            status=ReviewStatus.SIGNED,
-        )  # fmt: skip
-        .exclude(subject_member_id=F("org__secretary_id"))
-        .filter(
-            Exists(
-                on_roll.filter(member_id=OuterRef("subject_member_id"), org_id=OuterRef("org_id"))
-            )
-        )
-        .filter(~Exists(exempted("subject_member_id")))
-        .values("org_id")
-        .annotate(n=Count("subject_member_id", distinct=True))
-        .values_list("org_id", "n")
-    )
+    owed, done = _member_counts(in_tree, quarter)
     counts = {org_id: (n, done.get(org_id, 0)) for org_id, n in owed.items()}
     orgs = list(
         Organization.objects.filter(root.subtree_q(), is_active=True)
@@ -212,16 +262,16 @@ def coverage(*, root: Organization, quarter: Period, half: Period) -> dict:
     parent_of = {pk: parent_id for pk, _, parent_id, *_ in orgs}
     org_done = {  # only the parent's review meets the obligation; other leaders' are extra
         (subject, kind)
-        for subject, kind, reviewer_org in LeaderReview.objects.filter(
-            _in_period(half), in_tree, status=ReviewStatus.SIGNED
-        )
+        for subject, kind, reviewer_org in LeaderReview.objects.signed()
+        .in_period(half)
+        .filter(in_tree)
         .exclude(subject_kind=SubjectKind.MEMBER)
         .values_list("subject_org_id", "subject_kind", "reviewer_org_id")
         .distinct()
         if parent_of.get(subject) == reviewer_org
     }
     org_exempt = set(
-        Exemption.objects.filter(_in_period(half), in_tree).exclude(subject_kind=SubjectKind.MEMBER)
+        Exemption.objects.in_period(half).filter(in_tree).exclude(subject_kind=SubjectKind.MEMBER)
         .values_list("subject_org_id", "subject_kind")
     )  # fmt: skip
     children = list(root.get_children().filter(is_active=True).order_by("lft"))
@@ -251,16 +301,16 @@ def coverage(*, root: Organization, quarter: Period, half: Period) -> dict:
         for subject_kind in kinds:
             if (pk, subject_kind) in org_exempt:
                 continue
-            done = (pk, subject_kind) in org_done
+            met = (pk, subject_kind) in org_done
             if parent_id in lft_of:
-                reviewer_gaps[parent_id] = reviewer_gaps.get(parent_id, 0) + (not done)
+                reviewer_gaps[parent_id] = reviewer_gaps.get(parent_id, 0) + (not met)
             for t in targets:
                 if subject_kind == SubjectKind.ORG:
                     t.orgs_owed += 1
-                    t.orgs_reviewed += done
+                    t.orgs_reviewed += met
                 else:
                     t.secretaries_owed += 1
-                    t.secretaries_reviewed += done
+                    t.secretaries_reviewed += met
     for pk, gap in reviewer_gaps.items():
         part = bucket(lft_of[pk])
         for t in [total] + ([part] if part else []):
@@ -272,7 +322,7 @@ def coverage(*, root: Organization, quarter: Period, half: Period) -> dict:
     return {"total": total, "children": list(parts.values())}
 
 
-PUBLIC_PLEDGES = (PledgeStatus.PUBLISHED, PledgeStatus.EVALUATED)  # 示诺 onwards: anyone reads them
+# ---------------------------------------------------------------- beside the review form
 
 
 def pledges_beside(
@@ -284,9 +334,8 @@ def pledges_beside(
     pledges = (
         pledges.filter(owner_member=member) if member is not None else pledges.filter(owner_org=org)
     )
-    return pledges.filter(
-        Q(status__in=PUBLIC_PLEDGES) | Q(pk__in=pledges_visible_to(user).values("pk"))
-    ).order_by("created_at", "pk")
+    readable = pledges.filter(pk__in=pledges_visible_to(user).values("pk"))
+    return (pledges.published() | readable).order_by("created_at", "pk")
 
 
 def last_review(
@@ -299,8 +348,8 @@ def last_review(
 ) -> LeaderReview | None:
     """The subject's latest signed review before `period` that the writer may read."""
     before = Q(year__lt=period.year) | Q(year=period.year, period__lt=period.number)
-    reviews = reviews_visible_to(user).filter(
-        before, period_kind=period.kind, subject_kind=kind, status=ReviewStatus.SIGNED
+    reviews = (
+        reviews_visible_to(user).signed().filter(before, period_kind=period.kind, subject_kind=kind)
     )
     reviews = (
         reviews.filter(subject_member=member)
@@ -310,35 +359,269 @@ def last_review(
     return reviews.order_by("-year", "-period", "-version").first()
 
 
+# ---------------------------------------------------------------- one review
+
+
 def member_reviews(*, user, member: Member) -> list[LeaderReview]:
     """A member's leader reviews (as a member, and as a secretary) that the user may read, the
     latest first; a version replaced by its correction is left out. One query."""
     return list(
         reviews_visible_to(user)
-        .filter(NOT_SELF, subject_member=member, status__in=LIVE)
+        .live()
+        .not_by_subject()
+        .filter(subject_member=member)
         .select_related("subject_org")
         .order_by("-year", "-period_kind", "-period", "-version", "-pk")
     )
 
 
-def missing_members(*, branch: Organization, period: Period) -> list:
-    return [
-        r.subject
-        for r in branch_quarter(branch=branch, period=period)
-        if r.state in ("missing", "draft")
-    ]
+def correction_of(*, review: LeaderReview) -> LeaderReview | None:
+    """The version that corrects `review`, if one was started."""
+    return LeaderReview.objects.filter(previous=review).first()
 
 
-def items_for(*, user, within: Organization | None = None) -> QuerySet[ReviewRectification]:
-    """Rectification items the user set, or that concern organisations in the user's reading scope."""
-    from orgs.access import Action, orgs_for
+def review_events(*, review: LeaderReview) -> QuerySet[ReviewEvent]:
+    return review.events.select_related("actor")
 
-    scope = orgs_for(user, Action.EXPORT).values("pk")
-    items = ReviewRectification.objects.filter(
-        Q(review__reviewer=user) | Q(org__in=scope) | Q(review__subject_member__user_id=user.pk)
-    )
+
+# ---------------------------------------------------------------- rectification items
+
+
+def rectifications_of(*, review: LeaderReview) -> list[ReviewRectification]:
+    """The items set on a review, in the order they were set."""
+    return list(review.items.order_by("pk"))
+
+
+def rectifications_for(
+    *, user, within: Organization | None = None
+) -> QuerySet[ReviewRectification]:
+    """The items the user may read (reviews.access), of the subtree `within` when given."""
+    items = rectifications_visible_to(user)
     if within is not None:
         items = items.filter(within.subtree_q("org__"))
     return items.select_related(
         "review", "review__subject_member", "review__subject_org", "org"
     ).order_by("status", "deadline", "pk")
+
+
+def rectification_rows(items: Iterable[ReviewRectification]) -> list[RectificationRow]:
+    """Review rectification items in the row shape both kinds share (select the review, its
+    subject and the org with them)."""
+    return [
+        RectificationRow(
+            source="review",
+            pk=item.pk,
+            org=item.org,
+            member=item.review.subject_member,
+            subject_name=item.review.subject_name,
+            requirement=item.requirement,
+            deadline=item.deadline,
+            status=item.status,
+            response=item.response,
+            url=reverse("reviews:detail", args=[item.review_id]),
+        )
+        for item in items
+    ]
+
+
+def open_rectifications(
+    *, org: Organization | None = None, member: Member | None = None, year: int
+) -> list[RectificationRow]:
+    """Items set from the year's reviews and not yet closed (整改中 or reported), earliest
+    deadline first: those kept in `org`'s subtree, and/or those set on `member` (as a member or
+    as a secretary). One query."""
+    items = ReviewRectification.objects.open().filter(review__year=year)
+    if org is not None:
+        items = items.filter(org.subtree_q("org__"))
+    if member is not None:
+        items = items.filter(review__subject_member=member)
+    items = items.select_related(
+        "org", "review", "review__subject_member", "review__subject_org"
+    ).order_by("deadline", "pk")
+    return rectification_rows(items)
+
+
+def late_rectifications_count(*, user, today: datetime.date) -> int:
+    """How many items the user set are past their deadline and not closed."""
+    return (
+        ReviewRectification.objects.open().filter(review__reviewer=user, deadline__lt=today).count()
+    )
+
+
+# ---------------------------------------------------------------- random draws
+
+
+def recent_draws(*, scope: Organization, limit: int = 20) -> QuerySet[RandomDraw]:
+    return RandomDraw.objects.filter(scope=scope).order_by("-at")[:limit]
+
+
+def draw_picked(*, draw: RandomDraw) -> QuerySet[Organization]:
+    """The organisations the draw picked, in tree order."""
+    return Organization.objects.filter(pk__in=draw.picked).order_by("lft")
+
+
+# ---------------------------------------------------------------- the read API
+
+
+def _signed_first(reviews: QuerySet[LeaderReview], meets: Q | None) -> QuerySet[LeaderReview]:
+    """Signed reviews, the one that meets the obligation (`meets`, when several may) first, then
+    the latest."""
+    reviews = (
+        reviews.signed()
+        .not_by_subject()
+        .select_related("org", "subject_org", "subject_member", "reviewer_org")
+    )
+    if meets is None:
+        return reviews.order_by("-signed_at", "-pk")
+    first = Case(When(meets, then=Value(0)), default=Value(1), output_field=IntegerField())
+    return reviews.annotate(meets_obligation=first).order_by(
+        "meets_obligation", "-signed_at", "-pk"
+    )
+
+
+def signed_review(
+    *,
+    subject_org: Organization | None = None,
+    subject_member: Member | None = None,
+    period: Period,
+) -> LeaderReview | None:
+    """The period's signed review of a subject, or None.
+
+    A member for a quarter: the review by the branch that owed it (the roll at the quarter's
+    end; two queries). An organisation for a half-year, or its secretary (pass the secretary as
+    `subject_member`): the parent's review, which meets the obligation, before a linked leader's
+    or a random one (one query). The corrected version of a corrected review."""
+    reviews = LeaderReview.objects.in_period(period)
+    if subject_member is not None and period.kind == QUARTER:
+        branch = member_branch_for(subject_member, period)
+        reviews = reviews.filter(subject_kind=SubjectKind.MEMBER, subject_member=subject_member)
+        meets = Q(org_id=branch.pk) if branch is not None else None
+    elif subject_member is not None and period.kind == HALF:
+        reviews = reviews.filter(subject_kind=SubjectKind.SECRETARY, subject_member=subject_member)
+        meets = Q(reviewer_org_id=F("subject_org__parent_id"))
+    elif subject_org is not None and period.kind == HALF:
+        reviews = reviews.filter(subject_kind=SubjectKind.ORG, subject_org=subject_org)
+        meets = Q(reviewer_org_id=F("subject_org__parent_id"))
+    else:
+        raise ValueError("a member for a quarter or a half-year, an organisation for a half-year")
+    return _signed_first(reviews, meets).first()
+
+
+SubjectKey = tuple[str, int]  # (subject kind, the member's or the organisation's pk)
+
+
+def subject_key(review: LeaderReview) -> SubjectKey:
+    if review.is_about_member:
+        return (review.subject_kind, review.subject_member_id)
+    return (review.subject_kind, review.subject_org_id)
+
+
+def signed_reviews(*, period: Period, org: Organization) -> dict[SubjectKey, LeaderReview]:
+    """The period's signed reviews that `org` owes, by subject (see subject_key), in one query:
+    for a quarter, the branch's reviews of its members (("member", member pk)); for a half-year,
+    the reviews of its child organisations and their secretaries (("org", child pk),
+    ("secretary", child pk)), its own before a linked leader's or a random one."""
+    if period.kind == QUARTER:
+        reviews = LeaderReview.objects.filter(org=org, subject_kind=SubjectKind.MEMBER)
+        meets = None  # one branch: its own reviews
+    elif period.kind == HALF:
+        reviews = LeaderReview.objects.filter(subject_org__parent=org).exclude(
+            subject_kind=SubjectKind.MEMBER
+        )
+        meets = Q(reviewer_org=org)
+    else:
+        raise ValueError("reviews are quarterly or half-yearly")
+    chosen: dict[SubjectKey, LeaderReview] = {}
+    for review in _signed_first(reviews.in_period(period), meets):
+        chosen.setdefault(subject_key(review), review)
+    return chosen
+
+
+@dataclass
+class ReviewCounts:
+    """One organisation's review figures for a period, counted where the obligation is kept
+    (`LeaderReview.org`): a branch's members for a quarter; an organisation itself and its
+    secretary for a half-year."""
+
+    org_id: int
+    owed: int = 0  # reviews due, exemptions left out
+    signed: int = 0  # of those, met by a signed review (for an organisation, the parent's)
+    exempt: int = 0
+    open_rectifications: int = 0  # items from the period's reviews not yet closed
+
+    @property
+    def missing(self) -> int:
+        return self.owed - self.signed
+
+    @property
+    def rate(self) -> float | None:
+        return share(self.signed, self.owed)
+
+
+def review_counts_by_org(*, period: Period, within: Organization) -> dict[int, ReviewCounts]:
+    """Per organisation of `within`'s subtree (itself included), its review figures for a
+    quarter (members) or a half-year (organisations and secretaries). Four grouped queries
+    whatever the size of the subtree; an organisation with nothing to count is absent."""
+    in_tree = within.subtree_q("org__")
+    counts: dict[int, ReviewCounts] = {}
+
+    def of(org_id: int) -> ReviewCounts:
+        return counts.setdefault(org_id, ReviewCounts(org_id))
+
+    if period.kind == QUARTER:
+        owed, done = _member_counts(in_tree, period)
+        exempt = (
+            Membership.objects.on(period.end)
+            .filter(in_tree)
+            .exclude(member_id=F("org__secretary_id"))
+            .filter(Exists(_exempted_member(period, "member_id")))
+            .values("org_id")
+            .annotate(n=Count("member_id", distinct=True))
+            .values_list("org_id", "n")
+        )
+        for org_id, n in owed.items():
+            of(org_id).owed = n
+        for org_id, n in done.items():
+            of(org_id).signed = n
+        for org_id, n in exempt:
+            of(org_id).exempt = n
+        items = ReviewRectification.objects.filter(review__subject_kind=SubjectKind.MEMBER)
+    elif period.kind == HALF:
+        subjects = {
+            (pk, kind)
+            for pk, secretary_id in Organization.objects.filter(
+                within.subtree_q(), kind__in=REVIEWABLE_KINDS, is_active=True, parent__isnull=False
+            ).values_list("pk", "secretary_id")
+            for kind in (SubjectKind.ORG, SubjectKind.SECRETARY)
+            if kind == SubjectKind.ORG or secretary_id
+        }
+        exempt = set(
+            Exemption.objects.in_period(period).filter(in_tree)
+            .exclude(subject_kind=SubjectKind.MEMBER).values_list("subject_org_id", "subject_kind")
+        )  # fmt: skip
+        met = set(
+            LeaderReview.objects.signed().in_period(period).filter(in_tree)
+            .exclude(subject_kind=SubjectKind.MEMBER)
+            .filter(reviewer_org_id=F("subject_org__parent_id"))  # the parent's: the obligation
+            .values_list("subject_org_id", "subject_kind").distinct()
+        )  # fmt: skip
+        for org_id, kind in subjects:
+            if (org_id, kind) in exempt:
+                of(org_id).exempt += 1
+                continue
+            of(org_id).owed += 1
+            of(org_id).signed += (org_id, kind) in met
+        items = ReviewRectification.objects.exclude(review__subject_kind=SubjectKind.MEMBER)
+    else:
+        raise ValueError("reviews are quarterly or half-yearly")
+    open_items = (
+        items.open()
+        .filter(in_tree, review__year=period.year, review__period_kind=period.kind)
+        .filter(review__period=period.number)
+        .values("org_id")
+        .annotate(n=Count("pk"))
+        .values_list("org_id", "n")
+    )
+    for org_id, n in open_items:
+        of(org_id).open_rectifications = n
+    return counts

@@ -7,18 +7,31 @@ import datetime
 import random
 import secrets
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from orgs import access
-from orgs.access import LEADING, Action, grants_for
-from orgs.models import MEMBER_HOLDING_KINDS, Member, Organization, Role
+from orgs.access import grants_for
+from orgs.events import record_event
+from orgs.models import Member, Organization
 from orgs.periods import HALF, QUARTER, Period
-from orgs.selectors import membership_org_on
+from orgs.rectifications import rectification_mark_closed, rectification_mark_reported
+from orgs.refusals import refuse
+from reviews.access import (
+    can_close_rectification,
+    can_draw_sample,
+    can_grant_exemption,
+    can_report_rectification,
+    correct_refusal,
+    edit_refusal,
+    issue_refusal,
+    member_branch_for,
+    reviewer_org_for_member,
+    reviewer_org_for_org,
+)
 from reviews.models import (
+    REVIEWABLE_KINDS,
     Exemption,
-    ItemStatus,
     LeaderReview,
     Method,
     RandomDraw,
@@ -29,21 +42,6 @@ from reviews.models import (
 )
 
 TEXT_FIELDS = ("method", "reviewed_on", "achievements", "shortcomings", "direction", "scope")
-REVIEWABLE_KINDS = MEMBER_HOLDING_KINDS  # 基层党委, 党总支, 党支部
-
-
-def _refuse(message: str, field: str | None = None):
-    raise ValidationError({field: message} if field else message)
-
-
-def _event(review, *, by, action, comment="", changes=None) -> None:
-    ReviewEvent.objects.create(
-        review=review,
-        actor=by if getattr(by, "is_authenticated", False) else None,
-        action=action,
-        comment=comment[:2000],
-        changes=changes or {},
-    )
 
 
 def _text(value) -> str:
@@ -57,79 +55,13 @@ def _check_texts(fields: dict, today: datetime.date, period: Period | None = Non
         ("direction", "努力方向"),
     ):
         if not str(fields.get(name, "")).strip():
-            _refuse(f"请填写“{label}”。", name)
+            refuse(f"请填写“{label}”。", name)
     if fields.get("method") not in Method.values:
-        _refuse("请选择点评方式。", "method")
+        refuse("请选择点评方式。", "method")
     if fields["reviewed_on"] > today:
-        _refuse("点评日期不能晚于今天。", "reviewed_on")
+        refuse("点评日期不能晚于今天。", "reviewed_on")
     if period is not None and fields["reviewed_on"] < period.start:
-        _refuse(f"点评日期应在{period.label}开始之后。", "reviewed_on")
-
-
-def _leading_org_over(user, org: Organization) -> Organization | None:
-    """The deepest organisation at or above `org` where the user holds a leading role."""
-    best = None
-    for g in grants_for(user):
-        if g.role in LEADING and g.covers(org) and (best is None or g.lft > best.lft):
-            best = g
-    return Organization.objects.get(pk=best.org_id) if best else None
-
-
-def member_branch_for(member: Member, period: Period) -> Organization | None:
-    """The branch that owes the member a review for the period: the one at the period's end."""
-    return membership_org_on(member=member, day=period.end)
-
-
-def owing_branch_moved(review: LeaderReview) -> Organization | None:
-    """For a member's review by a branch that no longer owes it (the member was transferred
-    before the quarter's end), the branch that owes it now; None while the reviewer still owes
-    it. A member who has left every branch is owed by nobody: the reviewing branch again."""
-    if review.subject_kind != SubjectKind.MEMBER:
-        return None
-    branch = member_branch_for(review.subject_member, review.period_obj)
-    if branch is None or branch.pk == review.reviewer_org_id:
-        return None
-    return branch
-
-
-def refuse_if_owed_elsewhere(review: LeaderReview) -> None:
-    """Refuse to change a member's review that another branch owes now."""
-    branch = owing_branch_moved(review)
-    if branch is not None:
-        _refuse(
-            f"“{review.subject_member.name}”已转至“{branch.name}”，{review.period_label}的点评"
-            f"改由“{branch.name}”负责；本支部的这份点评只能查看，不能再修改、签字或更正。"
-        )
-
-
-def may_review_member(user, member: Member, period: Period) -> Organization | None:
-    """The branch in whose name `user` reviews `member` for `period`, or None."""
-    branch = member_branch_for(member, period)
-    if (
-        branch is not None
-        and access.can(user, Action.EDIT, branch)
-        and not access.is_own_record(user, member)
-    ):
-        return branch
-    return None
-
-
-def may_review_org(user, org: Organization, method: str = "") -> Organization | None:
-    """The organisation in whose name `user` reviews `org`: a leading role above it, a linked
-    leader's (联系点) grant on it, or for a random review also an office above it. Only the
-    parent's review meets the half-yearly obligation; the others are reviews besides it."""
-    if org.parent_id is None or org.kind not in REVIEWABLE_KINDS:
-        return None
-    if access.can(user, Action.EDIT, org):
-        return None  # nobody reviews themselves: not the organisation they lead
-    if access.can(user, Action.MANAGE, org.parent):
-        return _leading_org_over(user, org.parent)
-    if any(g.role == Role.CONTACT and g.org_id == org.pk for g in grants_for(user)):
-        return org  # a linked leader (联系点) reviews in the organisation's own name, at any time
-    if method == Method.RANDOM and access.can(user, Action.EXPORT, org.parent):
-        grant = max((g for g in grants_for(user) if g.covers(org.parent)), key=lambda g: g.lft)
-        return Organization.objects.get(pk=grant.org_id)
-    return None
+        refuse(f"点评日期应在{period.label}开始之后。", "reviewed_on")
 
 
 def _reviewer_identity(user, reviewer_org: Organization) -> tuple[str, str]:
@@ -155,32 +87,33 @@ def review_create(
     today = today or timezone.localdate()
     fields = {name: fields.get(name, "") for name in TEXT_FIELDS}
     _check_texts(fields, today, period)
-    if period.start > today:
-        _refuse(f"{period.label}尚未开始。", "period")
+    if not period.has_begun(today):
+        refuse(f"{period.label}尚未开始。", "period")
     if subject_kind == SubjectKind.MEMBER:
         if period.kind != QUARTER:
-            _refuse("对党员的点评按季度进行。", "period")
-        reviewer_org = may_review_member(by, subject_member, period)
+            refuse("对党员的点评按季度进行。", "period")
+        reviewer_org = reviewer_org_for_member(by, subject_member, period)
         if reviewer_org is None:
-            _refuse("党员由其在该季度末所在党支部的书记点评（不能点评本人）。")
+            refuse("党员由其在该季度末所在党支部的书记点评（不能点评本人）。")
         org = reviewer_org
     else:
         if period.kind != HALF:
-            _refuse("对党组织及其书记的点评按半年进行。", "period")
-        reviewer_org = may_review_org(by, subject_org, fields["method"])
+            refuse("对党组织及其书记的点评按半年进行。", "period")
+        reviewer_org = reviewer_org_for_org(by, subject_org, fields["method"])
         if reviewer_org is None:
-            _refuse("党组织及其书记由上级党组织负责人点评（随机点评也可由上级活动办公室进行）。")
+            refuse("党组织及其书记由上级党组织负责人点评（随机点评也可由上级活动办公室进行）。")
         if subject_kind == SubjectKind.SECRETARY:
             if subject_org.secretary_id is None:
-                _refuse(f"“{subject_org.name}”尚未设定书记。")
+                refuse(f"“{subject_org.name}”尚未设定书记。")
             subject_member = subject_org.secretary
             if access.is_own_record(by, subject_member):
-                _refuse("不能点评本人。")
+                refuse("不能点评本人。")
         org = subject_org
-    same = LeaderReview.objects.filter(
-        year=period.year, period_kind=period.kind, period=period.number, subject_kind=subject_kind,
-        reviewer_org=reviewer_org, status__in=[ReviewStatus.DRAFT, ReviewStatus.SIGNED],
-    )  # fmt: skip
+    same = (
+        LeaderReview.objects.live()
+        .in_period(period)
+        .filter(subject_kind=subject_kind, reviewer_org=reviewer_org)
+    )
     same = (
         same.filter(subject_member=subject_member)
         if subject_kind == SubjectKind.MEMBER
@@ -188,9 +121,9 @@ def review_create(
     )
     already = f"{period.label}已有对该对象的点评，请继续修改草稿或对已签字的点评建立更正版本。"
     if same.exists():
-        _refuse(already)
+        refuse(already)
     if _exemption_for(period, subject_kind, subject_member, subject_org).exists():
-        _refuse(f"该对象{period.label}已免予点评。")
+        refuse(f"该对象{period.label}已免予点评。")
     name, post = _reviewer_identity(by, reviewer_org)
     try:
         with transaction.atomic():  # a savepoint: a simultaneous request may have won the race
@@ -203,35 +136,31 @@ def review_create(
             )  # fmt: skip
     except IntegrityError:
         if same.exists():  # the one-live-review constraint: the other request's review
-            _refuse(already)
+            refuse(already)
         raise
-    _event(review, by=by, action="create")
+    record_event(ReviewEvent, by=by, action="create", review=review)
     return review
 
 
-def still_reviewer(by, review: LeaderReview) -> bool:
-    """The reviewer, still holding a role at the organisation in whose name they reviewed."""
-    return review.reviewer_id == getattr(by, "pk", None) and any(
-        g.org_id == review.reviewer_org_id for g in grants_for(by)
+def _locked(review: LeaderReview) -> LeaderReview:
+    return (
+        LeaderReview.objects.select_for_update(of=("self",))
+        .select_related("subject_member", "subject_org")
+        .get(pk=review.pk)
     )
 
 
 def _own_draft(by, review: LeaderReview) -> LeaderReview:
-    review = LeaderReview.objects.select_for_update(of=("self",)).get(pk=review.pk)
-    if not still_reviewer(by, review):
-        _refuse("只有点评人本人（仍在任）可以修改和签字。")
-    if review.status != ReviewStatus.DRAFT:
-        _refuse(
-            f"点评已于{timezone.localtime(review.signed_at):%Y年%m月%d日}签字，不能再修改；如需更正，请建立新版本。"
-            if review.signed_at
-            else "点评已不能修改。"
-        )
-    refuse_if_owed_elsewhere(review)
+    review = _locked(review)
+    reason = edit_refusal(by, review)
+    if reason:
+        refuse(reason)
     return review
 
 
 @transaction.atomic
 def review_update(*, by, review: LeaderReview, today=None, **fields) -> LeaderReview:
+    """Change the texts of a draft; the changed fields go into its history."""
     review = _own_draft(by, review)
     merged = {name: fields.get(name, getattr(review, name)) for name in TEXT_FIELDS}
     _check_texts(merged, today or timezone.localdate(), review.period_obj)
@@ -244,7 +173,7 @@ def review_update(*, by, review: LeaderReview, today=None, **fields) -> LeaderRe
         for name in changed:
             setattr(review, name, merged[name])
         review.save(update_fields=[*changed, "updated_at"])
-        _event(review, by=by, action="update", changes=changed)
+        record_event(ReviewEvent, by=by, action="update", review=review, changes=changed)
     return review
 
 
@@ -257,21 +186,19 @@ def review_sign(*, by, review: LeaderReview) -> LeaderReview:
     review.save(update_fields=["status", "signed_at", "updated_at"])
     if review.previous_id:
         LeaderReview.objects.filter(pk=review.previous_id).update(status=ReviewStatus.SUPERSEDED)
-    _event(review, by=by, action="sign")
+    record_event(ReviewEvent, by=by, action="sign", review=review)
     return review
 
 
 @transaction.atomic
 def review_correct(*, by, review: LeaderReview) -> LeaderReview:
     """Start a correction: a new draft version that copies the signed one."""
-    review = LeaderReview.objects.select_for_update(of=("self",)).get(pk=review.pk)
-    if not still_reviewer(by, review):
-        _refuse("只有点评人本人（仍在任）可以更正。")
-    if review.status != ReviewStatus.SIGNED:
-        _refuse("只有已签字的点评需要以新版本更正。")
-    refuse_if_owed_elsewhere(review)  # its correction could never be signed
+    review = _locked(review)
+    reason = correct_refusal(by, review)
+    if reason:
+        refuse(reason)
     if LeaderReview.objects.filter(previous=review).exists():
-        _refuse("该点评已有更正版本。")
+        refuse("该点评已有更正版本。")
     copy = LeaderReview.objects.get(pk=review.pk)
     copy.pk, copy.id = None, None
     copy.status, copy.signed_at, copy.version, copy.previous = (
@@ -281,7 +208,9 @@ def review_correct(*, by, review: LeaderReview) -> LeaderReview:
         review,
     )
     copy.save()
-    _event(copy, by=by, action="correct", comment=f"更正第{review.version}版")
+    record_event(
+        ReviewEvent, by=by, action="correct", review=copy, comment=f"更正第{review.version}版"
+    )
     return copy
 
 
@@ -289,78 +218,63 @@ def review_correct(*, by, review: LeaderReview) -> LeaderReview:
 
 
 @transaction.atomic
-def item_add(
-    *, by, review: LeaderReview, text: str, deadline: datetime.date, today=None
+def rectification_issue(
+    *, by, review: LeaderReview, requirement: str, deadline: datetime.date, today=None
 ) -> ReviewRectification:
+    """Set a rectification item on a signed review (the reviewer, while their branch owes it)."""
     today = today or timezone.localdate()
-    if not still_reviewer(by, review):
-        _refuse("整改事项由点评人（仍在任）提出。")
-    if review.status != ReviewStatus.SIGNED:
-        _refuse("点评签字后才能提出整改事项。")
-    refuse_if_owed_elsewhere(review)
-    if not text.strip():
-        _refuse("请填写整改事项。", "text")
+    review = _locked(review)
+    reason = issue_refusal(by, review)
+    if reason:
+        refuse(reason)
+    if not requirement.strip():
+        refuse("请填写整改事项。", "requirement")
     if deadline <= today:
-        _refuse("整改期限应晚于今天。", "deadline")
+        refuse("整改期限应晚于今天。", "deadline")
     item = ReviewRectification.objects.create(
-        review=review, org=review.org, text=text, deadline=deadline
+        review=review, org=review.org, requirement=requirement, deadline=deadline, issued_by=by
     )
-    _event(review, by=by, action="rectify", comment=f"{text}（期限 {deadline:%Y-%m-%d}）")
+    record_event(
+        ReviewEvent, by=by, action="rectify", review=review,
+        comment=f"{requirement}（期限 {deadline:%Y-%m-%d}）",
+    )  # fmt: skip
     return item
 
 
-def may_report_item(user, item: ReviewRectification) -> bool:
-    review = item.review
-    if review.subject_kind == SubjectKind.MEMBER:
-        return access.is_own_record(user, review.subject_member) or access.can(
-            user, Action.EDIT, review.org
-        )
-    return access.can(user, Action.EDIT, review.subject_org)
+def _locked_item(rectification: ReviewRectification) -> ReviewRectification:
+    return (
+        ReviewRectification.objects.select_for_update(of=("self",))
+        .select_related("review", "review__org", "review__subject_org", "review__subject_member")
+        .get(pk=rectification.pk)
+    )
 
 
 @transaction.atomic
-def item_report(*, by, item: ReviewRectification, report: str) -> ReviewRectification:
-    item = (
-        ReviewRectification.objects.select_for_update(of=("self",))
-        .select_related("review")
-        .get(pk=item.pk)
-    )
-    if not may_report_item(by, item):
-        _refuse("整改情况由被点评的党员或党组织报告。")
-    if item.status == ItemStatus.CLOSED:
-        _refuse("该整改事项已销号。")
-    if not report.strip():
-        _refuse("请填写整改情况。", "report")
-    item.report, item.status = report, ItemStatus.REPORTED
-    item.save(update_fields=["report", "status"])
-    _event(item.review, by=by, action="rectify_report", comment=report)
+def rectification_report(
+    *, by, rectification: ReviewRectification, response: str
+) -> ReviewRectification:
+    """Report what was done on an item: the member or organisation reviewed."""
+    item = _locked_item(rectification)
+    if not can_report_rectification(by, item):
+        refuse("整改情况由被点评的党员或党组织报告。")
+    rectification_mark_reported(item, response=response)
+    record_event(ReviewEvent, by=by, action="rectify_report", review=item.review, comment=response)
     return item
 
 
 @transaction.atomic
-def item_close(*, by, item: ReviewRectification, reopen: bool = False) -> ReviewRectification:
-    item = (
-        ReviewRectification.objects.select_for_update(of=("self",))
-        .select_related("review")
-        .get(pk=item.pk)
-    )
-    if not still_reviewer(by, item.review):
-        _refuse("整改事项由点评人（仍在任）销号或重新打开。")
-    if reopen:
-        if item.status != ItemStatus.CLOSED:
-            _refuse("该整改事项尚未销号。")
-        item.status, item.closed_at = ItemStatus.OPEN, None
-    else:
-        if item.status != ItemStatus.REPORTED:
-            _refuse("被点评方报告整改情况后才能销号。")
-        item.status, item.closed_at = ItemStatus.CLOSED, timezone.now()
-    item.save(update_fields=["status", "closed_at"])
-    _event(
-        item.review,
-        by=by,
-        action="rectify_reopen" if reopen else "rectify_close",
-        comment=item.text,
-    )
+def rectification_close(
+    *, by, rectification: ReviewRectification, reopen: bool = False
+) -> ReviewRectification:
+    """Close a reported item, or reopen a closed one: the reviewer who set it, still in office."""
+    item = _locked_item(rectification)
+    if not can_close_rectification(by, item):
+        refuse("整改事项由点评人（仍在任）销号或重新打开。")
+    rectification_mark_closed(item, reopen=reopen)
+    record_event(
+        ReviewEvent, by=by, action="rectify_reopen" if reopen else "rectify_close",
+        review=item.review, comment=item.requirement,
+    )  # fmt: skip
     return item
 
 
@@ -368,9 +282,7 @@ def item_close(*, by, item: ReviewRectification, reopen: bool = False) -> Review
 
 
 def _exemption_for(period: Period, subject_kind: str, subject_member, subject_org):
-    found = Exemption.objects.filter(
-        year=period.year, period_kind=period.kind, period=period.number, subject_kind=subject_kind
-    )
+    found = Exemption.objects.in_period(period).filter(subject_kind=subject_kind)
     if subject_kind == SubjectKind.MEMBER:
         return found.filter(subject_member=subject_member)
     return found.filter(subject_org=subject_org)
@@ -384,32 +296,28 @@ def exemption_grant(
     """Waive an obligation for a period (long illness, organisation dissolved…): by the
     reviewer's parent secretary."""
     if not reason.strip():
-        _refuse("请写明免予点评的原因。", "reason")
+        refuse("请写明免予点评的原因。", "reason")
     if (subject_kind == SubjectKind.MEMBER) != (period.kind == QUARTER):
-        _refuse("党员按季度、党组织及其书记按半年免予点评。")
-    if period.start > timezone.localdate():
-        _refuse(f"{period.label}尚未开始。")
+        refuse("党员按季度、党组织及其书记按半年免予点评。")
+    if not period.has_begun(timezone.localdate()):
+        refuse(f"{period.label}尚未开始。")
+    subject = {"subject_member": subject_member, "subject_org": subject_org}
+    if not can_grant_exemption(by, period=period, subject_kind=subject_kind, **subject):
+        refuse("免予点评由点评责任人的上级党组织书记决定。")
     if subject_kind == SubjectKind.MEMBER:
-        reviewer_org = member_branch_for(subject_member, period)
-        org = reviewer_org
+        org = member_branch_for(subject_member, period)
     else:
-        reviewer_org = subject_org.parent
         org = subject_org
-    if reviewer_org is None or not access.can(by, Action.SUPERVISE, reviewer_org):
-        _refuse("免予点评由点评责任人的上级党组织书记决定。")
     if _exemption_for(period, subject_kind, subject_member, subject_org).exists():
-        _refuse("该对象本期已免予点评。")
-    reviewed = LeaderReview.objects.filter(
-        year=period.year, period_kind=period.kind, period=period.number, subject_kind=subject_kind,
-        status__in=[ReviewStatus.DRAFT, ReviewStatus.SIGNED],
-    )  # fmt: skip
+        refuse("该对象本期已免予点评。")
+    reviewed = LeaderReview.objects.live().in_period(period).filter(subject_kind=subject_kind)
     reviewed = (
         reviewed.filter(subject_member=subject_member)
         if subject_kind == SubjectKind.MEMBER
         else reviewed.filter(subject_org=subject_org)
     )
     if reviewed.exists():
-        _refuse("该对象本期已有点评，不再免予点评。")
+        refuse("该对象本期已有点评，不再免予点评。")
     return Exemption.objects.create(
         year=period.year, period_kind=period.kind, period=period.number, subject_kind=subject_kind,
         subject_member=subject_member if subject_kind != SubjectKind.ORG else None,
@@ -438,11 +346,11 @@ def draw_sample(ids: list[int], size: int, seed: str) -> list[int]:
 @transaction.atomic
 def random_draw(*, by, scope: Organization, size: int, seed: str = "") -> RandomDraw:
     """随机点评: draw `size` organisations from the subtree; the seed is recorded."""
-    if not access.can(by, Action.EXPORT, scope):
-        _refuse("随机抽取由上级党组织书记或活动办公室进行。")
+    if not can_draw_sample(by, scope):
+        refuse("随机抽取由上级党组织书记或活动办公室进行。")
     ids = _population(scope)
     if not 1 <= size <= min(len(ids), 200):
-        _refuse(f"抽取数量应在 1 到 {min(len(ids), 200)} 之间（候选组织 {len(ids)} 个）。", "size")
+        refuse(f"抽取数量应在 1 到 {min(len(ids), 200)} 之间（候选组织 {len(ids)} 个）。", "size")
     seed = seed.strip() or secrets.token_hex(8)
     picked = draw_sample(ids, size, seed)
     return RandomDraw.objects.create(

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,11 +12,27 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from orgs import access
 from orgs.access import Action
+from orgs.feedback import show_refusal
 from orgs.form_helpers import apply_errors, first_error
-from orgs.models import Member, Organization
+from orgs.pager import page_of
 from orgs.periods import HALF, QUARTER, Period
 from reviews import selectors, services
-from reviews.access import get_review_or_404, may_edit
+from reviews.access import (
+    ReviewAction,
+    can_close_rectification,
+    can_correct_review,
+    can_edit_review,
+    can_grant_exemption,
+    can_issue_rectification,
+    can_report_rectification,
+    can_review_member,
+    can_review_org,
+    get_draw_for_user,
+    get_member_for_review,
+    get_rectification_for_user,
+    get_review_for_user,
+    owing_branch_moved,
+)
 from reviews.forms import (
     DrawForm,
     ExemptionForm,
@@ -24,22 +41,20 @@ from reviews.forms import (
     ItemReportForm,
     ReviewForm,
 )
-from reviews.models import LeaderReview, RandomDraw, ReviewRectification, ReviewStatus, SubjectKind
+from reviews.models import SubjectKind
 
 
 def _period(slug: str, kind: str | None = None) -> Period:
+    """The period a URL names; 404 for a bad one, one of another kind, or one whose neighbours
+    (the page's previous and next links) fall outside the campaign's years."""
     try:
         period = Period.parse(slug)
+        period.previous(), period.next()
     except ValueError:
         raise Http404("期次有误。") from None
-    if not 2001 <= period.year <= 2099:  # its neighbours must exist too
-        raise Http404("期次有误。")
     if kind and period.kind != kind:
         raise Http404("期次有误。")
     return period
-
-
-_get_review = get_review_or_404
 
 
 @require_GET
@@ -84,25 +99,11 @@ def _review_form_page(request, *, form, title, back, previous=None, pledges=()):
     )
 
 
-def _member_for_period(user, pk, p: Period):
-    """The member, if visible now or through the branch that owes their review for `p`."""
-    member = Member.objects.select_related("org").filter(pk=access.object_id(pk)).first()
-    if member is None:
-        raise Http404("没有找到该党员。")
-    branch = services.member_branch_for(member, p)
-    if not (
-        access.can_on_member(user, Action.VIEW, member)
-        or (branch is not None and access.can(user, Action.EXPORT, branch))
-    ):
-        raise Http404("没有找到该党员。")
-    return member
-
-
 @require_http_methods(["GET", "POST"])
 def write_member(request, member_pk, period):
     p = _period(period, QUARTER)
-    member = _member_for_period(request.user, member_pk, p)
-    if services.may_review_member(request.user, member, p) is None:
+    member = get_member_for_review(request.user, member_pk, p)
+    if not can_review_member(request.user, member, p):
         raise PermissionDenied("党员由其在该季度末所在党支部的书记点评。")
     form = ReviewForm(request.POST or None, initial={"method": "individual"})
     if request.method == "POST" and form.is_valid():
@@ -126,7 +127,8 @@ def write_member(request, member_pk, period):
     pledges = selectors.pledges_beside(user=request.user, year=p.year, member=member)
     return _review_form_page(
         request, form=form, title=f"点评党员 {member.name} · {p.label}",
-        back=f"/reviews/quarter/{member.org_id}/{p.slug}/", previous=previous, pledges=pledges,
+        back=reverse("reviews:quarter", args=[member.org_id, p.slug]), previous=previous,
+        pledges=pledges,
     )  # fmt: skip
 
 
@@ -138,9 +140,9 @@ def write_org(request, org_pk, kind, period):
         raise Http404("点评对象有误。")
     form = ReviewForm(request.POST or None)
     method = form.chosen_method() if request.method == "POST" else "random"
-    if services.may_review_org(request.user, subject, method) is None:
+    if not can_review_org(request.user, subject, method):
         raise PermissionDenied("党组织及其书记由上级党组织负责人点评。")
-    leads = services.may_review_org(request.user, subject) is not None
+    leads = can_review_org(request.user, subject)
     initial = request.GET.get("method") or ("central" if leads else "random")
     form = ReviewForm(request.POST or None, initial={"method": initial})
     if request.method == "POST" and form.is_valid():
@@ -160,44 +162,44 @@ def write_org(request, org_pk, kind, period):
     previous = selectors.last_review(user=request.user, period=p, kind=kind, org=subject)
     pledges = selectors.pledges_beside(user=request.user, year=p.year, org=subject)
     who = f"{subject.name}书记" if kind == SubjectKind.SECRETARY else subject.name
-    back = f"/reviews/half/{subject.parent_id}/{p.slug}/"
+    back = reverse("reviews:half", args=[subject.parent_id, p.slug])
     return _review_form_page(request, form=form, title=f"点评 {who} · {p.label}", back=back,
                              previous=previous, pledges=pledges)  # fmt: skip
 
 
-def _subject_url(user, review: LeaderReview) -> str:
+def _subject_url(user, review) -> str:
     """The subject's own page, when the reader may open it (else the name is plain text)."""
     if review.subject_member_id and access.can_on_member(user, Action.VIEW, review.subject_member):
         return reverse("orgs:member_detail", args=[review.subject_member_id])
-    if review.subject_kind != SubjectKind.MEMBER and access.can(
-        user, Action.VIEW, review.subject_org
-    ):
+    if not review.is_about_member and access.can(user, Action.VIEW, review.subject_org):
         return reverse("orgs:detail", args=[review.subject_org_id])
     return ""
 
 
 def _detail_page(request, review, *, item_form=None, report_forms=None, status=200):
-    items = list(review.items.all())
+    user = request.user
+    items = selectors.rectifications_of(review=review)
     for item in items:
-        item.may_report = services.may_report_item(request.user, item)
+        item.may_report = can_report_rectification(user, item)
+        item.may_close = can_close_rectification(user, item)
         item.report_form = (report_forms or {}).get(item.pk) or ItemReportForm(
             prefix=f"item{item.pk}"
         )
-    # a member transferred before the period's end: the old branch may only read its review
-    owed_by = services.owing_branch_moved(review)
     return render(
         request,
         "reviews/detail.html",
         {
             "review": review,
-            "subject_url": _subject_url(request.user, review),
-            "events": review.events.select_related("actor"),
+            "subject_url": _subject_url(user, review),
+            "events": selectors.review_events(review=review),
             "items": items,
-            "is_reviewer": review.reviewer_id == request.user.pk,
-            "may_edit": may_edit(request.user, review),
-            "owed_by": owed_by,
-            "may_correct": review.is_signed and owed_by is None,
-            "correction": LeaderReview.objects.filter(previous=review).first(),
+            "is_reviewer": review.reviewer_id == user.pk,
+            "may_edit": can_edit_review(user, review),
+            # a member transferred before the period's end: the old branch only reads its review
+            "owed_by": owing_branch_moved(review),
+            "may_correct": can_correct_review(user, review),
+            "may_issue": can_issue_rectification(user, review),
+            "correction": selectors.correction_of(review=review),
             "item_form": item_form or ItemForm(),
             "today": timezone.localdate(),
         },
@@ -207,18 +209,12 @@ def _detail_page(request, review, *, item_form=None, report_forms=None, status=2
 
 @require_GET
 def detail(request, pk):
-    return _detail_page(request, _get_review(request.user, pk))
+    return _detail_page(request, get_review_for_user(request.user, pk))
 
 
 @require_http_methods(["GET", "POST"])
 def edit(request, pk):
-    review = _get_review(request.user, pk)
-    if review.reviewer_id != request.user.pk or review.status != ReviewStatus.DRAFT:
-        raise PermissionDenied("只有点评人本人可以修改未签字的点评。")
-    try:
-        services.refuse_if_owed_elsewhere(review)
-    except ValidationError as error:
-        raise PermissionDenied("；".join(error.messages)) from None
+    review = get_review_for_user(request.user, pk, ReviewAction.EDIT)
     initial = {name: getattr(review, name) for name in services.TEXT_FIELDS}
     form = ReviewForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -230,19 +226,15 @@ def edit(request, pk):
             messages.success(request, "已保存。")
             return redirect("reviews:detail", pk=review.pk)
     return _review_form_page(request, form=form, title=f"修改点评 · {review.subject_name}",
-                             back=f"/reviews/{review.pk}/")  # fmt: skip
-
-
-def _reviewer_only(request, review):
-    if review.reviewer_id != request.user.pk:
-        raise PermissionDenied("只有点评人本人可以进行此操作。")
+                             back=reverse("reviews:detail", args=[review.pk]))  # fmt: skip
 
 
 def _act(request, review, fn, success):
+    """Call the service; its refusal goes back to the review page as a message."""
     try:
         result = fn()
     except ValidationError as error:
-        messages.error(request, "；".join(error.messages))
+        show_refusal(request, error)
         return redirect("reviews:detail", pk=review.pk)
     messages.success(request, success)
     return redirect("reviews:detail", pk=getattr(result, "review_id", None) or result.pk)
@@ -250,8 +242,7 @@ def _act(request, review, fn, success):
 
 @require_POST
 def sign(request, pk):
-    review = _get_review(request.user, pk)
-    _reviewer_only(request, review)
+    review = get_review_for_user(request.user, pk, ReviewAction.REVIEWER)
     return _act(
         request, review, lambda: services.review_sign(by=request.user, review=review), "已签字。"
     )
@@ -259,49 +250,45 @@ def sign(request, pk):
 
 @require_POST
 def correct(request, pk):
-    review = _get_review(request.user, pk)
-    _reviewer_only(request, review)
+    review = get_review_for_user(request.user, pk, ReviewAction.REVIEWER)
     return _act(request, review, lambda: services.review_correct(by=request.user, review=review),
                 "已建立更正版本，修改后请重新签字。")  # fmt: skip
 
 
 @require_POST
 def item_add(request, pk):
-    review = _get_review(request.user, pk)
-    _reviewer_only(request, review)
+    review = get_review_for_user(request.user, pk, ReviewAction.REVIEWER)
     form = ItemForm(request.POST)
     if not form.is_valid():  # the page again, with the input kept and the field named
         messages.error(request, first_error(form))
         return _detail_page(request, review, item_form=form)
-    return _act(request, review, lambda: services.item_add(by=request.user, review=review, **form.cleaned_data),
+    return _act(request, review, lambda: services.rectification_issue(by=request.user, review=review, **form.cleaned_data),
                 "已提出整改事项。")  # fmt: skip
 
 
 @require_POST
 def item_update(request, pk):
-    item = (
-        ReviewRectification.objects.select_related("review").filter(pk=access.object_id(pk)).first()
-    )
-    if item is None:
-        raise Http404("没有找到该整改事项。")
-    review = _get_review(request.user, item.review_id)
     action_form = ItemActionForm(request.POST)
     action = action_form.cleaned_data["action"] if action_form.is_valid() else "report"
     if action in ("close", "reopen"):
-        _reviewer_only(request, review)
-        fn = lambda: services.item_close(by=request.user, item=item, reopen=action == "reopen")  # noqa: E731
-        done = "已销号。" if action == "close" else "已重新打开。"
+        item = get_rectification_for_user(request.user, pk, ReviewAction.REVIEWER)
+        reopen = action == "reopen"
+        fn = partial(
+            services.rectification_close, by=request.user, rectification=item, reopen=reopen
+        )
+        done = "已重新打开。" if reopen else "已销号。"
     else:
-        if not services.may_report_item(request.user, item):
-            raise PermissionDenied("整改情况由被点评的党员或党组织报告。")
+        item = get_rectification_for_user(request.user, pk, ReviewAction.REPORT)
         form = ItemReportForm(request.POST, prefix=f"item{item.pk}")
         if not form.is_valid():  # the page again, with the report kept and the field named
             messages.error(request, first_error(form))
-            return _detail_page(request, review, report_forms={item.pk: form})
-        report = form.cleaned_data["report"]
-        fn = lambda: services.item_report(by=request.user, item=item, report=report)  # noqa: E731
+            return _detail_page(request, item.review, report_forms={item.pk: form})
+        fn = partial(
+            services.rectification_report, by=request.user, rectification=item,
+            response=form.cleaned_data["response"],
+        )  # fmt: skip
         done = "已报告整改情况。"
-    return _act(request, review, fn, done)
+    return _act(request, item.review, fn, done)
 
 
 @require_GET
@@ -309,9 +296,8 @@ def items(request):
     within = None
     if request.GET.get("org"):
         within = access.get_org_for_user(request.user, request.GET["org"], Action.EXPORT)
-    page = Paginator(selectors.items_for(user=request.user, within=within), 50).get_page(
-        request.GET.get("page")
-    )
+    page = page_of(request, selectors.rectifications_for(user=request.user, within=within))
+    page.object_list = selectors.rectification_rows(page.object_list)
     return render(
         request,
         "reviews/items.html",
@@ -323,7 +309,7 @@ def items(request):
 def exempt(request, kind, pk, period):
     p = _period(period)
     if kind == SubjectKind.MEMBER:
-        member = _member_for_period(request.user, pk, p)
+        member = get_member_for_review(request.user, pk, p)
         subject = {"subject_member": member}
         name = member.name
     elif kind in (SubjectKind.ORG, SubjectKind.SECRETARY):
@@ -332,12 +318,7 @@ def exempt(request, kind, pk, period):
         name = org.name + ("书记" if kind == SubjectKind.SECRETARY else "")
     else:
         raise Http404("点评对象有误。")
-    reviewer_org = (
-        services.member_branch_for(subject["subject_member"], p)
-        if kind == SubjectKind.MEMBER
-        else subject["subject_org"].parent
-    )
-    if reviewer_org is None or not access.can(request.user, Action.SUPERVISE, reviewer_org):
+    if not can_grant_exemption(request.user, period=p, subject_kind=kind, **subject):
         raise PermissionDenied("免予点评由点评责任人的上级党组织书记决定。")
     form = ExemptionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -383,16 +364,15 @@ def draw(request, org_pk):
         else:
             messages.success(request, "已抽取。")
             return redirect("reviews:draw_detail", pk=result.pk)
-    draws = RandomDraw.objects.filter(scope=scope).order_by("-at")[:20]
+    draws = selectors.recent_draws(scope=scope)
     return render(request, "reviews/draw.html", {"form": form, "org": scope, "draws": draws})
 
 
 @require_GET
 def draw_detail(request, pk):
-    item = RandomDraw.objects.select_related("scope", "by").filter(pk=pk).first()
-    if item is None or not access.can(request.user, Action.EXPORT, item.scope):
-        raise Http404("没有找到该抽取记录。")
-    picked = Organization.objects.filter(pk__in=item.picked).order_by("lft")
+    found = get_draw_for_user(request.user, pk)
     half = Period.containing(timezone.localdate(), HALF)
-    return render(request, "reviews/draw_detail.html",
-                  {"draw": item, "picked": picked, "verified": services.draw_verify(item), "half": half})  # fmt: skip
+    return render(request, "reviews/draw_detail.html", {
+        "draw": found, "picked": selectors.draw_picked(draw=found),
+        "verified": services.draw_verify(found), "half": half,
+    })  # fmt: skip

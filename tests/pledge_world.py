@@ -11,7 +11,7 @@ import datetime
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from orgs import services as org_services
-from pledges import services
+from pledges import letters, services
 from pledges.models import Pledge, PledgeStatus, Progress
 from tests.personas import Personas, make_member
 
@@ -70,7 +70,7 @@ def build_pledge_world(p: Personas) -> Personas:
     )  # fmt: skip
     po = services.pledge_create(by=own, year=YEAR, owner_org=p.orgs["B1"], **org_pledge_fields())
     services.pledge_submit(by=own, pledge=po, today=today)
-    sp = services.secretary_pledge_save(
+    sp = letters.secretary_pledge_save(
         by=own, org=p.orgs["B1"], year=YEAR, post="党支部书记", term_start=datetime.date(2021, 1, 1),
         contact="13800000000", content="带头走访全村困难户",
     )  # fmt: skip

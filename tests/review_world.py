@@ -36,10 +36,10 @@ def build_review_world(p: Personas) -> Personas:
         **review_fields(),
     )
     rm = services.review_sign(by=own, review=rm)
-    item = services.item_add(
+    item = services.rectification_issue(
         by=own,
         review=rm,
-        text="每月参加一次集中学习",
+        requirement="每月参加一次集中学习",
         deadline=datetime.date(2026, 12, 31),
         today=TODAY,
     )

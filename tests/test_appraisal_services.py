@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
 from orgs.models import OfficeSetting, Role
+from orgs.numbers import percent_text
 from reviews.appraisal import codes, rules, selectors, services, tally
 from reviews.appraisal.models import (
     Appraisal,
@@ -266,17 +267,15 @@ def figures(counts, issued=10, returned=9, blank=1, spoiled=1):
 def test_paper_counts_once_two_tellers_agree(personas, own, deputy):
     appraisal = open_appraisal(personas)
     good = figures([[4, 2, 1, 0, 0], [3, 3, 0, 0, 1]])
-    assert services.paper_enter(by=own, appraisal=appraisal, group="masses", figures=good) == {
-        "state": "waiting",
-        "differences": [],
-    }
+    outcome = services.paper_enter(by=own, appraisal=appraisal, group="masses", figures=good)
+    assert (outcome.state, outcome.differences) == ("waiting", [])
     wrong = figures([[4, 2, 1, 0, 0], [3, 2, 1, 0, 1]])
     outcome = services.paper_enter(by=deputy, appraisal=appraisal, group="masses", figures=wrong)
-    assert outcome["state"] == "mismatch"
-    assert outcome["differences"] == ["第 2 项“李二”"]
+    assert outcome.state == "mismatch"
+    assert outcome.differences == ["第 2 项“李二”"]
     assert not PaperCount.objects.exists()
     outcome = services.paper_enter(by=deputy, appraisal=appraisal, group="masses", figures=good)
-    assert outcome["state"] == "confirmed"
+    assert outcome.state == "confirmed"
     count = PaperCount.objects.get()
     assert count.valid_sheets == 7 and count.group == "masses"
     refused(
@@ -339,13 +338,13 @@ def test_close_freezes_a_tally_that_verify_confirms(personas, own, capsys):
     first, second = appraisal.subjects.order_by("position")
     assert first.counts == [2, 0, 0, 0, 1] and first.suggested_grade == "excellent"
     assert second.suggested_grade == "fail"
-    call_command("verify", str(appraisal.pk))
+    call_command("appraisal_verify", str(appraisal.pk))
     assert "计票结果一致，摘要一致" in capsys.readouterr().out
     # a ballot changed behind the system's back is found
     ballot = Ballot.objects.filter(marks="14").first()
     Ballot.objects.filter(pk=ballot.pk).update(marks="11")
     with pytest.raises(CommandError):
-        call_command("verify", appraisal.public_id)
+        call_command("appraisal_verify", appraisal.public_id)
     assert "计票结果不一致，摘要不一致" in capsys.readouterr().out
     Ballot.objects.filter(pk=ballot.pk).update(marks="14")
     Slip.objects.filter(appraisal=appraisal, serial=4).update(used=True)  # a slip marked used
@@ -385,12 +384,12 @@ def test_results_decided_then_published(personas, own):
     )
     first.refresh_from_db()
     assert first.final_grade == "pass" and first.override_reason == "年内受过批评教育"
-    assert selectors.record_entries(member=personas.members["m1"]) == []  # not yet published
+    assert selectors.published_entries(member=personas.members["m1"]) == []  # not yet published
     appraisal = services.appraisal_publish(by=own, appraisal=appraisal)
     assert appraisal.state == AppraisalState.PUBLISHED and appraisal.published_at
-    [entry] = selectors.record_entries(member=personas.members["m1"])
-    assert entry["grade"] == "合格" and entry["counts"] == [5, 0, 0, 0]
-    assert (entry["party_participants"], entry["mass_participants"]) == (5, 0)
+    [entry] = selectors.published_entries(member=personas.members["m1"])
+    assert entry.grade_label == "合格" and entry.counts == [5, 0, 0, 0]
+    assert (entry.party_participants, entry.mass_participants) == (5, 0)
     refused(services.results_decide, by=own, appraisal=appraisal, decisions={})
 
 
@@ -410,10 +409,10 @@ def test_organisation_results_give_a_satisfaction_rate(personas):
     assert appraisal.tally["party_participants"] == 4  # lower-level leaders count as party
     refused(services.results_decide, by=parent, appraisal=appraisal, decisions={})
     services.appraisal_publish(by=parent, appraisal=appraisal, low_turnout_confirmed=True)
-    [entry] = selectors.record_entries(org=personas.orgs["B1"])
+    [entry] = selectors.published_entries(org=personas.orgs["B1"])
     # four ballots: fewer than five, so the record others read gives no counts nor rate
-    assert entry["few_ballots"] and entry["satisfaction"] is None and entry["counts"] is None
-    assert entry["subject"].satisfaction == 0.75  # kept for the running secretary's page
+    assert entry.few_ballots and entry.satisfaction is None and entry.counts is None
+    assert entry.subject.satisfaction == 0.75  # kept for the running secretary's page
 
 
 # ---------------------------------------------------------------- the grade rule
@@ -490,7 +489,7 @@ def test_a_member_may_be_a_teller_and_the_secretary_may_clear_entries(personas, 
     refused(services.paper_discard, by=own, appraisal=appraisal, group="member", match="没有")
     services.paper_enter(by=member, appraisal=appraisal, group="member", figures=good)
     assert (
-        services.paper_enter(by=own, appraisal=appraisal, group="member", figures=good)["state"]
+        services.paper_enter(by=own, appraisal=appraisal, group="member", figures=good).state
         == "confirmed"
     )
     refused(services.paper_discard, by=own, appraisal=appraisal, group="member", match="核对一致")
@@ -518,12 +517,12 @@ def test_small_groups_are_never_shown_apart(personas, own):
     appraisal = services.appraisal_close(by=own, appraisal=appraisal)
     member_view = selectors.results(appraisal=appraisal, user=personas.user("member_self"))
     assert member_view["show_counts"] and member_view["shown_groups"] == []
-    assert all(row["groups"] == [] for row in member_view["rows"])
-    assert member_view["rows"][0]["counts"] == [6, 0, 0, 2, 0]
+    assert all(row.groups == [] for row in member_view["rows"])
+    assert member_view["rows"][0].counts == [6, 0, 0, 2, 0]
     # nor does the running secretary: two 群众 rows would be those two persons' ballots
     secretary_view = selectors.results(appraisal=appraisal, user=own)
     assert secretary_view["shown_groups"] == []
-    assert all(row["groups"] == [] for row in secretary_view["rows"])
+    assert all(row.groups == [] for row in secretary_view["rows"])
     assert secretary_view["hidden_groups"] == ["党员", "群众（代表）"]
     assert selectors.group_ballots(appraisal.tally) == {"member": 6, "masses": 2}
 
@@ -571,12 +570,13 @@ def test_well_regarded_organisations_are_suggested_for_commendation(personas):
         cast(appraisal, code, 1, 3)  # B1 satisfies everyone, B2 nobody
     appraisal = services.appraisal_close(by=parent, appraisal=appraisal)
     found = selectors.commendation_candidates(root=personas.orgs["K1"], year=2026)
-    assert found["orgs"] == []  # not yet published
+    assert found.orgs == []  # not yet published
     services.appraisal_publish(by=parent, appraisal=appraisal)
     found = selectors.commendation_candidates(root=personas.orgs["K1"], year=2026)
-    assert [row["subject"].subject_org for row in found["orgs"]] == [personas.orgs["B1"]]
-    assert found["orgs"][0]["satisfaction"] == "100.0%"
-    assert selectors.commendation_candidates(root=personas.orgs["K2"], year=2026)["orgs"] == []
+    assert [row.subject.subject_org for row in found.orgs] == [personas.orgs["B1"]]
+    assert found.orgs[0].satisfaction == 1.0
+    assert percent_text(found.orgs[0].satisfaction) == "100.0%"
+    assert selectors.commendation_candidates(root=personas.orgs["K2"], year=2026).orgs == []
 
 
 def test_a_subject_left_out_by_the_plan(personas, own):
@@ -612,8 +612,8 @@ def test_a_subject_left_out_by_the_plan(personas, own):
         by=own, appraisal=appraisal, decisions={appraisal.subjects.get().pk: ("pass", "认定")}
     )
     services.appraisal_publish(by=own, appraisal=appraisal, low_turnout_confirmed=True)
-    [entry] = selectors.record_entries(member=personas.members["m1"])
-    assert entry["grade"] == "暂缓评议" and entry["excluded"] == "长期患病"
+    [entry] = selectors.published_entries(member=personas.members["m1"])
+    assert entry.grade_label == "暂缓评议" and entry.excluded == "长期患病"
     assert [e["action"] for e in appraisal.events.values("action")].count("exclude") == 2
 
 
@@ -643,7 +643,7 @@ def test_a_login_whose_password_someone_else_set_cannot_be_a_teller(personas, ow
     assert not PaperCount.objects.exists()
     # the same person entering twice stays one entry, never a confirmation
     again = services.paper_enter(by=own, appraisal=appraisal, group="member", figures=good)
-    assert again["state"] == "waiting" and not PaperCount.objects.exists()
+    assert again.state == "waiting" and not PaperCount.objects.exists()
     # a password of the owner's own does not make them independent of the one who set the old one
     password_set_by(user=member, by=member)
     member = type(member).objects.get(pk=member.pk)
@@ -759,7 +759,7 @@ def test_a_login_opened_from_a_login_the_secretary_took_over_never_counts_with_h
     second = personas.user("member_self")
     assert services.tellers_dependence(second, li3) == ""
     assert (
-        services.paper_enter(by=second, appraisal=appraisal, group="masses", figures=good)["state"]
+        services.paper_enter(by=second, appraisal=appraisal, group="masses", figures=good).state
         == "confirmed"
     )
 
@@ -770,12 +770,12 @@ def test_two_independent_members_confirm_a_count(personas, own):
     second = _login_for(personas, "m1", "m1_login")
     good = figures([[4, 2, 1, 0, 0], [3, 3, 0, 0, 1]])
     assert (
-        services.paper_enter(by=first, appraisal=appraisal, group="member", figures=good)["state"]
+        services.paper_enter(by=first, appraisal=appraisal, group="member", figures=good).state
         == "waiting"
     )
     assert services.co_teller_refusal(second, appraisal, "member") == ""
     outcome = services.paper_enter(by=second, appraisal=appraisal, group="member", figures=good)
-    assert outcome["state"] == "confirmed"
+    assert outcome.state == "confirmed"
     assert PaperCount.objects.get(appraisal=appraisal, group="member").tellers
 
 
@@ -878,7 +878,7 @@ def test_turnout_below_the_share_asks_to_confirm_and_suggests_nobody(personas, o
     assert appraisal.low_turnout
     assert "低于 67%" in appraisal.events.get(action="publish").comment
     found = selectors.commendation_candidates(root=personas.orgs["K1"], year=2026)
-    assert found["members"].count() == 0 and list(found["members"]) == []
+    assert found.members.count() == 0 and list(found.members) == []
     # a rule set later does not change what was frozen at publication
     office = personas.user("office_inside")
     services.rule_set(
@@ -886,8 +886,7 @@ def test_turnout_below_the_share_asks_to_confirm_and_suggests_nobody(personas, o
         **{name: getattr(rules.DEFAULT, name) for name in rules.FIELDS} | {"turnout_min": 50},
     )  # fmt: skip
     assert (
-        selectors.commendation_candidates(root=personas.orgs["K1"], year=2026)["members"].count()
-        == 0
+        selectors.commendation_candidates(root=personas.orgs["K1"], year=2026).members.count() == 0
     )
 
 
@@ -898,7 +897,7 @@ def test_turnout_at_two_thirds_publishes_without_asking(personas, own):
     appraisal = services.appraisal_publish(by=own, appraisal=appraisal)
     assert not appraisal.low_turnout
     found = selectors.commendation_candidates(root=personas.orgs["K1"], year=2026)
-    assert [s.name for s in found["members"]] == ["李一", "李二"]
+    assert [s.name for s in found.members] == ["李一", "李二"]
 
 
 def test_the_turnout_share_is_set_with_the_grade_rule(personas, own):
@@ -934,6 +933,6 @@ def test_the_migration_marks_sessions_published_below_two_thirds(personas, own):
 def test_a_session_of_few_ballots_gives_no_counts_in_the_record(personas, own):
     appraisal = _voted(personas, own, ballots=4, expected_member=4, expected_masses=0)
     services.appraisal_publish(by=own, appraisal=appraisal)
-    [entry] = selectors.record_entries(member=personas.members["m1"])
-    assert entry["few_ballots"] and entry["counts"] is None and entry["satisfaction"] is None
-    assert entry["grade"] == "优秀"  # the committee's grade is not a count
+    [entry] = selectors.published_entries(member=personas.members["m1"])
+    assert entry.few_ballots and entry.counts is None and entry.satisfaction is None
+    assert entry.grade_label == "优秀"  # the committee's grade is not a count

@@ -178,7 +178,8 @@ def test_the_setter_chain_follows_who_set_whose_password_within_a_bound(
         == ids[: SETTER_CHAIN_DEPTH + 1]
     )
     # one setting beyond the bound is not followed, and costs no more than the bound
-    with django_assert_max_num_queries(SETTER_CHAIN_DEPTH):
+    assert SETTER_CHAIN_DEPTH == 8
+    with django_assert_max_num_queries(8):  # one query per setting followed, up to the bound
         assert password_setter_chain(user=people[SETTER_CHAIN_DEPTH + 1], by=people[0]) == []
     assert password_setter_chain(user=people[1], by=people[1]) == []
     assert password_setter_chain(user=people[1], by=personas.user("member_self")) == []

@@ -3,8 +3,17 @@ import datetime
 import pytest
 from django.core.exceptions import ValidationError
 
-from orgs import selectors, services
-from orgs.models import AuditEntry, Member, Membership, Organization, OrgKind, kind_allowed_under
+from orgs import access, selectors, services
+from orgs.access import Action
+from orgs.models import (
+    AuditEntry,
+    Member,
+    Membership,
+    Organization,
+    OrgKind,
+    Role,
+    kind_allowed_under,
+)
 from tests.personas import make_member, make_org
 
 
@@ -92,7 +101,7 @@ def test_transfer_keeps_dated_history_and_members_on_a_date(personas):
 
 
 def test_members_on_a_date_is_one_query(personas, django_assert_num_queries):
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(1):  # the members joined to their dated memberships
         list(selectors.members_on(org=personas.orgs["B1"], day=datetime.date(2026, 1, 1)))
 
 
@@ -145,10 +154,10 @@ def test_year_figures(personas):
 
 
 def test_children_carry_subtree_member_counts_in_one_query(personas, django_assert_num_queries):
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(1):  # the children, each counting its subtree in a subquery
         children = {c.code: c.member_count for c in selectors.org_children(org=personas.orgs["T1"])}
     assert children == {"B1": 2, "B2": 1}
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(1):  # the same single query one level up
         cities = {c.code: c.member_count for c in selectors.org_children(org=personas.orgs["P"])}
     assert cities == {"C1": 3, "C2": 1}
 
@@ -273,7 +282,6 @@ def test_a_transferred_members_login_takes_its_member_role_along_and_leaves_a_de
     personas,
 ):
     from orgs.access import Action, can, orgs_visible_to
-    from orgs.models import Role
 
     b1, b2, m1b = personas.orgs["B1"], personas.orgs["B2"], personas.members["m1b"]
     login = personas.user("member_self")  # m1b's login, a member of B1
@@ -307,3 +315,118 @@ def test_a_name_keeps_its_visible_marks():
 
     assert person_name("买买提·艾力") == "买买提·艾力"
     assert person_name("e\u0301mile") == "\u00e9mile"
+
+
+# ---------------------------------------------------------------- each service re-checks its actor
+
+DAY_BEFORE = datetime.date.today() - datetime.timedelta(days=1)
+MEMBER_FIELDS = {
+    "name": "周八",
+    "gender": "男",
+    "ethnicity": "汉族",
+    "birth_date": datetime.date(1980, 1, 1),
+    "joined_on": datetime.date(2005, 7, 1),
+    "education": "高中",
+}
+
+# service call (by the persona), the persona it refuses and its message, the persona it accepts
+ACTOR_CASES = {
+    "organization_create": (
+        lambda by, o, m: services.organization_create(
+            by=by, parent=o["B1"], name="第一党小组", code="B1-G1", kind=OrgKind.GROUP,
+            sector=o["B1"].sector,
+        ),
+        "sibling_branch_secretary", "您不能在“组织B1”之下新建党组织", "own_branch_secretary",
+    ),
+    "organization_update": (
+        lambda by, o, m: services.organization_update(by=by, org=o["B1"], name="改名党支部"),
+        "office_inside", "您不能修改“组织B1”", "parent_committee_secretary",
+    ),
+    "org_year_figure_set": (
+        lambda by, o, m: services.org_year_figure_set(
+            by=by, org=o["B1"], year=2026, activist_count=3
+        ),
+        "unrelated_committee_secretary", "您不能填报“组织B1”的年度数据", "own_branch_secretary",
+    ),
+    "member_create": (
+        lambda by, o, m: services.member_create(by=by, org=o["B1"], **MEMBER_FIELDS),
+        "sibling_branch_secretary", "您不能在“组织B1”新增党员", "own_branch_secretary",
+    ),
+    "member_update": (
+        lambda by, o, m: services.member_update(by=by, member=m["m1"], post="组织委员"),
+        "member_self", "您不能修改“李一”的信息", "parent_committee_secretary",
+    ),
+    "member_transfer": (
+        lambda by, o, m: services.member_transfer(
+            by=by, member=m["m1"], to_org=o["B2"], on=DAY_BEFORE
+        ),
+        "office_inside", "只有本支部或上级组织的书记、副书记可以办理转接", "own_branch_secretary",
+    ),
+    "organization_move": (
+        lambda by, o, m: services.organization_move(by=by, org=o["B1"], new_parent=o["T3"]),
+        "own_branch_secretary", "只有上级组织的书记、副书记可以移动本组织", "county_secretary",
+    ),
+}  # fmt: skip
+
+
+@pytest.fixture
+def with_t3(personas):
+    """A second town committee in K1, for B1 to move to."""
+    personas.orgs["T3"] = make_org("T3", OrgKind.COMMITTEE, personas.orgs["K1"])
+    return personas
+
+
+@pytest.mark.parametrize("service", ACTOR_CASES)
+def test_a_service_refuses_an_actor_the_page_would_refuse(with_t3, service):
+    personas = with_t3
+    call, refused, message, accepted = ACTOR_CASES[service]
+    o, m = personas.orgs, personas.members
+    before = (Organization.objects.count(), Member.objects.count(), AuditEntry.objects.count())
+    with pytest.raises(ValidationError) as info:
+        call(personas.user(refused), o, m)
+    assert message in str(info.value)
+    assert (Organization.objects.count(), Member.objects.count(), AuditEntry.objects.count()) == (
+        before
+    )
+    call(personas.user(accepted), o, m)  # the same call by one the page lets do it
+    assert AuditEntry.objects.count() > before[2]
+
+
+def test_a_transfer_goes_only_where_the_actor_may_send_the_member(personas):
+    o, m1 = personas.orgs, personas.members["m1"]
+    own = personas.user("own_branch_secretary")
+    with pytest.raises(ValidationError, match="不能转入“组织B3”：它不在您可转入的范围内"):
+        services.member_transfer(by=own, member=m1, to_org=o["B3"], on=DAY_BEFORE)
+    assert Member.objects.get(pk=m1.pk).org == o["B1"]
+    services.member_transfer(by=own, member=m1, to_org=o["B2"], on=DAY_BEFORE)  # a sibling
+    assert Member.objects.get(pk=m1.pk).org == o["B2"]
+
+
+def test_a_move_goes_only_under_an_organisation_the_actor_leads(personas):
+    o = personas.orgs
+    parent = personas.user("parent_committee_secretary")
+    with pytest.raises(ValidationError, match="您不能把党组织移到“组织T2”之下"):
+        services.organization_move(by=parent, org=o["B1"], new_parent=o["T2"])
+    assert Organization.objects.get(pk=o["B1"].pk).parent_id == o["T1"].pk
+
+
+def test_the_system_and_the_admins_superuser_act_unchecked(personas):
+    from django.contrib.auth import get_user_model
+
+    root = get_user_model().objects.create_superuser("root", password="pw-root-123456")
+    services.organization_update(by=None, org=personas.orgs["B1"], name="系统改名")
+    services.organization_update(by=root, org=personas.orgs["B1"], name="省委办公室改名")
+    assert Organization.objects.get(pk=personas.orgs["B1"].pk).name == "省委办公室改名"
+
+
+def test_a_refusal_is_decided_on_the_tree_as_it_is_now(personas):
+    """Grants read before organisations were added (a roster import adds them as it goes) do not
+    refuse a member for a branch created in the same request."""
+    parent = personas.user("parent_committee_secretary")
+    assert access.can(parent, Action.MANAGE, personas.orgs["B1"])  # grants read and kept
+    b4 = services.organization_create(
+        by=parent, parent=personas.orgs["T1"], name="新支部", code="B4", kind=OrgKind.BRANCH,
+        sector=personas.orgs["T1"].sector,
+    )  # fmt: skip
+    member = services.member_create(by=parent, org=b4, **MEMBER_FIELDS)
+    assert member.org == b4

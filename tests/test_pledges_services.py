@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from orgs import services as org_services
 from orgs.models import OrgKind, Role, Sector
-from pledges import selectors, services
+from pledges import letters, selectors, services
 from pledges.models import EvaluationResult, Pledge, PledgeEvent, PledgeStatus, Progress
 from tests.personas import make_member, make_org, make_user
 from tests.pledge_world import PNG, YEAR, force, member_pledge_fields, org_pledge_fields
@@ -293,8 +293,8 @@ def test_attachments_are_stored_under_generated_names(world):
 
 def test_members_quarters_and_organisations_half_years(world):
     today = datetime.date(YEAR, 8, 1)
-    assert [p for _, p, _ in services.periods_of(world.extra["pm"], today)] == [1, 2, 3]
-    assert [label for *_, label in services.periods_of(world.extra["po"], today)] == [
+    assert [p.number for p in world.extra["pm"].reporting_periods(today)] == [1, 2, 3]
+    assert [p.label for p in world.extra["po"].reporting_periods(today)] == [
         "2026年上半年",
         "2026年下半年",
     ]
@@ -389,20 +389,20 @@ def test_repledge_from_a_fulfilled_pledge(world, own):
 def test_secretary_pledge_letter_cycle(world, own, parent):
     sp = world.extra["sp"]
     with pytest.raises(ValidationError):
-        services.secretary_pledge_save(by=parent, org=world.orgs["B1"], year=YEAR, content="x")
+        letters.secretary_pledge_save(by=parent, org=world.orgs["B1"], year=YEAR, content="x")
     with pytest.raises(ValidationError):
-        services.secretary_report_save(by=own, sp=sp, quarter=1, text="x", measures="y")
-    services.secretary_pledge_submit(by=own, sp=sp)
+        letters.secretary_report_save(by=own, sp=sp, quarter=1, text="x", measures="y")
+    letters.secretary_pledge_submit(by=own, sp=sp)
     with pytest.raises(ValidationError):
-        services.secretary_pledge_review(by=own, sp=sp, approve=True, opinion="同意")
-    services.secretary_pledge_review(by=parent, sp=sp, approve=True, opinion="同意")
+        letters.secretary_pledge_review(by=own, sp=sp, approve=True, opinion="同意")
+    letters.secretary_pledge_review(by=parent, sp=sp, approve=True, opinion="同意")
     sp.refresh_from_db()
     assert sp.status == "approved" and sp.upper_by == parent
     with pytest.raises(ValidationError):
-        services.secretary_report_save(
+        letters.secretary_report_save(
             by=own, sp=sp, quarter=4, text="x", measures="y", today=datetime.date(YEAR, 5, 1)
         )
-    services.secretary_report_save(
+    letters.secretary_report_save(
         by=own,
         sp=sp,
         quarter=2,
@@ -422,9 +422,9 @@ def test_branch_year_page_reads_a_bounded_number_of_queries(world, django_assert
     for i in range(30):
         member = make_member(b1, f"党员{i:02d}", birth_date=datetime.date(1950 + i % 20, 1, 1))
         services.pledge_create(by=own, year=YEAR, owner_member=member, **member_pledge_fields())
-    with django_assert_num_queries(
-        5
-    ):  # pledges here, community pledges, members, own, rectifications
+    # 5: the branch's member pledges, members' community pledges elsewhere, the members, the
+    # organisation's own pledges, the open rectifications
+    with django_assert_num_queries(5):
         data = selectors.branch_year(org=b1, year=YEAR, today=datetime.date(YEAR, 7, 20))
     assert data["rows"][0].needs == "overdue"
     assert len(data["rows"]) == 33  # m1, m1b, the secretary and 30 more
@@ -549,9 +549,9 @@ def test_community_pledge_stays_in_reach_of_the_home_branch(world, own):
         by=own, year=YEAR, owner_member=world.members["m1b"], community_org=community,
         **member_pledge_fields(category="community", kind="immediate", immediate_reason="temporary"),
     )  # fmt: skip
-    pledge = access.get_pledge_or_404(own, pledge.pk, access.may_write)
+    pledge = access.get_pledge_for_user(own, pledge.pk, access.PledgeAction.EDIT)
     services.pledge_submit(by=own, pledge=pledge)
-    assert not access.may_vet(own, pledge)
+    assert not access.can_vet_pledge(own, pledge)
     community_secretary = make_user("cm2", Role.SECRETARY, community)
     services.pledge_approve(by=community_secretary, pledge=pledge)
     rows = selectors.branch_year(org=world.orgs["B1"], year=YEAR, today=datetime.date(YEAR, 5, 1))[
@@ -562,21 +562,21 @@ def test_community_pledge_stays_in_reach_of_the_home_branch(world, own):
 
 def test_letter_history_self_review_and_late_reports(world, own, parent):
     sp = world.extra["sp"]
-    services.secretary_pledge_submit(by=own, sp=sp)
+    letters.secretary_pledge_submit(by=own, sp=sp)
     both = make_user("both2", Role.SECRETARY, world.orgs["T1"])
     org_services.member_update(by=None, member=world.extra["secretary"], user=both)
     with pytest.raises(ValidationError) as info:
-        services.secretary_pledge_review(by=both, sp=sp, approve=True, opinion="同意")
+        letters.secretary_pledge_review(by=both, sp=sp, approve=True, opinion="同意")
     assert "不能审定本人的承诺书" in messages_of(info)
-    services.secretary_pledge_review(by=parent, sp=sp, approve=False, opinion="请写具体数量")
+    letters.secretary_pledge_review(by=parent, sp=sp, approve=False, opinion="请写具体数量")
     org_services.member_update(by=None, member=world.extra["secretary"], user=own)
-    services.secretary_pledge_save(
+    letters.secretary_pledge_save(
         by=own, org=world.orgs["B1"], year=YEAR, post="党支部书记", term_start=datetime.date(2021, 1, 1),
         contact="138", content="走访困难户20户",
     )  # fmt: skip
-    services.secretary_pledge_submit(by=own, sp=sp)
-    services.secretary_pledge_review(by=parent, sp=sp, approve=True, opinion="同意")
-    report = services.secretary_report_save(
+    letters.secretary_pledge_submit(by=own, sp=sp)
+    letters.secretary_pledge_review(by=parent, sp=sp, approve=True, opinion="同意")
+    report = letters.secretary_report_save(
         by=own,
         sp=sp,
         quarter=1,
@@ -862,7 +862,7 @@ def test_a_transfer_hands_the_members_unvetted_pledges_to_the_new_branch(world, 
     assert submitted in selectors.vet_queue(user=sibling)
     assert submitted not in selectors.vet_queue(user=own)
     with pytest.raises(Http404):
-        access.get_pledge_or_404(own, submitted.pk)
+        access.get_pledge_for_user(own, submitted.pk)
     with pytest.raises(ValidationError):
         services.pledge_approve(by=own, pledge=submitted)
     with pytest.raises(ValidationError):

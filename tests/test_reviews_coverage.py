@@ -11,7 +11,7 @@ from django.utils import timezone
 from orgs import services as org_services
 from orgs.models import Membership, Organization, Role
 from orgs.periods import HALF, QUARTER, Period
-from reviews import selectors, services
+from reviews import access, selectors, services
 from reviews.models import LeaderReview, ReviewStatus
 from tests.personas import make_user
 from tests.review_world import H1, Q3, TODAY, review_fields
@@ -104,14 +104,14 @@ def test_reviews_of_members_not_owed_are_not_counted(world):
 def test_nobody_reviews_an_organisation_they_lead(world):
     own, b1 = world.user("own_branch_secretary"), world.orgs["B1"]
     org_services.role_grant(by=None, user=own, org=b1, role=Role.CONTACT)
-    assert services.may_review_org(own, b1) is None
+    assert access.reviewer_org_for_org(own, b1) is None
     with pytest.raises(ValidationError):
         services.review_create(
             by=own, subject_kind="org", subject_org=b1, period=H1, today=TODAY,
             **review_fields(method="onsite"),
         )  # fmt: skip
     linked = make_user("linked", Role.CONTACT, b1)
-    assert services.may_review_org(linked, b1) == b1
+    assert access.reviewer_org_for_org(linked, b1) == b1
 
 
 # ---------------------------------------------------------------- every demo period

@@ -114,17 +114,17 @@ def test_a_rectification_report_longer_than_its_form_allows_is_refused(world, cl
     item = world.extra["item"]
     client.force_login(world.user("own_branch_secretary"))
     url = reverse("reviews:item_update", args=[item.pk])
-    field = f"item{item.pk}-report"
+    field = f"item{item.pk}-response"
     long = "改" * 100_000  # under both names, so a view reading the raw field would store it
-    response = client.post(url, {"action": "report", field: long, "report": long})
+    response = client.post(url, {"action": "report", field: long, "response": long})
     item.refresh_from_db()
-    assert (item.report, item.status) == ("", "open")
+    assert (item.response, item.status) == ("", "open")
     text = response.content.decode()
     assert response.status_code == 200 and "整改情况：" in text and "2000" in text
     assert "改" * 3000 in text  # what was typed is kept
     response = client.post(url, {"action": "report", field: "已参加两次集中学习"})
     item.refresh_from_db()
-    assert (item.report, item.status) == ("已参加两次集中学习", "reported")
+    assert (item.response, item.status) == ("已参加两次集中学习", "reported")
 
 
 def test_a_blank_rectification_report_names_the_field(world, client):
@@ -132,7 +132,7 @@ def test_a_blank_rectification_report_names_the_field(world, client):
     client.force_login(world.user("own_branch_secretary"))
     response = client.post(
         reverse("reviews:item_update", args=[item.pk]),
-        {"action": "report", f"item{item.pk}-report": "   "},
+        {"action": "report", f"item{item.pk}-response": "   "},
     )
     item.refresh_from_db()
     assert item.status == "open" and "整改情况：" in response.content.decode()
@@ -142,7 +142,8 @@ def test_a_rectification_item_too_long_is_refused_with_its_field_named(world, cl
     rm = world.extra["rm"]
     client.force_login(world.user("own_branch_secretary"))
     response = client.post(
-        reverse("reviews:item_add", args=[rm.pk]), {"text": "学" * 600, "deadline": "2026-12-31"}
+        reverse("reviews:item_add", args=[rm.pk]),
+        {"requirement": "学" * 600, "deadline": "2026-12-31"},
     )
     assert rm.items.count() == 1
     text = response.content.decode()
@@ -168,15 +169,15 @@ def test_a_signed_review_the_branch_no_longer_owes_offers_no_correction_or_new_i
     assert reverse("reviews:item_add", args=[rm.pk]) not in text
     response = client.post(
         reverse("reviews:item_add", args=[rm.pk]),
-        {"text": "补交学习笔记", "deadline": "2026-12-31"},
+        {"requirement": "补交学习笔记", "deadline": "2026-12-31"},
         follow=True,
     )
     assert response.redirect_chain == [(detail, 302)]
     assert "不能再修改、签字或更正" in response.content.decode()
     assert rm.items.count() == 1
     with pytest.raises(ValidationError) as info:
-        services.item_add(
-            by=world.user("own_branch_secretary"), review=rm, text="补交学习笔记",
+        services.rectification_issue(
+            by=world.user("own_branch_secretary"), review=rm, requirement="补交学习笔记",
             deadline=datetime.date(2026, 12, 31), today=TODAY,
         )  # fmt: skip
     assert "已转至“组织B2”" in " ".join(info.value.messages)

@@ -8,8 +8,8 @@ from django.apps import apps
 from orgs import roster
 from orgs.forms import MemberForm
 from orgs.models import Education, Member
+from tests.test_orgs_views import MEMBER_FORM
 from tests.test_roster import member_row, workbook
-from tests.test_views import MEMBER_FORM
 
 STANDARD = [
     "博士研究生",

@@ -16,6 +16,7 @@ from openpyxl.utils import get_column_letter
 
 from orgs import roster, services
 from orgs.models import Member, Organization
+from orgs.roster import parsing
 from tests.test_roster import member_row, snapshot, workbook
 
 MEMBER_SHEET_PART = "xl/worksheets/sheet2.xml"  # workbook() writes 组织 first, then 党员
@@ -76,7 +77,7 @@ def never_parsed(monkeypatch):
     def load_workbook(*args, **kwargs):
         raise AssertionError("the workbook was parsed")
 
-    monkeypatch.setattr(roster, "load_workbook", load_workbook)
+    monkeypatch.setattr(parsing, "load_workbook", load_workbook)
 
 
 def test_a_good_member_sheet_built_by_these_helpers_imports(personas):

@@ -7,11 +7,16 @@ organisations goes through the four steps of 黑创先办[2010]12号 §三: 确�
 Ballots come in two ways: one-time codes cast on a phone (`Slip` → `Ballot`, nothing linking one to
 the other or to a person) and paper sheets counted by two tellers (`PaperEntry` → `PaperCount`).
 
-- models.py     sessions, subjects, slips, ballots, paper counts, grade rules, history
+- models.py     sessions, subjects, slips, ballots, paper counts, history; the lifecycle booleans
 - codes.py      slip codes: generation, parsing, hashing
 - rules.py      the result-grade rule (优秀 / 合格 / 基本合格 / 不合格) and its defaults
 - tally.py      counting, the invariants and the digest stored at closing
-- services.py   every state change
-- selectors.py  reads for pages and for the 写实簿
-- views.py, forms.py, urls.py   pages; the voting page is the one public route
+- access.py     who may see and do what: `appraisals_visible_to`, the getters, the `can_*` checks
+- services/     every state change: plan.py (plan, statements), ballots.py (slips, casting),
+                paper.py (tellers), results.py (closing, grades, publication, the rule), locks.py
+- selectors.py  reads for pages, and `published_entries` for the 写实簿 and the statistics
+- views.py      the session's pages; views_slips.py (printing slips), views_paper.py (tellers),
+                views_results.py (results, 评先评优, the rule), views_ballot.py (the one public
+                route: the voting page and its limits on wrong codes); forms.py, urls.py
+- the `appraisal_verify` command recounts a closed session against its frozen digest
 """

@@ -6,6 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from orgs.form_helpers import DateInput
+from orgs.periods import YEAR_MAX, YEAR_MIN
 from reviews.appraisal.models import AppraisalKind, ResultGrade, VotingMethod
 from reviews.appraisal.rules import DEFAULT, FIELDS
 
@@ -59,7 +60,7 @@ class PlanForm(forms.Form):
 
 class CreateForm(PlanForm):
     kind = forms.ChoiceField(label="评议类别", choices=AppraisalKind.choices)
-    year = forms.IntegerField(label="年度", min_value=2001, max_value=2099)
+    year = forms.IntegerField(label="年度", min_value=YEAR_MIN, max_value=YEAR_MAX)
     field_order = ["kind", "year"]
 
     def __init__(self, *args, kinds: list[str], **kwargs):
@@ -80,7 +81,7 @@ class StatementForm(forms.Form):
 
 
 class ExclusionForm(forms.Form):
-    # 200: what the session keeps of the reason (reviews.appraisal.services.subject_exclude)
+    # 200: what the session keeps of the reason (reviews.appraisal.services.plan.subject_exclude)
     reason = forms.CharField(label="暂缓评议原因", max_length=200)
 
 
@@ -202,7 +203,7 @@ class PaperForm(forms.Form):
 
 
 class RuleForm(forms.Form):
-    year = forms.IntegerField(label="年度", min_value=2001, max_value=2099)
+    year = forms.IntegerField(label="年度", min_value=YEAR_MIN, max_value=YEAR_MAX)
     excellent_good_min = forms.IntegerField(
         label="优秀：“好”票不少于（%）", min_value=0, max_value=100
     )

@@ -24,9 +24,6 @@ class AppraisalState(models.TextChoices):
     PUBLISHED = "published", "公开结果"
 
 
-STATE_ORDER = [s.value for s in AppraisalState]
-
-
 class VotingMethod(models.TextChoices):
     CODE = "code", "手机扫码投票"
     PAPER = "paper", "纸质评议表"
@@ -64,6 +61,20 @@ class ResultGrade(models.TextChoices):
     PASS = "pass", "合格"
     BASIC = "basic", "基本合格"
     FAIL = "fail", "不合格"
+
+
+class AppraisalQuerySet(models.QuerySet):
+    def counted(self) -> AppraisalQuerySet:
+        """Sessions whose voting has ended and been counted (closed or published)."""
+        return self.filter(state__in=[AppraisalState.CLOSED, AppraisalState.PUBLISHED])
+
+    def published(self) -> AppraisalQuerySet:
+        return self.filter(state=AppraisalState.PUBLISHED)
+
+    def awaiting_runner(self) -> AppraisalQuerySet:
+        """Sessions whose running secretary has something to do: voting to close, or results to
+        decide and publish."""
+        return self.filter(state__in=[AppraisalState.VOTING, AppraisalState.CLOSED])
 
 
 class Appraisal(models.Model):
@@ -107,6 +118,8 @@ class Appraisal(models.Model):
     # frozen at publication: fewer took part than the rule's share of those expected, so nobody
     # from this session is suggested for 评先评优
     low_turnout = models.BooleanField("参加率偏低", default=False)
+
+    objects = AppraisalQuerySet.as_manager()
 
     class Meta:
         verbose_name = "民主评议"
@@ -163,8 +176,47 @@ class Appraisal(models.Model):
     def uses_paper(self) -> bool:
         return self.method in (VotingMethod.PAPER, VotingMethod.BOTH)
 
-    def reached(self, state: str) -> bool:
-        return STATE_ORDER.index(self.state) >= STATE_ORDER.index(state)
+    @property
+    def appraises_members(self) -> bool:
+        return self.kind == AppraisalKind.MEMBER
+
+    @property
+    def appraises_orgs(self) -> bool:
+        return self.kind == AppraisalKind.ORG
+
+    @property
+    def steps(self) -> list[tuple[str, bool]]:
+        """The four steps and 评议结束, each with whether the session is at it."""
+        return [(label, value == self.state) for value, label in AppraisalState.choices]
+
+    @property
+    def is_planned(self) -> bool:
+        """确定方案: the plan, and the subjects it lists, may still change."""
+        return self.state == AppraisalState.PLAN
+
+    @property
+    def is_hearing_statements(self) -> bool:
+        """公开述职: statements are written; voting has not opened."""
+        return self.state == AppraisalState.STATEMENTS
+
+    @property
+    def accepts_statements(self) -> bool:
+        """A 述职 may be written from 公开述职 until voting ends."""
+        return self.state in (AppraisalState.STATEMENTS, AppraisalState.VOTING)
+
+    @property
+    def is_voting(self) -> bool:
+        return self.state == AppraisalState.VOTING
+
+    @property
+    def is_counted(self) -> bool:
+        """Voting has ended and the ballots are counted (closed or published)."""
+        return self.state in (AppraisalState.CLOSED, AppraisalState.PUBLISHED)
+
+    @property
+    def may_issue_slips(self) -> bool:
+        """Slips are printed and voided for a session by code until its voting ends."""
+        return self.uses_codes and not self.is_counted
 
     @property
     def is_published(self) -> bool:
@@ -234,6 +286,20 @@ class AppraisalSubject(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_decided(self) -> bool:
+        """The committee has set the result grade."""
+        return bool(self.final_grade)
+
+    @property
+    def awaits_suggested_grade(self) -> bool:
+        """Not yet decided, with a suggestion the committee may adopt as it is."""
+        return not self.final_grade and bool(self.suggested_grade)
+
+    @property
+    def is_excellent(self) -> bool:
+        return self.final_grade == ResultGrade.EXCELLENT
 
     @property
     def graded(self) -> int:

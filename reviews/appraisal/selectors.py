@@ -1,73 +1,56 @@
-"""Reads for the appraisal pages, the 写实簿 and the statistics."""
+"""Reads for the appraisal pages, the 写实簿 and the statistics: querysets, numbers and typed
+rows (the pages format them). `published_entries` is what the ledgers and statistics read."""
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
-from django.http import Http404
+import datetime
+from dataclasses import dataclass
 
-from orgs import access
-from orgs.access import Action, grants_for
-from orgs.models import Member, Organization
-from pledges.models import Pledge, PledgeStatus
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from orgs.models import MEMBER_HOLDING_KINDS, Member, Organization
+from orgs.numbers import share
+from pledges.models import Pledge
 from reviews.appraisal import rules
+from reviews.appraisal.access import can_run_appraisal
 from reviews.appraisal.models import (
+    EVENT_LABELS,
     SMALL_GROUP,
     Appraisal,
+    AppraisalEvent,
     AppraisalKind,
-    AppraisalState,
     AppraisalSubject,
     Group,
+    PaperCount,
+    PaperEntry,
     ResultGrade,
     Slip,
 )
-from reviews.selectors import percent
 
 
-def may_view(user, appraisal: Appraisal) -> bool:
-    """The running organisation's readers and members; for an appraisal of organisations, also
-    anyone holding a role in an organisation appraised or below one."""
-    org = appraisal.org
-    if access.can(user, Action.VIEW, org):
-        return True
-    if appraisal.kind != AppraisalKind.ORG:
-        return False
-    below = [g for g in grants_for(user) if g.tree_id == org.tree_id and org.lft < g.lft < org.rght]
-    if not below:
-        return False
-    ranges = AppraisalSubject.objects.filter(appraisal=appraisal).values_list(
-        "subject_org__lft", "subject_org__rght"
+def subject_orgs(org: Organization) -> QuerySet[Organization]:
+    """The basic-level organisations directly under `org`, appraised by it."""
+    return (
+        org.get_children()
+        .filter(is_active=True, kind__in=MEMBER_HOLDING_KINDS)
+        .order_by("lft")
+        .only("pk", "name")
     )
-    return any(lft <= g.lft <= rght for lft, rght in ranges for g in below)
 
 
-def get_appraisal_or_404(user, pk) -> Appraisal:
-    appraisal = (
-        Appraisal.objects.select_related("org", "org__parent")
-        .filter(pk=access.object_id(pk))
-        .first()
-    )
-    if appraisal is None or not may_view(user, appraisal):
-        raise Http404("没有找到该评议。")
-    return appraisal
-
-
-def get_subject_or_404(user, pk) -> AppraisalSubject:
-    subject = (
-        AppraisalSubject.objects.select_related(
-            "appraisal", "appraisal__org", "member", "subject_org"
-        )
-        .filter(pk=access.object_id(pk))
-        .first()
-    )
-    if subject is None:
-        raise Http404("没有找到该评议对象。")
-    own = subject.member_id and access.is_own_record(user, subject.member)
-    if not (own or may_view(user, subject.appraisal)):
-        raise Http404("没有找到该评议对象。")
-    return subject
+def kinds_for(org: Organization) -> list[str]:
+    """The appraisals `org` may run: of its members, of the organisations below it."""
+    kinds = []
+    if org.holds_members:
+        kinds.append(AppraisalKind.MEMBER)
+    if subject_orgs(org).exists():
+        kinds.append(AppraisalKind.ORG)
+    return kinds
 
 
 def org_appraisals(*, org: Organization) -> QuerySet[Appraisal]:
+    """The sessions `org` runs, newest first."""
     return Appraisal.objects.filter(org=org).order_by("-year", "kind")
 
 
@@ -96,6 +79,7 @@ def subtree_years(*, org: Organization) -> list[int]:
 
 
 def subjects(*, appraisal: Appraisal) -> QuerySet[AppraisalSubject]:
+    """The session's subjects in the order of the 评议表."""
     return AppraisalSubject.objects.filter(appraisal=appraisal).order_by("position")
 
 
@@ -108,15 +92,31 @@ def subject_pledges(*, subject: AppraisalSubject, public_only: bool = True) -> Q
     else:
         pledges = Pledge.objects.filter(owner_org_id=subject.subject_org_id, year=year)
     if public_only:
-        pledges = pledges.filter(status__in=[PledgeStatus.PUBLISHED, PledgeStatus.EVALUATED])
+        pledges = pledges.published()
     return pledges.order_by("due_date", "pk")
+
+
+@dataclass
+class ResultRow:
+    """A subject's line on the results page. `grade_value` and `reason_value` are what the
+    committee's form shows (the page fills them)."""
+
+    subject: AppraisalSubject
+    counts: list[int]  # [grade 1, 2, 3, 4, blank]
+    graded: int  # ballots that graded the subject (blanks left out)
+    shares: list[float | None]  # each grade over `graded`
+    groups: list[tuple[str, list[int] | None]]  # (group label, its counts) for the groups shown
+    satisfaction: float | None = None  # organisations: (满意 + 比较满意) over `graded`
+    commended: bool = False
+    grade_value: str = ""
+    reason_value: str = ""
 
 
 def results(*, appraisal: Appraisal, user) -> dict:
     """Everything the results page shows, from the tally frozen at closing: a fixed number of
     queries (the subjects and the rule) whatever the number of ballots."""
     tally = appraisal.tally or {}
-    runner = access.can(user, Action.EDIT, appraisal.org)
+    runner = can_run_appraisal(user, appraisal)
     ballots = tally.get("ballots", 0)
     participants = tally.get("participants", {})
     show_counts = runner or ballots >= SMALL_GROUP
@@ -130,7 +130,7 @@ def results(*, appraisal: Appraisal, user) -> dict:
     else:
         shown_groups = []
     thresholds = rules.thresholds_for(org=appraisal.org, year=appraisal.year)
-    if appraisal.state == AppraisalState.PUBLISHED:
+    if appraisal.is_published:
         low_turnout = appraisal.low_turnout  # as frozen when it was published
     else:
         low_turnout = rules.turnout_low(appraisal, thresholds)
@@ -139,24 +139,24 @@ def results(*, appraisal: Appraisal, user) -> dict:
     for subject in subjects(appraisal=appraisal).select_related("decided_by"):
         counts = subject.counts or [0] * 5
         graded = sum(counts[:4])
-        row = {
-            "subject": subject,
-            "counts": counts,
-            "graded": graded,
-            "shares": [percent(c, graded) for c in counts[:4]],
-            "groups": [
+        row = ResultRow(
+            subject=subject,
+            counts=counts,
+            graded=graded,
+            shares=[share(c, graded) for c in counts[:4]],
+            groups=[
                 (g.label, by_position.get(subject.position, {}).get("groups", {}).get(str(g)))
                 for g in shown_groups
             ],
-        }
-        if appraisal.kind == AppraisalKind.ORG:
-            row["satisfaction"] = percent(counts[0] + counts[1], graded)
-            row["commended"] = (
+        )
+        if appraisal.appraises_orgs:
+            row.satisfaction = share(counts[0] + counts[1], graded)
+            commended = (
                 show_counts and graded >= SMALL_GROUP and rules.commended_org(counts, thresholds)
             )
         else:
-            row["commended"] = subject.final_grade == ResultGrade.EXCELLENT
-        row["commended"] = row["commended"] and not low_turnout
+            commended = subject.is_excellent
+        row.commended = commended and not low_turnout
         rows.append(row)
     return {
         "rows": rows,
@@ -167,12 +167,20 @@ def results(*, appraisal: Appraisal, user) -> dict:
         "shown_groups": [g.label for g in shown_groups],
         "hidden_groups": [g.label for g in present if g not in shown_groups],
         "thresholds": thresholds,
-        "commended": [r for r in rows if r["commended"]],
+        "commended": [r for r in rows if r.commended],
         "participants": [(Group(g).label, n) for g, n in participants.items() if g in Group.values],
         "small": SMALL_GROUP,
         "turnout": appraisal.turnout_percent,
         "low_turnout": low_turnout,
     }
+
+
+def slip_counts(*, appraisal: Appraisal) -> tuple[int, int]:
+    """(slips issued and not voided, slips used), in one query."""
+    found = Slip.objects.filter(appraisal=appraisal).aggregate(
+        issued=Count("pk", filter=Q(voided=False)), used=Count("pk", filter=Q(used=True))
+    )
+    return found["issued"], found["used"]
 
 
 def small_slip_groups(*, appraisal: Appraisal) -> list[tuple[str, int]]:
@@ -201,72 +209,147 @@ def group_ballots(tally: dict) -> dict[str, int]:
     return {g: sum(cells) for g, cells in subjects[0].get("groups", {}).items()}
 
 
-def record_entries(*, member: Member | None = None, org: Organization | None = None) -> list[dict]:
-    """Published appraisal results of a member or an organisation, for its record and the
-    写实簿: the counts on the four grades, the participants and the grade (members); a session
-    that left the subject out (暂缓评议) gives an entry with the reason. A session of fewer than
-    SMALL_GROUP ballots gives no counts and no satisfaction (`few_ballots`); no entry ever gives
-    a participant group's counts."""
-    found = AppraisalSubject.objects.filter(appraisal__state=AppraisalState.PUBLISHED)
+@dataclass(frozen=True)
+class AppraisalEntry:
+    """The published appraisal entry of a member or an organisation for one year: what its
+    record, the 写实簿 and the statistics read. A session that left the subject out (暂缓评议)
+    gives an entry without a subject, with the reason. A session of fewer than SMALL_GROUP
+    ballots gives no counts and no satisfaction (`few_ballots`); no entry ever gives a
+    participant group's counts."""
+
+    appraisal: Appraisal
+    year: int
+    kind: str  # AppraisalKind
+    org: Organization  # the organisation that ran the session
+    member: Member | None
+    subject_org: Organization | None
+    subject: AppraisalSubject | None  # None when the plan left the subject out
+    grade: str  # the committee's ResultGrade for a member; "" otherwise
+    counts: list[int] | None  # [好/满意, 较好/比较满意, 一般, 差/不满意]; None with few ballots
+    satisfaction: float | None  # (满意 + 比较满意) over the graded ballots; None with few ballots
+    party_participants: int
+    mass_participants: int
+    ballots: int
+    few_ballots: bool
+    excluded: str  # why the plan left the subject out; "" when it was appraised
+    published_on: datetime.date | None
+
+    @property
+    def is_excluded(self) -> bool:
+        return self.subject is None
+
+    @property
+    def grade_label(self) -> str:
+        """The result as the forms write it: 优秀 … 不合格, or 暂缓评议."""
+        if self.is_excluded:
+            return "暂缓评议"
+        return ResultGrade(self.grade).label if self.grade else ""
+
+
+def _published_on(appraisal: Appraisal) -> datetime.date | None:
+    if appraisal.published_at is None:
+        return None
+    return timezone.localdate(appraisal.published_at)
+
+
+def published_entries(
+    *, member: Member | None = None, org: Organization | None = None, year: int | None = None
+) -> list[AppraisalEntry]:
+    """The published appraisal entries of a member or of an organisation (of `year`, or of every
+    year, newest first). Two queries."""
+    if (member is None) == (org is None):
+        raise ValueError("published_entries needs a member or an organisation")
+    found = AppraisalSubject.objects.filter(
+        appraisal__in=Appraisal.objects.published().values("pk")
+    )
     found = found.filter(member=member) if member is not None else found.filter(subject_org=org)
+    sessions = Appraisal.objects.published()
+    if year is not None:
+        found = found.filter(appraisal__year=year)
+        sessions = sessions.filter(year=year)
     entries = []
-    for subject in found.select_related("appraisal", "appraisal__org").order_by("-appraisal__year"):
-        tally = subject.appraisal.tally or {}
+    rows = found.select_related("appraisal", "appraisal__org").order_by("-appraisal__year")
+    for subject in rows:
+        appraisal = subject.appraisal
+        tally = appraisal.tally or {}
         # a session of fewer than SMALL_GROUP ballots: its counts are for the running secretary's
         # results page only, never in a record read by others (nor any group's counts, ever)
         few = tally.get("ballots", 0) < SMALL_GROUP
         entries.append(
-            {
-                "year": subject.appraisal.year,
-                "appraisal": subject.appraisal,
-                "subject": subject,
-                "counts": None if few else (subject.counts or [0] * 5)[:4],
-                "party_participants": tally.get("party_participants", 0),
-                "mass_participants": tally.get("mass_participants", 0),
-                "grade": subject.get_final_grade_display(),
-                "satisfaction": None if few else subject.satisfaction,
-                "ballots": tally.get("ballots", 0),
-                "few_ballots": few,
-                "excluded": "",
-            }
+            AppraisalEntry(
+                appraisal=appraisal,
+                year=appraisal.year,
+                kind=appraisal.kind,
+                org=appraisal.org,
+                member=member,
+                subject_org=org,
+                subject=subject,
+                grade=subject.final_grade,
+                counts=None if few else (subject.counts or [0] * 5)[:4],
+                satisfaction=None if few else subject.satisfaction,
+                party_participants=tally.get("party_participants", 0),
+                mass_participants=tally.get("mass_participants", 0),
+                ballots=tally.get("ballots", 0),
+                few_ballots=few,
+                excluded="",
+                published_on=_published_on(appraisal),
+            )
         )
     key = f"m{member.pk}" if member is not None else f"o{org.pk}"
-    for appraisal in Appraisal.objects.filter(
-        state=AppraisalState.PUBLISHED, excluded__has_key=key
-    ).select_related("org"):
+    for appraisal in sessions.filter(excluded__has_key=key).select_related("org"):
         tally = appraisal.tally or {}
         entries.append(
-            {
-                "year": appraisal.year,
-                "appraisal": appraisal,
-                "subject": None,
-                "counts": [0, 0, 0, 0],
-                "party_participants": tally.get("party_participants", 0),
-                "mass_participants": tally.get("mass_participants", 0),
-                "grade": "暂缓评议",
-                "satisfaction": None,
-                "ballots": 0,
-                "few_ballots": False,
-                "excluded": appraisal.excluded[key]["reason"],
-            }
+            AppraisalEntry(
+                appraisal=appraisal,
+                year=appraisal.year,
+                kind=appraisal.kind,
+                org=appraisal.org,
+                member=member,
+                subject_org=org,
+                subject=None,
+                grade="",
+                counts=[0, 0, 0, 0],
+                satisfaction=None,
+                party_participants=tally.get("party_participants", 0),
+                mass_participants=tally.get("mass_participants", 0),
+                ballots=0,
+                few_ballots=False,
+                excluded=appraisal.excluded[key]["reason"],
+                published_on=_published_on(appraisal),
+            )
         )
-    entries.sort(key=lambda entry: -entry["year"])
+    entries.sort(key=lambda entry: -entry.year)
     return entries
 
 
-def commendation_candidates(*, root: Organization, year: int) -> dict:
+@dataclass(frozen=True)
+class CommendedOrg:
+    subject: AppraisalSubject
+    satisfaction: float | None
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """评先评优 suggestions: members (a queryset, paged by the caller) and organisations."""
+
+    members: QuerySet[AppraisalSubject]
+    orgs: list[CommendedOrg]
+    thresholds: rules.Thresholds
+
+
+def commendation_candidates(*, root: Organization, year: int) -> Candidates:
     """评先评优 suggestions across `root`'s subtree from the year's published results: members
     decided 优秀, and organisations whose satisfaction reaches the rule's threshold (with at least
     SMALL_GROUP ballots) — none from a session published below the turnout share. Two queries
     for the lists (members are paged by the caller)."""
-    in_subtree = {
-        "appraisal__state": AppraisalState.PUBLISHED,
-        "appraisal__low_turnout": False,
-        "appraisal__year": year,
-        "appraisal__org__tree_id": root.tree_id,
-        "appraisal__org__lft__gte": root.lft,
-        "appraisal__org__lft__lte": root.rght,
-    }
+    sessions = Appraisal.objects.published().filter(
+        low_turnout=False,
+        year=year,
+        org__tree_id=root.tree_id,
+        org__lft__gte=root.lft,
+        org__lft__lte=root.rght,
+    )
+    in_subtree = {"appraisal__in": sessions.values("pk")}
     members = (
         AppraisalSubject.objects.filter(
             final_grade=ResultGrade.EXCELLENT, member__isnull=False, **in_subtree
@@ -286,6 +369,77 @@ def commendation_candidates(*, root: Organization, year: int) -> dict:
         graded = sum(counts[:4])
         if graded >= SMALL_GROUP and rules.commended_org(counts, thresholds):
             orgs.append(
-                {"subject": subject, "satisfaction": percent(counts[0] + counts[1], graded)}
+                CommendedOrg(subject=subject, satisfaction=share(counts[0] + counts[1], graded))
             )
-    return {"members": members, "orgs": orgs, "thresholds": thresholds}
+    return Candidates(members=members, orgs=orgs, thresholds=thresholds)
+
+
+@dataclass(frozen=True)
+class EventRow:
+    at: datetime.datetime
+    who: str  # the actor's name, or 系统 for a task
+    label: str  # the action in words
+    comment: str
+
+
+def session_events(*, appraisal: Appraisal, actions: list[str] | None = None) -> list[EventRow]:
+    """The session's history (of `actions` only, when given), oldest first. One query."""
+    found = AppraisalEvent.objects.filter(appraisal=appraisal).select_related("actor")
+    if actions is not None:
+        found = found.filter(action__in=actions)
+    return [
+        EventRow(
+            at=e.at,
+            who=(e.actor.get_full_name() or e.actor.username) if e.actor else "系统",
+            label=EVENT_LABELS.get(e.action, e.action),
+            comment=e.comment,
+        )
+        for e in found
+    ]
+
+
+def paper_entry(*, appraisal: Appraisal, group: str, teller) -> PaperEntry | None:
+    """`teller`'s own entry of `group`'s paper sheets, if any."""
+    if not getattr(teller, "is_authenticated", False):
+        return None
+    return PaperEntry.objects.filter(appraisal=appraisal, group=group, teller=teller).first()
+
+
+@dataclass(frozen=True)
+class PaperGroupRow:
+    group: Group
+    tellers: list[str]  # who has entered the group's sheets
+    count: PaperCount | None  # once two entries agree
+
+
+@dataclass(frozen=True)
+class PaperDesk:
+    """The tellers' page: each group's entries and confirmed count, and for one group the other
+    teller's unconfirmed entry (to say where it differs)."""
+
+    rows: list[PaperGroupRow]
+    confirmed: PaperCount | None  # the group's confirmed count
+    other: PaperEntry | None  # another teller's entry of the group, while unconfirmed
+
+
+def paper_desk(*, appraisal: Appraisal, group: str, teller) -> PaperDesk:
+    """What the tellers' page shows for `group`, seen by `teller`. Two queries."""
+    entries = list(
+        PaperEntry.objects.filter(appraisal=appraisal).select_related("teller").order_by("pk")
+    )
+    counts = {c.group: c for c in PaperCount.objects.filter(appraisal=appraisal)}
+    rows = [
+        PaperGroupRow(
+            group=g,
+            tellers=[
+                e.teller.get_full_name() or e.teller.username for e in entries if e.group == g
+            ],
+            count=counts.get(str(g)),
+        )
+        for g in appraisal.groups
+    ]
+    confirmed = counts.get(str(group))
+    other = None
+    if confirmed is None:
+        other = next((e for e in entries if e.group == group and e.teller_id != teller.pk), None)
+    return PaperDesk(rows=rows, confirmed=confirmed, other=other)

@@ -1,10 +1,11 @@
 """Recount a closed democratic appraisal and check it against the tally and digest frozen at
-closing: `manage.py verify <评议编号或投票链接编号>` (or `--all`). Exits 1 on any mismatch."""
+closing: `manage.py appraisal_verify <评议编号或投票链接编号>` (or `--all`). Exits 1 on any
+mismatch."""
 
 from django.core.management.base import BaseCommand, CommandError
 
 from reviews.appraisal import tally
-from reviews.appraisal.models import Appraisal, AppraisalState
+from reviews.appraisal.models import Appraisal
 
 
 class Command(BaseCommand):
@@ -15,9 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--all", action="store_true", help="核对所有已结束的评议")
 
     def handle(self, *args, **options):
-        found = Appraisal.objects.select_related("org").filter(
-            state__in=[AppraisalState.CLOSED, AppraisalState.PUBLISHED]
-        )
+        found = Appraisal.objects.counted().select_related("org")
         if options["all"]:
             appraisals = list(found.order_by("pk"))
         elif options["appraisal"]:
@@ -28,7 +27,7 @@ class Command(BaseCommand):
                 appraisal = Appraisal.objects.select_related("org").filter(**lookup).first()
                 if appraisal is None:
                     raise CommandError(f"没有找到评议 {ref}。")
-                if appraisal.state not in (AppraisalState.CLOSED, AppraisalState.PUBLISHED):
+                if not appraisal.is_counted:
                     raise CommandError(f"评议 {ref} 尚未结束，没有可核对的计票结果。")
                 appraisals.append(appraisal)
         else:
