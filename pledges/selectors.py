@@ -299,11 +299,14 @@ def return_reason(*, pledge: Pledge) -> PledgeEvent | None:
 
 def letter_of(*, org: Organization, year: int) -> SecretaryPledge | None:
     """The organisation's secretary pledge letter of the year, if written."""
-    return (
+    letter = (
         SecretaryPledge.objects.select_related("member", "upper_by")
         .filter(org=org, year=year)
         .first()
     )
+    if letter is not None:
+        letter.org = org  # the access checks read it; it is the row the page already holds
+    return letter
 
 
 def letters_within(*, org: Organization, year: int) -> QuerySet[SecretaryPledge]:

@@ -297,7 +297,7 @@ def exemption_grant(
     reviewer's parent secretary."""
     if not reason.strip():
         refuse("请写明免予点评的原因。", "reason")
-    if (subject_kind == SubjectKind.MEMBER) != (period.kind == QUARTER):
+    if period.kind != (QUARTER if subject_kind == SubjectKind.MEMBER else HALF):
         refuse("党员按季度、党组织及其书记按半年免予点评。")
     if not period.has_begun(timezone.localdate()):
         refuse(f"{period.label}尚未开始。")

@@ -52,7 +52,9 @@ def _period(slug: str, kind: str | None = None) -> Period:
         period.previous(), period.next()
     except ValueError:
         raise Http404("期次有误。") from None
-    if kind and period.kind != kind:
+    # reviews and exemptions are kept by quarter (members) and half-year (organisations) only
+    allowed = (kind,) if kind else (QUARTER, HALF)
+    if period.kind not in allowed:
         raise Http404("期次有误。")
     return period
 

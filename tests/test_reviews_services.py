@@ -448,3 +448,20 @@ def test_a_linked_leader_reviews_their_contact_point_at_any_time(world, client):
             today=TODAY,
             **review_fields(),
         )
+
+
+def test_an_exemption_is_for_a_quarter_or_a_half_year_never_a_whole_year(world, parent, client):
+    """Members are exempted by quarter, organisations by half-year; a year period is neither."""
+    b1 = world.orgs["B1"]
+    with pytest.raises(ValidationError):
+        services.exemption_grant(
+            by=parent, period=Period.whole_year(2025), subject_kind="org", subject_org=b1,
+            reason="撤销合并",
+        )  # fmt: skip
+    client.force_login(parent)
+    url = f"/reviews/exempt/org/{b1.pk}/2025Y1/"
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"reason": "撤销合并"}).status_code == 404
+    from reviews.models import Exemption
+
+    assert not Exemption.objects.filter(period_kind="Y").exists()

@@ -1,7 +1,7 @@
 """ReviewRectification takes the shared rectification base (orgs.rectifications): `text` becomes
 `requirement`, `report` becomes `response`, and each item records who issued it and when. Items
-kept from before were issued by their review's reviewer (only the reviewer may issue one), at the
-latest when the review was signed."""
+kept from before take the time and actor of the review's "rectify" event that recorded them;
+without one, the reviewer (only the reviewer may issue one) when the review was signed."""
 
 import django.db.models.deletion
 import django.utils.timezone
@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 def issued_by_the_reviewer(apps, schema_editor):
     item = apps.get_model("reviews", "ReviewRectification")
     review = apps.get_model("reviews", "LeaderReview")
+    event = apps.get_model("reviews", "ReviewEvent")
     of_review = review.objects.filter(pk=OuterRef("review_id"))
     item.objects.update(
         issued_by_id=Subquery(of_review.values("reviewer_id")[:1]),
@@ -23,6 +24,19 @@ def issued_by_the_reviewer(apps, schema_editor):
             F("issued_at"),
         ),
     )
+    # The item's own moment is in the review's history: the "rectify" event written when it was
+    # issued, whose comment begins with the item's text and its deadline.
+    issued = {}
+    for row in event.objects.filter(action="rectify").order_by("at", "pk"):
+        issued.setdefault((row.review_id, row.comment), (row.at, row.actor_id))
+    changed = []
+    for row in item.objects.all().iterator():
+        found = issued.get((row.review_id, f"{row.requirement}（期限 {row.deadline:%Y-%m-%d}）"))
+        if found:
+            row.issued_at, actor = found
+            row.issued_by_id = actor or row.issued_by_id
+            changed.append(row)
+    item.objects.bulk_update(changed, ["issued_at", "issued_by"], batch_size=1000)
 
 
 class Migration(migrations.Migration):
