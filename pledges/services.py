@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orgs.calendar import SettingKind, office_setting_set, register_setting, setting_for
-from orgs.events import record_event
+from orgs.events import actor_of, record_event
 from orgs.models import Member, Organization, Sector
 from orgs.periods import Period, is_campaign_year
 from orgs.rectifications import rectification_mark_closed, rectification_mark_reported
@@ -197,7 +197,7 @@ def pledge_create(
         year=year,
         is_oral=is_oral,
         previous=previous,
-        created_by=by if getattr(by, "is_authenticated", False) else None,
+        created_by=actor_of(by),
         **fields,
     )
     _event(pledge, by=by, action="repledge" if previous else "create", before="")
