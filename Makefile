@@ -36,7 +36,9 @@ demo: migrate
 run: sysdeps demo
 	DEBUG=1 $(PY) manage.py runserver $(HOST)
 
+# A model change without its migration fails the target before the tests run.
 test: sysdeps $(STAMP)
+	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && exit 1 || exit $$rc
 
 bench: sysdeps $(STAMP)

@@ -10,11 +10,26 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
 def env_bool(name: str, default: bool = False) -> bool:
+    """A yes/no variable: one of the words above in any case, spaces around allowed; unset or
+    empty is `default`. Any other value is an error, so that a typo (DEBUG=ture) is not quietly
+    read as False."""
     value = os.environ.get(name)
-    if value is None or value == "":
+    word = (value or "").strip().lower()
+    if not word:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(
+        f"环境变量 {name} 的值 {value!r} 不是布尔值：请用 true/false、1/0、yes/no 或 on/off"
+        "（不区分大小写），或留空以使用默认值。"
+    )
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -242,4 +257,4 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
-CSRF_FAILURE_VIEW = "orgs.views.csrf_failure"
+CSRF_FAILURE_VIEW = "orgs.views_site.csrf_failure"

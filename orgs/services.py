@@ -617,7 +617,11 @@ def role_assign(
     Returns the user and, for a new login, its one-time password (shown once, never stored)."""
     role = Role(role)
     # Locked: a second request for the same member waits here and then sees the first's login.
-    member = Member.objects.select_for_update().select_related("org", "user").get(pk=member.pk)
+    member = (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("org", "user")
+        .get(pk=member.pk)
+    )
     _check_grant(by=by, org=org, role=role, user=member.user, member=member, page=True)
     username = username.strip()
     password = ""

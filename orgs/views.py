@@ -29,7 +29,6 @@ from orgs.forms import (
 from orgs.models import MemberCategory
 from orgs.pager import page_of
 from orgs.periods import year_from
-from orgs.views_site import csrf_failure  # noqa: F401 - until CSRF_FAILURE_VIEW names views_site
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

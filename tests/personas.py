@@ -4,6 +4,10 @@ P 省委
 ├── C1 市委 ── K1 县委 ── T1 镇党委 ──┬── B1 党支部   (own branch: m1, m1b)
 │                                      └── B2 党支部   (sibling: m2)
 └── C2 市委 ── K2 县委 ── T2 镇党委 ──── B3 党支部   (unrelated: m3)
+
+Secretaries of B1 ("own"; its deputy "deputy_own"), B2, T1 ("parent"), T2 and K1 (the county
+secretary, two levels above B1: he manages B1's structure but vets only T1); office staff at K1 and
+K2; B1's contact leader (联系点领导), who reads B1 alone and reviews it; m1b's own login.
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ from orgs.models import Member, Organization, OrgKind, Role, Sector
 
 PERSONA_NAMES = (
     "own_branch_secretary",
+    "own_branch_deputy",
     "sibling_branch_secretary",
     "parent_committee_secretary",
     "unrelated_committee_secretary",
+    "county_secretary",
+    "contact_leader",
     "office_inside",
     "office_outside",
     "member_self",
@@ -85,9 +92,12 @@ def build_personas() -> Personas:
     }
     u = {
         "own_branch_secretary": make_user("own", Role.SECRETARY, o["B1"]),
+        "own_branch_deputy": make_user("deputy_own", Role.DEPUTY, o["B1"]),
         "sibling_branch_secretary": make_user("sibling", Role.SECRETARY, o["B2"]),
         "parent_committee_secretary": make_user("parent", Role.SECRETARY, o["T1"]),
         "unrelated_committee_secretary": make_user("unrelated", Role.SECRETARY, o["T2"]),
+        "county_secretary": make_user("county_secretary", Role.SECRETARY, o["K1"]),
+        "contact_leader": make_user("contact_leader", Role.CONTACT, o["B1"]),
         "office_inside": make_user("office_in", Role.OFFICE, o["K1"]),
         "office_outside": make_user("office_out", Role.OFFICE, o["K2"]),
         "member_self": make_user("member_self", Role.MEMBER, o["B1"]),

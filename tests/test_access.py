@@ -26,6 +26,38 @@ def test_committee_secretary_reads_whole_subtree_and_supervises_children(persona
     assert access.can(parent, Action.EDIT, o["T1"])
 
 
+def test_county_secretary_manages_a_branch_two_levels_down_but_does_not_supervise_it(personas):
+    county = personas.user("county_secretary")
+    o = personas.orgs
+    assert access.can(county, Action.MANAGE, o["B1"])
+    assert not access.can(county, Action.SUPERVISE, o["B1"])
+    assert access.can(county, Action.SUPERVISE, o["T1"])  # his direct child
+    assert access.can(county, Action.VIEW, o["B1"]) and not access.can(county, Action.EDIT, o["B1"])
+    assert set(access.orgs_visible_to(county)) == {o["K1"], o["T1"], o["B1"], o["B2"]}
+
+
+def test_deputy_acts_for_the_branch_like_its_secretary(personas):
+    deputy = personas.user("own_branch_deputy")
+    b1 = personas.orgs["B1"]
+    for action in (Action.VIEW, Action.EDIT, Action.MANAGE, Action.EXPORT):
+        assert access.can(deputy, action, b1), action
+    assert not access.can(deputy, Action.SUPERVISE, b1)
+    assert not access.can(deputy, Action.CONFIGURE, b1)
+    assert set(access.orgs_visible_to(deputy)) == {b1}
+
+
+def test_contact_leader_sees_the_branch_page_and_no_member(personas):
+    contact = personas.user("contact_leader")
+    b1 = personas.orgs["B1"]
+    assert access.can(contact, Action.VIEW, b1)
+    for action in (Action.EDIT, Action.SUPERVISE, Action.MANAGE, Action.EXPORT, Action.CONFIGURE):
+        assert not access.can(contact, action, b1), action
+    assert set(access.orgs_visible_to(contact)) == {b1}
+    assert not access.members_visible_to(contact).exists()
+    with pytest.raises(Http404):
+        access.get_member_for_user(contact, personas.members["m1"].pk)
+
+
 def test_office_reads_and_exports_but_does_not_edit(personas):
     office = personas.user("office_inside")
     b1 = personas.orgs["B1"]

@@ -61,6 +61,10 @@ OWN, SIB, PARENT, UNREL = (
     "unrelated_committee_secretary",
 )
 OFFICE_IN, OFFICE_OUT, SELF = "office_inside", "office_outside", "member_self"
+# B1's deputy acts for its secretary, but not in what is the secretary's own (his letter) or
+# another's own (a review someone else signed); the county secretary manages B1's structure but
+# vets and supervises only T1, his direct child; B1's contact leader sees B1's page and reviews B1.
+DEPUTY, COUNTY, CONTACT = "own_branch_deputy", "county_secretary", "contact_leader"
 
 # route name → (kwargs from the personas' objects, expected outcome per persona and method)
 MATRIX = {
@@ -80,124 +84,124 @@ MATRIX = {
     "password_change": (lambda p: {}, everyone(post=True)),
     "orgs:detail": (
         lambda p: {"pk": p.orgs["B1"].pk},
-        only(OWN, PARENT, OFFICE_IN, SELF, post=False),
+        only(OWN, DEPUTY, PARENT, COUNTY, OFFICE_IN, SELF, CONTACT, post=False),
     ),
     "orgs:create": (
         lambda p: {"parent_pk": p.orgs["B1"].pk},
-        only(OWN, PARENT, inside_forbidden=(OFFICE_IN, SELF)),
+        only(OWN, DEPUTY, PARENT, COUNTY, inside_forbidden=(OFFICE_IN, SELF, CONTACT)),
     ),
     "orgs:edit": (
         lambda p: {"pk": p.orgs["B1"].pk},
-        only(OWN, PARENT, inside_forbidden=(OFFICE_IN, SELF)),
+        only(OWN, DEPUTY, PARENT, COUNTY, inside_forbidden=(OFFICE_IN, SELF, CONTACT)),
     ),
     "orgs:move": (
         lambda p: {"pk": p.orgs["B1"].pk},
-        only(PARENT, inside_forbidden=(OWN, OFFICE_IN, SELF)),
+        only(PARENT, COUNTY, inside_forbidden=(OWN, DEPUTY, OFFICE_IN, SELF, CONTACT)),
     ),
     "orgs:figures": (
         lambda p: {"pk": p.orgs["B1"].pk},
-        only(OWN, PARENT, inside_forbidden=(OFFICE_IN, SELF)),
+        only(OWN, DEPUTY, PARENT, COUNTY, inside_forbidden=(OFFICE_IN, SELF, CONTACT)),
     ),
     # an office covering the parent grants office and contact roles (granted from above only)
     "orgs:roles": (
         lambda p: {"pk": p.orgs["B1"].pk},
-        only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,)),
+        only(OWN, DEPUTY, PARENT, COUNTY, OFFICE_IN, inside_forbidden=(SELF, CONTACT)),
     ),
     "orgs:role_revoke": (
         lambda p: {"pk": p.orgs["B1"].pk},
-        only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,), get=False),
+        only(OWN, DEPUTY, PARENT, COUNTY, OFFICE_IN, inside_forbidden=(SELF, CONTACT), get=False),
     ),
     "orgs:roster_export": (
         lambda p: {"pk": p.orgs["B1"].pk},
-        only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,), post=False),
+        only(OWN, DEPUTY, PARENT, COUNTY, OFFICE_IN, inside_forbidden=(SELF, CONTACT), post=False),
     ),
     "orgs:roster_import": (
         lambda p: {"pk": p.orgs["B1"].pk},
-        only(OWN, PARENT, inside_forbidden=(OFFICE_IN, SELF)),
+        only(OWN, DEPUTY, PARENT, COUNTY, inside_forbidden=(OFFICE_IN, SELF, CONTACT)),
     ),
     "orgs:member_create": (
         lambda p: {"org_pk": p.orgs["B1"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF)),
+        only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN, SELF, CONTACT)),
     ),
     "orgs:roster_template": (lambda p: {}, everyone()),
     "orgs:member_list": (lambda p: {}, everyone()),
     "orgs:member_detail": (
         lambda p: {"pk": p.members["m1"].pk},
-        only(OWN, PARENT, OFFICE_IN, post=False),
+        only(OWN, DEPUTY, PARENT, COUNTY, OFFICE_IN, post=False),
     ),
     "orgs:member_edit": (
         lambda p: {"pk": p.members["m1"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN)),
+        only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN)),
     ),
     "orgs:member_transfer": (
         lambda p: {"pk": p.members["m1"].pk},
-        only(OWN, PARENT, inside_forbidden=(OFFICE_IN,)),
+        only(OWN, DEPUTY, PARENT, inside_forbidden=(COUNTY, OFFICE_IN)),
     ),
     # ---- pledges (objects from tests/pledge_world.py, all inside B1)
     "pledges:year": (
         lambda p: {"org_pk": p.orgs["B1"].pk, "year": YEAR},
-        only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,), post=False),
+        only(OWN, DEPUTY, PARENT, COUNTY, OFFICE_IN, inside_forbidden=(SELF, CONTACT), post=False),
     ),
     "pledges:publish_approved": (
         lambda p: {"org_pk": p.orgs["B1"].pk, "year": YEAR},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF), get=False),
+        only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN, SELF, CONTACT), get=False),
     ),
     "pledges:create_org": (
         lambda p: {"org_pk": p.orgs["B1"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF)),
+        only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN, SELF, CONTACT)),
     ),
     "pledges:create_member": (
         lambda p: {"member_pk": p.members["m1"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN)),
+        only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN)),
     ),
     "pledges:detail": (
         lambda p: {"pk": p.extra["pm"].pk},
-        only(OWN, PARENT, OFFICE_IN, post=False),
+        only(OWN, DEPUTY, PARENT, COUNTY, OFFICE_IN, post=False),
     ),
     "pledges:edit": (
         lambda p: {"pk": p.extra["pm"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN)),
+        only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN)),
     ),
     "pledges:submit": (
         lambda p: {"pk": p.extra["pm"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN), get=False),
+        only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN), get=False),
     ),
     # approving asks first (GET: the confirmation page); withdrawing and reopening take a reason
     "pledges:approve": (
         lambda p: {"pk": p.extra["po"].pk},
-        only(PARENT, inside_forbidden=(OWN, OFFICE_IN)),
+        only(PARENT, inside_forbidden=(OWN, DEPUTY, COUNTY, OFFICE_IN)),
     ),
     "pledges:withdraw": (
         lambda p: {"pk": p.extra["po"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN)),
+        only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN)),
     ),
     "pledges:reopen": (
         lambda p: {"pk": approved_org_pledge(p).pk},
-        only(PARENT, inside_forbidden=(OWN, OFFICE_IN)),
+        only(PARENT, inside_forbidden=(OWN, DEPUTY, COUNTY, OFFICE_IN)),
     ),
     "pledges:return": (
         lambda p: {"pk": p.extra["po"].pk},
-        only(PARENT, inside_forbidden=(OWN, OFFICE_IN), get=False),
+        only(PARENT, inside_forbidden=(OWN, DEPUTY, COUNTY, OFFICE_IN), get=False),
     ),
     "pledges:publish": (
         lambda p: {"pk": p.extra["po"].pk},
-        only(OWN, PARENT, inside_forbidden=(OFFICE_IN,), get=False),
+        only(OWN, DEPUTY, PARENT, inside_forbidden=(COUNTY, OFFICE_IN), get=False),
     ),
     "pledges:fulfil": (
         lambda p: {"pk": p.extra["pm"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN)),
+        only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN)),
     ),
     "pledges:rectify": (
         lambda p: {"pk": p.extra["pm"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN)),
+        only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN)),
     ),
     "pledges:evaluate": (
         lambda p: {"pk": p.extra["pm"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN)),
+        only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN)),
     ),
     "pledges:repledge": (
         lambda p: {"pk": p.extra["pm"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN)),
+        only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN)),
     ),
     "pledges:mine": (lambda p: {}, everyone()),
     "pledges:vet_queue": (lambda p: {}, everyone()),
@@ -207,127 +211,128 @@ MATRIX = {
     "pledges:rectifications": (lambda p: {}, everyone()),
     "pledges:rectification": (
         lambda p: {"pk": p.extra["rectification"].pk},
-        only(OWN, PARENT, OFFICE_IN),
+        only(OWN, DEPUTY, PARENT, COUNTY, OFFICE_IN),
     ),
     "pledges:attachment": (
         lambda p: {"pk": p.extra["attachment"].pk},
-        only(OWN, PARENT, OFFICE_IN, post=False),
+        only(OWN, DEPUTY, PARENT, COUNTY, OFFICE_IN, post=False),
     ),
     "pledges:window": (
         lambda p: {"org_pk": p.orgs["B1"].pk},
-        only(OFFICE_IN, inside_forbidden=(OWN, PARENT, SELF)),
+        only(OFFICE_IN, inside_forbidden=(OWN, DEPUTY, PARENT, COUNTY, SELF, CONTACT)),
     ),
     "pledges:secretary_pledge": (
         lambda p: {"org_pk": p.orgs["B1"].pk, "year": YEAR},
         {
-            **only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,)),
-            PARENT: {"GET": OK, "POST": FORBIDDEN},
-            OFFICE_IN: {"GET": OK, "POST": FORBIDDEN},
+            **only(OWN, inside_forbidden=(SELF, CONTACT)),
+            # the letter is the secretary's own: the others who see it read it
+            **{p: {"GET": OK, "POST": FORBIDDEN} for p in (DEPUTY, PARENT, COUNTY, OFFICE_IN)},
         },
     ),
     "pledges:secretary_submit": (
         lambda p: {"pk": p.extra["sp"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN), get=False),
+        only(OWN, inside_forbidden=(DEPUTY, PARENT, COUNTY, OFFICE_IN), get=False),
     ),
     "pledges:secretary_review": (
         lambda p: {"pk": p.extra["sp"].pk},
-        only(PARENT, inside_forbidden=(OWN, OFFICE_IN)),
+        only(PARENT, inside_forbidden=(OWN, DEPUTY, COUNTY, OFFICE_IN)),
     ),
     "pledges:secretary_report": (
         lambda p: {"pk": p.extra["sp"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN)),
+        only(OWN, inside_forbidden=(DEPUTY, PARENT, COUNTY, OFFICE_IN)),
     ),
     "pledges:secretary_ledger": (
         lambda p: {"org_pk": p.orgs["B1"].pk, "year": YEAR},
-        only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,), post=False),
+        only(OWN, DEPUTY, PARENT, COUNTY, OFFICE_IN, inside_forbidden=(SELF, CONTACT), post=False),
     ),
     # ---- reviews (objects from tests/review_world.py)
     "reviews:quarter": (
         lambda p: {"org_pk": p.orgs["B1"].pk, "period": "2026Q3"},
-        only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,), post=False),
+        only(OWN, DEPUTY, PARENT, COUNTY, OFFICE_IN, inside_forbidden=(SELF, CONTACT), post=False),
     ),
     "reviews:half": (
         lambda p: {"org_pk": p.orgs["B1"].pk, "period": "2026H1"},
-        only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,), post=False),
+        only(OWN, DEPUTY, PARENT, COUNTY, OFFICE_IN, inside_forbidden=(SELF, CONTACT), post=False),
     ),
     "reviews:write_member": (
         lambda p: {"member_pk": p.members["m1"].pk, "period": "2026Q3"},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN)),
+        only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN)),
     ),
     "reviews:write_org": (
         lambda p: {"org_pk": p.orgs["B1"].pk, "kind": "org", "period": "2026H1"},
         {
-            **only(PARENT, OFFICE_IN, inside_forbidden=(OWN, SELF)),
+            # above B1 its leaders and its contact leader review it; nobody reviews their own
+            **only(PARENT, COUNTY, CONTACT, OFFICE_IN, inside_forbidden=(OWN, DEPUTY, SELF)),
             # an office may only make random reviews: any other method is refused on POST
             OFFICE_IN: {"GET": OK, "POST": FORBIDDEN},
         },
     ),
     "reviews:detail": (
         lambda p: {"pk": p.extra["rm"].pk},
-        only(OWN, PARENT, OFFICE_IN, post=False),
+        only(OWN, DEPUTY, PARENT, COUNTY, OFFICE_IN, post=False),
     ),
     "reviews:edit": (
         lambda p: {"pk": p.extra["ro"].pk},
-        only(PARENT, inside_forbidden=(OWN, OFFICE_IN)),
+        only(PARENT, inside_forbidden=(OWN, DEPUTY, COUNTY, OFFICE_IN)),
     ),
     "reviews:sign": (
         lambda p: {"pk": p.extra["ro"].pk},
-        only(PARENT, inside_forbidden=(OWN, OFFICE_IN), get=False),
+        only(PARENT, inside_forbidden=(OWN, DEPUTY, COUNTY, OFFICE_IN), get=False),
     ),
     "reviews:correct": (
         lambda p: {"pk": p.extra["rm"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN), get=False),
+        only(OWN, inside_forbidden=(DEPUTY, PARENT, COUNTY, OFFICE_IN), get=False),
     ),
     "reviews:item_add": (
         lambda p: {"pk": p.extra["rm"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN), get=False),
+        only(OWN, inside_forbidden=(DEPUTY, PARENT, COUNTY, OFFICE_IN), get=False),
     ),
     "reviews:item_update": (
         lambda p: {"pk": p.extra["item"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN), get=False),
+        only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN), get=False),
     ),
     "reviews:items": (lambda p: {}, everyone()),
     "reviews:exempt": (
         lambda p: {"kind": "member", "pk": p.members["m1"].pk, "period": "2026Q3"},
-        only(PARENT, inside_forbidden=(OWN, OFFICE_IN)),
+        only(PARENT, inside_forbidden=(OWN, DEPUTY, COUNTY, OFFICE_IN)),
     ),
     "reviews:coverage": (
         lambda p: {"org_pk": p.orgs["B1"].pk, "period": "2026Q3"},
-        only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,), post=False),
+        only(OWN, DEPUTY, PARENT, COUNTY, OFFICE_IN, inside_forbidden=(SELF, CONTACT), post=False),
     ),
     "reviews:draw": (
         lambda p: {"org_pk": p.orgs["B1"].pk},
-        only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,)),
+        only(OWN, DEPUTY, PARENT, COUNTY, OFFICE_IN, inside_forbidden=(SELF, CONTACT)),
     ),
     "reviews:draw_detail": (
         lambda p: {"pk": p.extra["draw"].pk},
-        only(PARENT, OFFICE_IN, post=False),
+        only(PARENT, COUNTY, OFFICE_IN, post=False),
     ),
     # ---- democratic appraisal (objects from tests/appraisal_world.py)
     "appraisal:list": (
         lambda p: {"org_pk": p.orgs["B1"].pk},
-        only(OWN, PARENT, OFFICE_IN, SELF, post=False),
+        only(OWN, DEPUTY, PARENT, COUNTY, OFFICE_IN, SELF, CONTACT, post=False),
     ),
     "appraisal:create": (
         lambda p: {"org_pk": p.orgs["B1"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF)),
+        only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN, SELF, CONTACT)),
     ),
     "appraisal:rule": (
         lambda p: {"org_pk": p.orgs["B1"].pk},
-        only(OFFICE_IN, inside_forbidden=(OWN, PARENT, SELF)),
+        only(OFFICE_IN, inside_forbidden=(OWN, DEPUTY, PARENT, COUNTY, SELF, CONTACT)),
     ),
     "appraisal:candidates": (
         lambda p: {"org_pk": p.orgs["B1"].pk},
-        only(OWN, PARENT, OFFICE_IN, inside_forbidden=(SELF,), post=False),
+        only(OWN, DEPUTY, PARENT, COUNTY, OFFICE_IN, inside_forbidden=(SELF, CONTACT), post=False),
     ),
     "appraisal:detail": (
         lambda p: {"pk": p.extra["ap_open"].pk},
-        only(OWN, PARENT, OFFICE_IN, SELF, post=False),
+        only(OWN, DEPUTY, PARENT, COUNTY, OFFICE_IN, SELF, CONTACT, post=False),
     ),
     **{
         route: (
             lambda p: {"pk": p.extra["ap_open"].pk},
-            only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF), get=get),
+            only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN, SELF, CONTACT), get=get),
         )
         for route, get in (
             ("appraisal:edit", True),
@@ -340,40 +345,39 @@ MATRIX = {
     },
     "appraisal:exclude": (
         lambda p: {"pk": p.extra["subject"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF), get=False),
+        only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN, SELF, CONTACT), get=False),
     ),
     # tellers: the secretary or deputy, or a member of the branch with a login
     "appraisal:paper": (
         lambda p: {"pk": p.extra["ap_open"].pk},
-        only(OWN, SELF, inside_forbidden=(PARENT, OFFICE_IN)),
+        only(OWN, DEPUTY, SELF, inside_forbidden=(PARENT, COUNTY, OFFICE_IN, CONTACT)),
     ),
     "appraisal:paper_discard": (
         lambda p: {"pk": p.extra["ap_open"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF), get=False),
+        only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN, SELF, CONTACT), get=False),
     ),
     "appraisal:results": (
         lambda p: {"pk": p.extra["ap_done"].pk},
-        only(OWN, PARENT, OFFICE_IN, SELF, post=False),
+        only(OWN, DEPUTY, PARENT, COUNTY, OFFICE_IN, SELF, CONTACT, post=False),
     ),
     "appraisal:decide": (
         lambda p: {"pk": p.extra["ap_done"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF), get=False),
+        only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN, SELF, CONTACT), get=False),
     ),
     "appraisal:adopt": (
         lambda p: {"pk": p.extra["ap_done"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF), get=False),
+        only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN, SELF, CONTACT), get=False),
     ),
     "appraisal:publish": (
         lambda p: {"pk": p.extra["ap_done"].pk},
-        only(OWN, inside_forbidden=(PARENT, OFFICE_IN, SELF), get=False),
+        only(OWN, DEPUTY, inside_forbidden=(PARENT, COUNTY, OFFICE_IN, SELF, CONTACT), get=False),
     ),
     # everyone who sees the session reads a 述职; the member and the secretary write it
     "appraisal:statement": (
         lambda p: {"pk": p.extra["subject"].pk},
         {
-            **only(OWN, SELF, PARENT, OFFICE_IN),
-            PARENT: {"GET": OK, "POST": FORBIDDEN},
-            OFFICE_IN: {"GET": OK, "POST": FORBIDDEN},
+            **only(OWN, DEPUTY, SELF),
+            **{p: {"GET": OK, "POST": FORBIDDEN} for p in (PARENT, COUNTY, OFFICE_IN, CONTACT)},
         },
     ),
     # the voting page: the one public route of the appraisal, answering everyone
@@ -592,4 +596,5 @@ def test_every_link_on_every_reachable_page_answers(world, client):
         found, opened[persona] = _crawl(client, persona)
         failures += found
     assert opened["own_branch_secretary"] > 30 and opened["member_self"] > 5, opened
+    assert opened[DEPUTY] > 30 and opened[COUNTY] > 30 and opened[CONTACT] > 5, opened
     assert not failures, "\n".join(failures)

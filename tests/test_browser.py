@@ -10,11 +10,12 @@ import pytest
 from django.db import connections
 from django.urls import reverse
 
+from config.settings import env_bool
 from orgs.models import Organization
 from tests.personas import build_personas
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+IN_CI = env_bool("CI")
 SHOTS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp/cxzy-screens"))
 
 pytestmark = [pytest.mark.browser]

@@ -1,13 +1,10 @@
+"""The demo province (tests/conftest.py builds it once per test database: the `demo` scene)."""
+
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
 from orgs.models import Member, Membership, Organization
-
-
-@pytest.fixture
-def demo(db):
-    call_command("seed_demo", "--scale", "small", verbosity=0)
 
 
 def _nested_set(org_rows):

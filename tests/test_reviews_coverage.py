@@ -4,7 +4,6 @@ import datetime
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.management import call_command
 from django.db.models import F
 from django.utils import timezone
 
@@ -115,11 +114,6 @@ def test_nobody_reviews_an_organisation_they_lead(world):
 
 
 # ---------------------------------------------------------------- every demo period
-
-
-@pytest.fixture
-def demo(db):
-    call_command("seed_demo", "--scale", "small", verbosity=0)
 
 
 def test_coverage_counts_equal_the_listed_names_for_every_demo_period(demo):

@@ -252,13 +252,27 @@ def test_no_review_template_compares_a_status_string():
 # ---------------------------------------------------------------- the migration's data step
 
 
-def test_items_kept_from_before_are_issued_by_their_reviewer_when_it_was_signed(world):
-    """The step of migration 0009 that fills the new columns of items written before them."""
+def test_items_kept_from_before_take_their_rectify_event_else_the_signing(world):
+    """The step of migration 0009 that fills the new columns of items written before them: the
+    time and actor of the review's "rectify" event that recorded the item; without one, the
+    reviewer when the review was signed."""
     item, rm = world.extra["item"], world.extra["rm"]
-    ReviewRectification.objects.filter(pk=item.pk).update(
-        issued_by=None, issued_at=datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
-    )
     migration = importlib.import_module("reviews.migrations.0009_review_rectification_base")
+
+    def forget_issue():
+        ReviewRectification.objects.filter(pk=item.pk).update(
+            issued_by=None, issued_at=datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
+        )
+
+    [event] = rm.events.filter(action="rectify")
+    assert event.at != rm.signed_at  # so the two cases below tell the sources apart
+    forget_issue()
+    migration.issued_by_the_reviewer(apps, None)
+    item.refresh_from_db()
+    assert (item.issued_by_id, item.issued_at) == (event.actor_id, event.at)
+
+    event.delete()
+    forget_issue()
     migration.issued_by_the_reviewer(apps, None)
     item.refresh_from_db()
     assert (item.issued_by_id, item.issued_at) == (rm.reviewer_id, rm.signed_at)

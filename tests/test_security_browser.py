@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
+from config.settings import env_bool
 from tests.personas import build_personas
 from tests.pledge_world import YEAR, build_pledge_world
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+IN_CI = env_bool("CI")
 SHOTS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp/cxzy-screens"))
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
 
