@@ -617,11 +617,10 @@ def role_assign(
     Returns the user and, for a new login, its one-time password (shown once, never stored)."""
     role = Role(role)
     # Locked: a second request for the same member waits here and then sees the first's login.
-    member = (
-        Member.objects.select_for_update(of=("self",))
-        .select_related("org", "user")
-        .get(pk=member.pk)
-    )
+    # Only the member row is locked, and its login is read after the lock in a statement of its
+    # own: joined into the locking query, a login the first request made would be missing from
+    # the row PostgreSQL re-reads once the lock is released.
+    member = Member.objects.select_for_update(of=("self",)).select_related("org").get(pk=member.pk)
     _check_grant(by=by, org=org, role=role, user=member.user, member=member, page=True)
     username = username.strip()
     password = ""
