@@ -142,3 +142,19 @@ class Period:
         if self.number < _COUNT[self.kind]:
             return Period(self.year, self.kind, self.number + 1)
         return Period(self.year + 1, self.kind, 1)
+
+    @property
+    def before(self) -> Period | None:
+        """The previous period while it is inside the campaign's years (a page's link), else None."""
+        try:
+            return self.previous()
+        except ValueError:
+            return None
+
+    @property
+    def after(self) -> Period | None:
+        """The next period while it is inside the campaign's years (a page's link), else None."""
+        try:
+            return self.next()
+        except ValueError:
+            return None

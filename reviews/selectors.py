@@ -128,9 +128,9 @@ def branch_quarter(*, branch: Organization, period: Period) -> list[Row]:
     # last quarter's review as this branch wrote it (another branch's is not its to read)
     before = {
         r.subject_member_id: r
-        for r in LeaderReview.objects.signed().in_period(period.previous()).not_by_subject()
+        for r in LeaderReview.objects.signed().in_period(period.before).not_by_subject()
         .filter(org=branch, subject_kind=SubjectKind.MEMBER, subject_member__in=ids)
-    }  # fmt: skip
+    } if period.before else {}  # fmt: skip
     rows = [
         Row(m, SubjectKind.MEMBER, latest.get(m.pk), exempt.get(m.pk), before.get(m.pk))
         for m in members

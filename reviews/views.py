@@ -45,11 +45,9 @@ from reviews.models import SubjectKind
 
 
 def _period(slug: str, kind: str | None = None) -> Period:
-    """The period a URL names; 404 for a bad one, one of another kind, or one whose neighbours
-    (the page's previous and next links) fall outside the campaign's years."""
+    """The period a URL names; 404 for a bad one or one of another kind."""
     try:
         period = Period.parse(slug)
-        period.previous(), period.next()
     except ValueError:
         raise Http404("期次有误。") from None
     # reviews and exemptions are kept by quarter (members) and half-year (organisations) only

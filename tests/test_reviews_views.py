@@ -37,6 +37,22 @@ def test_bad_period_is_404(as_user, world):
         )
 
 
+def test_the_first_and_last_campaign_periods_open_without_a_link_beyond_them(as_user, world):
+    client = as_user("own_branch_secretary")
+    b1 = world.orgs["B1"].pk
+    for name, slug, gone, kept in [
+        ("reviews:quarter", "2000Q1", "2000Q2", "1999Q4"),
+        ("reviews:quarter", "2100Q4", "2100Q3", "2101Q1"),
+        ("reviews:coverage", "2000Q1", "2000Q2", "1999Q4"),
+        ("reviews:half", "2100H2", "2100H1", "2101H1"),
+    ]:
+        page = client.get(reverse(name, args=[b1, slug]))
+        assert page.status_code == 200, slug
+        text = page.content.decode()
+        assert reverse(name, args=[b1, gone]) in text  # the neighbour inside the years
+        assert f"/{kept}/" not in text  # no link to a period outside them
+
+
 def test_writing_a_review_keeps_input_on_error_then_signs(as_user, world):
     client = as_user("own_branch_secretary")
     m1b = world.members["m1b"]
