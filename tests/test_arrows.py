@@ -1,11 +1,13 @@
 """The dependency arrows of ../shared/DESIGN.md ("Apps and the direction of dependence"), held by
 reading every module's imports: `import x` and `from x import y`, at the top of a module or inside
-a function, under TYPE_CHECKING too. A broken arrow is reported with its file, line and import.
+a function, under TYPE_CHECKING too, and the modules reached by name (importlib.import_module,
+__import__, import_string, apps.get_model, a lazy "app.Model" reference). A broken arrow is reported with its file, line and import.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +96,34 @@ def imports_of(
                 submodule = f"{base}.{alias.name}"
                 target = submodule if alias.name != "*" and exists(submodule) else base
                 yield Import(path, node.lineno, ast.unparse(node), target)
+        elif isinstance(node, ast.Call):
+            target = _named_by_call(node)
+            if target:
+                yield Import(path, node.lineno, ast.unparse(node), target)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            lazy = LAZY_MODEL.fullmatch(node.value)
+            if lazy:  # ForeignKey("pledges.Pledge") and the like reach that app's models
+                yield Import(path, node.lineno, repr(node.value), f"{lazy.group(1)}.models")
+
+
+# "app.Model": how a ForeignKey or apps.get_model names another app's model without importing it
+LAZY_MODEL = re.compile(rf"({'|'.join(PACKAGES)})\.[A-Z]\w*")
+DYNAMIC_IMPORTS = {"import_module", "__import__", "import_string"}
+
+
+def _named_by_call(node: ast.Call) -> str | None:
+    """The module a call reaches by name: importlib.import_module("x"), __import__("x"),
+    import_string("x.y"), apps.get_model("app", "Model")."""
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    texts = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    if not texts:
+        return None
+    if name in DYNAMIC_IMPORTS:
+        return texts[0]
+    if name == "get_model":
+        return f"{texts[0].partition('.')[0]}.models"
+    return None
 
 
 def is_read_api(target: str) -> bool:
@@ -208,6 +238,29 @@ def _reported(module: str, source: str, *, is_package: bool = False) -> list[str
             "from reviews.appraisal import services",
             "ledgers reads reviews only through its selectors and access modules",
         ),
+        (
+            "reports.tables",
+            "import importlib\nm = importlib.import_module('reviews.models')",
+            "reports reads reviews only through its selectors and access modules",
+        ),
+        ("orgs.views", "m = __import__('pledges.models')", "orgs may not import pledges"),
+        (
+            "ledgers.views",
+            "from django.utils.module_loading import import_string\n"
+            "P = import_string('pledges.models.Pledge')",
+            "ledgers reads pledges only through its selectors and access modules",
+        ),
+        (
+            "reports.tables",
+            "from django.apps import apps\nP = apps.get_model('pledges', 'Pledge')",
+            "reports reads pledges only through its selectors and access modules",
+        ),
+        (
+            "ledgers.models",
+            "from django.db import models\nx = models.ForeignKey('reviews.LeaderReview')",
+            "ledgers reads reviews only through its selectors and access modules",
+        ),
+        ("orgs.models", "x = 'pledges.Pledge'", "orgs may not import pledges"),
     ],
 )
 def test_the_checker_reports_an_import_against_the_arrows(module, source, why):
