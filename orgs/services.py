@@ -403,22 +403,11 @@ def _roles_follow_transfer(*, by, member: Member, from_org: Organization, to_org
         if role_grant_exists(user=user, org=from_org, role=role)
     }
     for role in held:
-        remove_perm(f"orgs.{role.codename}", user, from_org)
-        audit(
-            by=by,
-            action="role_revoke",
-            org=from_org,
-            summary=f"{user.get_username()} 随组织关系转出，不再担任{role.label}",
-        )
+        _revoke(by=by, user=user, org=from_org, role=role,
+                summary=f"{user.get_username()} 随组织关系转出，不再担任{role.label}")  # fmt: skip
     if Role.MEMBER in held and not role_grant_exists(user=user, org=to_org, role=Role.MEMBER):
-        assign_perm(f"orgs.{Role.MEMBER.codename}", user, to_org)
-        audit(
-            by=by,
-            action="role_grant",
-            org=to_org,
-            summary=f"{user.get_username()} 随组织关系转入，担任{Role.MEMBER.label}",
-        )
-    forget_grants(user)
+        _grant(by=by, user=user, org=to_org, role=Role.MEMBER,
+               summary=f"{user.get_username()} 随组织关系转入，担任{Role.MEMBER.label}")  # fmt: skip
 
 
 def _refuse_self(*, by, user) -> None:
@@ -451,7 +440,7 @@ def _check_grant(
         refuse("只能把角色授予您工作范围内的党员。", "member")
 
 
-def _grant(*, by, user, org: Organization, role: Role) -> None:
+def _grant(*, by, user, org: Organization, role: Role, summary: str = "") -> None:
     """The grant itself, unchecked: see role_grant and role_assign."""
     assign_perm(f"orgs.{role.codename}", user, org)
     forget_grants(user)
@@ -459,7 +448,19 @@ def _grant(*, by, user, org: Organization, role: Role) -> None:
         by=by,
         action="role_grant",
         org=org,
-        summary=f"授予 {user.get_username()} {role.label}角色",
+        summary=summary or f"授予 {user.get_username()} {role.label}角色",
+    )
+
+
+def _revoke(*, by, user, org: Organization, role: Role, summary: str = "") -> None:
+    """The revocation itself, unchecked: see role_revoke."""
+    remove_perm(f"orgs.{role.codename}", user, org)
+    forget_grants(user)
+    audit(
+        by=by,
+        action="role_revoke",
+        org=org,
+        summary=summary or f"撤销 {user.get_username()} {role.label}角色",
     )
 
 
@@ -486,14 +487,7 @@ def role_revoke(*, by, user, org: Organization, role: Role) -> None:
     admin): it is done by someone else, and the audit shows who. `by` None is the system."""
     if by is not None and user.pk == getattr(by, "pk", None):
         refuse("不能撤销自己的角色，请由其他有权撤销的人办理。")
-    remove_perm(f"orgs.{Role(role).codename}", user, org)
-    forget_grants(user)
-    audit(
-        by=by,
-        action="role_revoke",
-        org=org,
-        summary=f"撤销 {user.get_username()} {Role(role).label}角色",
-    )
+    _revoke(by=by, user=user, org=org, role=Role(role))
 
 
 def _refusal(*, org: Organization, role: Role) -> str:
