@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -8,8 +9,14 @@ app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# The beat schedule lives here and only here; later apps add their reminders to it.
-app.conf.beat_schedule = {}
+# The beat schedule lives here and only here (times in Asia/Shanghai, CELERY_TIMEZONE). Every
+# entry is safe to run twice: the reminders outbox and the job claims make repeats no-ops, so two
+# beats by mistake, or a run retried after a crash, change nothing.
+app.conf.beat_schedule = {
+    "reminders-sweep": {"task": "orgs.reminders_sweep", "schedule": crontab(minute=5)},
+    "reminders-send": {"task": "orgs.reminders_send", "schedule": crontab(minute="*/10")},
+    "jobs-expire": {"task": "orgs.expire_jobs", "schedule": crontab(minute=20, hour=3)},
+}
 
 
 @app.task(name="config.ping")

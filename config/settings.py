@@ -207,6 +207,10 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "创先争优系统 <noreply@localhost>")
+# The address in the links of reminder e-mails and the calendar feed.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+# How long a background job's result file is kept for the user who asked for it.
+JOB_RESULT_HOURS = int(os.environ.get("JOB_RESULT_HOURS", "72"))
 
 # Roster uploads: a province roster is large, a page upload is capped.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

@@ -499,3 +499,14 @@ class OfficeSetting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.org} {self.year}年 {self.key}"
+
+
+from orgs.models_work import (  # noqa: E402,F401 - the models Django finds through this module
+    CalendarFeed,
+    Deadline,
+    EmailOptOut,
+    EmailState,
+    Job,
+    JobState,
+    Reminder,
+)

@@ -45,6 +45,8 @@ ORGS_FOUNDATION = {
     "orgs.numbers": "shares and percentages",
     "orgs.rectifications": "the rectification row type every open_rectifications returns",
     "orgs.admin_base": "the read-only admin base",
+    "orgs.deadlines": "the campaign calendar: deadline kinds, their dates and obligation rules",
+    "orgs.jobs": "background jobs: the registry, start_job and the result file",
 }
 
 

@@ -1,0 +1,465 @@
+"""Reminders: the sweep that queues them, exactly once, and the sender that delivers the e-mail.
+
+The sweep (`sweep`) runs every hour (config/celery.py) and by hand (`manage.py reminders_sweep`).
+For each deadline with a step due today it asks the deadline's obligation rule for every
+organisation with work not done (one grouped query per deadline, streamed) and writes one
+`Reminder` per (person, deadline, step) with all of that person's items. The unique key makes a
+second insert a no-op, so any number of sweeps, retries, restarts or beats queue a reminder once;
+the row is the in-app notice at once.
+
+The sender (`send_due`) claims queued rows by a conditional update (SELECT … FOR UPDATE SKIP
+LOCKED on PostgreSQL), checks the work again (an item done since is dropped; a reminder with
+nothing left is cancelled), sends one e-mail per person with all their claimed reminders, and
+records sent or failed; a failed row waits with backoff for a later run (never a long task
+countdown). A claim older than CLAIM_LEASE is taken back: a sender killed between the SMTP
+server accepting a message and the rows being marked can send that one digest twice; an in-app
+notice is never doubled.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from orgs import deadlines
+from orgs.deadlines import UP1, UP2, DeadlineKind, Gap, due_on_day, step_label
+from orgs.models import (
+    Deadline,
+    EmailOptOut,
+    EmailState,
+    Organization,
+    OrganizationUserObjectPermission,
+    Reminder,
+    Role,
+)
+from orgs.periods import YEAR_MAX, YEAR_MIN, Period
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000  # outbox rows per insert
+CLAIM_ROWS = 500  # rows per claim
+CLAIM_LEASE = datetime.timedelta(minutes=15)
+MAX_ATTEMPTS = 8
+SEND_BUDGET_SECONDS = 240  # one sender run stops after this and leaves the rest to the next
+ESCALATION_ROLES = {UP1: (Role.SECRETARY, Role.OFFICE), UP2: (Role.OFFICE,)}
+
+
+def backoff(attempts: int) -> datetime.timedelta:
+    """5 minutes after the first failure, doubling, at most 6 hours."""
+    return min(
+        datetime.timedelta(minutes=5) * 2 ** max(attempts - 1, 0), datetime.timedelta(hours=6)
+    )
+
+
+# ---------------------------------------------------------------- the sweep
+
+
+@dataclass
+class SweepResult:
+    today: datetime.date
+    deadlines: list[str] = field(default_factory=list)  # "kind period step" swept
+    gaps: int = 0
+    queued: int = 0  # rows offered to the outbox (those already there are skipped)
+    created: int = 0  # rows the outbox did not have before
+
+
+class _Tree:
+    """Each organisation's parent, level and name, read once per sweep (one streamed query)."""
+
+    def __init__(self):
+        self.parent: dict[int, int | None] = {}
+        self.name: dict[int, str] = {}
+        rows = Organization.objects.values_list("id", "parent_id", "name").iterator(chunk_size=5000)
+        for pk, parent_id, name in rows:
+            self.parent[pk] = parent_id
+            self.name[pk] = name
+
+    def up(self, org_id: int, steps: int) -> int | None:
+        for _ in range(steps):
+            org_id = self.parent.get(org_id)
+            if org_id is None:
+                return None
+        return org_id
+
+
+class _Holders:
+    """Who holds which role directly at each organisation (one streamed query)."""
+
+    def __init__(self):
+        self.by_org: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        codenames = {Role(r).codename: Role(r) for r in (Role.SECRETARY, Role.DEPUTY, Role.OFFICE)}
+        rows = (
+            OrganizationUserObjectPermission.objects.filter(
+                permission__codename__in=list(codenames), user__is_active=True
+            )
+            .values_list("content_object_id", "user_id", "permission__codename")
+            .iterator(chunk_size=5000)
+        )
+        for org_id, user_id, codename in rows:
+            self.by_org[org_id].append((user_id, codenames[codename]))
+
+    def at(self, org_id: int | None, roles: Iterable[str]) -> list[int]:
+        if org_id is None:
+            return []
+        wanted = set(roles)
+        return sorted({user for user, role in self.by_org.get(org_id, ()) if role in wanted})
+
+
+def _dates(kind: DeadlineKind, period: Period) -> tuple[Deadline | None, dict[int, tuple]]:
+    """The default row and the organisations' own dates for one deadline."""
+    default = None
+    own: dict[int, tuple] = {}
+    for row in Deadline.objects.filter(kind=kind.key, period=period.slug):
+        if row.org_id is None:
+            default = row
+        else:
+            own[row.org_id] = (row.due_on, tuple(row.steps or deadlines.DEFAULT_STEPS))
+    if kind.setting_dates is not None:
+        steps = tuple(default.steps) if default else deadlines.DEFAULT_STEPS
+        for org, due_on in kind.setting_dates(period.year):
+            own[org.pk] = (due_on, steps)
+    return default, own
+
+
+def _candidates(today: datetime.date) -> list[tuple[DeadlineKind, Period]]:
+    """The deadlines whose date (anywhere) is near enough to `today` for a step to be due."""
+    low, high = deadlines.horizon(today)
+    years = [y for y in range(low.year - 1, high.year + 1) if YEAR_MIN <= y <= YEAR_MAX]
+    for year in years:
+        deadlines.ensure_year(year)
+    kinds = {k.key: k for k in deadlines.deadline_kinds() if k.gaps is not None}
+    seen = set()
+    for kind_key, slug in Deadline.objects.filter(
+        kind__in=list(kinds), due_on__gte=low, due_on__lte=high
+    ).values_list("kind", "period"):
+        seen.add((kind_key, slug))
+    for kind in kinds.values():
+        if kind.setting_dates is None:
+            continue
+        for year in years:
+            for _org, due_on in kind.setting_dates(year):
+                if low <= due_on <= high:
+                    seen.add((kind.key, Period.whole_year(year).slug))
+    out = []
+    for kind_key, slug in sorted(seen):
+        try:
+            period = Period.parse(slug)
+        except ValueError:
+            continue
+        out.append((kinds[kind_key], period))
+    return out
+
+
+def sweep(*, today: datetime.date | None = None) -> SweepResult:
+    """Queue every reminder due on `today` (Asia/Shanghai's date by default). Safe to run any
+    number of times, in parallel too: the outbox keeps one row per (person, deadline, step)."""
+    today = today or timezone.localdate()
+    result = SweepResult(today=today)
+    tree = holders = None
+    before = Reminder.objects.count()
+    for kind, period in _candidates(today):
+        default, own = _dates(kind, period)
+        if default is None and not own:
+            continue
+        dues = {}
+        if default is not None:
+            dues[None] = due_on_day(default.due_on, default.steps or deadlines.DEFAULT_STEPS, today)
+        for org_id, (due_on, steps) in own.items():
+            dues[org_id] = due_on_day(due_on, steps, today)
+        if not any(d.step or d.escalations for d in dues.values()):
+            continue
+        if tree is None:
+            tree, holders = _Tree(), _Holders()
+        result.deadlines.append(f"{kind.key} {period.slug}")
+        result.gaps += _sweep_deadline(kind, period, default, own, tree, holders, today, result)
+    result.created = Reminder.objects.count() - before
+    return result
+
+
+def _effective(org_id: int, own: dict, default, tree: _Tree, memo: dict):
+    """The (due_on, steps) that applies at `org_id`: its own or its nearest ancestor's, else the
+    default."""
+    if org_id in memo:
+        return memo[org_id]
+    chain = []
+    at = org_id
+    found = None
+    while at is not None:
+        if at in memo:
+            found = memo[at]
+            break
+        chain.append(at)
+        if at in own:
+            found = own[at]
+            break
+        at = tree.parent.get(at)
+    if found is None and default is not None:
+        found = (default.due_on, tuple(default.steps or deadlines.DEFAULT_STEPS))
+    for pk in chain:
+        memo[pk] = found
+    return found
+
+
+def _sweep_deadline(kind, period, default, own, tree, holders, today, result) -> int:
+    memo: dict = {}
+    due_memo: dict = {}
+    # (user, step) -> [due_on, items]
+    outbox: dict[tuple[int, str], list] = {}
+    gaps = 0
+
+    def offer(user_id: int, step: str, due_on: datetime.date, item: dict) -> None:
+        entry = outbox.get((user_id, step))
+        if entry is None:
+            outbox[(user_id, step)] = [due_on, [item]]
+        else:
+            entry[0] = min(entry[0], due_on)
+            entry[1].append(item)
+
+    gap: Gap
+    for gap in kind.gaps(period, None):
+        effective = _effective(gap.org_id, own, default, tree, memo)
+        if effective is None:
+            continue
+        due_on, steps = effective
+        due = due_memo.get(effective)
+        if due is None:
+            due = due_memo[effective] = due_on_day(due_on, steps, today)
+        if not (due.step or due.escalations):
+            continue
+        gaps += 1
+        item = {
+            "org": gap.org_id,
+            "org_name": tree.name.get(gap.org_id, ""),
+            "text": gap.text,
+            "count": gap.count,
+            "url": gap.url,
+        }
+        if due.step:
+            for user_id in holders.at(gap.org_id, kind.roles):
+                offer(user_id, due.step, due_on, item)
+        late = (today - due_on).days
+        for step in due.escalations:
+            target = tree.up(gap.org_id, 1 if step == UP1 else 2)
+            for user_id in holders.at(target, ESCALATION_ROLES[step]):
+                offer(user_id, step, due_on, item | {"late": late})
+    now = timezone.now()
+    rows = []
+    for (user_id, step), (due_on, items) in outbox.items():
+        rows.append(
+            Reminder(
+                user_id=user_id,
+                kind=kind.key,
+                period=period.slug,
+                step=step,
+                due_on=due_on,
+                items=items,
+                next_attempt_at=now,
+            )
+        )
+        if len(rows) >= BATCH:
+            _insert(rows)
+            result.queued += len(rows)
+            rows = []
+    if rows:
+        _insert(rows)
+        result.queued += len(rows)
+    return gaps
+
+
+def _insert(rows: list[Reminder]) -> None:
+    Reminder.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+# ---------------------------------------------------------------- the sender
+
+
+@dataclass
+class SendResult:
+    messages: int = 0
+    sent: int = 0  # reminder rows delivered by e-mail
+    skipped: int = 0  # no address or e-mail turned off
+    cancelled: int = 0  # the work was done since
+    failed: int = 0  # to be retried (or given up after MAX_ATTEMPTS)
+
+
+def _claim(now) -> tuple[str, list[Reminder]]:
+    """Take a batch of queued rows, whole users at a time, for this sender alone."""
+    claim = uuid.uuid4().hex
+    with transaction.atomic():
+        picked = list(
+            Reminder.objects.select_for_update(skip_locked=True)
+            .filter(email_state=EmailState.QUEUED)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .order_by("user_id", "id")
+            .values_list("id", "user_id")[:CLAIM_ROWS]
+        )
+        if not picked:
+            return claim, []
+        if len(picked) == CLAIM_ROWS and picked[0][1] != picked[-1][1]:
+            last_user = picked[-1][1]
+            picked = [(pk, user) for pk, user in picked if user != last_user]
+        # the state in the condition makes the claim safe where rows are not locked (SQLite)
+        Reminder.objects.filter(
+            id__in=[pk for pk, _ in picked], email_state=EmailState.QUEUED
+        ).update(email_state=EmailState.SENDING, claim=claim, claimed_at=now)
+    rows = list(
+        Reminder.objects.filter(claim=claim, email_state=EmailState.SENDING)
+        .select_related("user")
+        .order_by("user_id", "due_on", "id")
+    )
+    return claim, rows
+
+
+def _recheck(rows: list[Reminder], now) -> tuple[list[Reminder], int]:
+    """Drop the items done since the rows were queued; the rows left with nothing are done."""
+    wanted: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for row in rows:
+        wanted[(row.kind, row.period)].update(item["org"] for item in row.items)
+    still: dict[tuple[str, str], set[int]] = {}
+    for (kind_key, slug), org_ids in wanted.items():
+        try:
+            kind = deadlines.deadline_kind(kind_key)
+            period = Period.parse(slug)
+        except (KeyError, ValueError):
+            still[(kind_key, slug)] = org_ids
+            continue
+        if kind.gaps is None:
+            still[(kind_key, slug)] = org_ids
+            continue
+        still[(kind_key, slug)] = {gap.org_id for gap in kind.gaps(period, org_ids)}
+    open_rows, done = [], 0
+    for row in rows:
+        left = [item for item in row.items if item["org"] in still[(row.kind, row.period)]]
+        if not left:
+            Reminder.objects.filter(pk=row.pk, claim=row.claim).update(
+                email_state=EmailState.CANCELLED, done_at=now, claim=""
+            )
+            done += 1
+            continue
+        if len(left) != len(row.items):
+            row.items = left
+            Reminder.objects.filter(pk=row.pk).update(items=left)
+        open_rows.append(row)
+    return open_rows, done
+
+
+def digest(user, rows: list[Reminder]) -> EmailMessage:
+    """One e-mail for all of a person's reminders in this run."""
+    base = settings.SITE_URL.rstrip("/")
+    count = sum(len(row.items) for row in rows)
+    lines = [f"{user.get_full_name() or user.get_username()}：", "", "以下工作请及时办理：", ""]
+    for row in rows:
+        try:
+            kind = deadlines.deadline_kind(row.kind)
+            label = kind.label
+        except KeyError:
+            label = row.kind
+        try:
+            period = Period.parse(row.period).label
+        except ValueError:
+            period = row.period
+        lines.append(f"【{period}{label}】截止 {row.due_on:%Y年%-m月%-d日}，{step_label(row.step)}")
+        for item in row.items:
+            late = f"（逾期{item['late']}天）" if item.get("late") else ""
+            lines.append(f"  · {item['org_name']}：{item['text']}{late}")
+            lines.append(f"    {base}{item['url']}")
+        lines.append("")
+    lines += ["站内通知：" + base + "/notices/", "不想收到某类邮件，可在通知设置中关闭。"]
+    return EmailMessage(
+        subject=f"创先争优工作提醒：{count}项待办",
+        body="\n".join(lines),
+        to=[user.email],
+    )
+
+
+def send_due(*, now=None, budget_seconds: float = SEND_BUDGET_SECONDS) -> SendResult:
+    """Deliver the queued reminders by e-mail, one message per person; see the module text."""
+    result = SendResult()
+    now = now or timezone.now()
+    Reminder.objects.filter(
+        email_state=EmailState.SENDING, claimed_at__lt=now - CLAIM_LEASE
+    ).update(email_state=EmailState.QUEUED, claim="")
+    started = time.monotonic()
+    connection = None
+    try:
+        while time.monotonic() - started < budget_seconds:
+            claim, rows = _claim(now)
+            if not rows:
+                break
+            rows, done = _recheck(rows, now)
+            result.cancelled += done
+            by_user: dict[int, list[Reminder]] = defaultdict(list)
+            for row in rows:
+                by_user[row.user_id].append(row)
+            opted = set(
+                EmailOptOut.objects.filter(user_id__in=list(by_user)).values_list("user_id", "kind")
+            )
+            for user_rows in by_user.values():
+                user = user_rows[0].user
+                wanted = [r for r in user_rows if (user.pk, r.kind) not in opted]
+                unwanted = [r for r in user_rows if (user.pk, r.kind) in opted]
+                if not user.email or not user.is_active:
+                    unwanted, wanted = user_rows, []
+                if unwanted:
+                    Reminder.objects.filter(pk__in=[r.pk for r in unwanted], claim=claim).update(
+                        email_state=EmailState.SKIPPED, claim=""
+                    )
+                    result.skipped += len(unwanted)
+                if not wanted:
+                    continue
+                if connection is None:
+                    connection = get_connection()
+                message = digest(user, wanted)
+                message.connection = connection
+                ids = [r.pk for r in wanted]
+                try:
+                    message.send()
+                except Exception as exc:  # noqa: BLE001 - any SMTP or network failure is retried
+                    log.warning("reminder e-mail to user %s failed: %s", user.pk, exc)
+                    _failed(wanted, claim, now, str(exc))
+                    result.failed += len(wanted)
+                    connection = None
+                    continue
+                Reminder.objects.filter(pk__in=ids, claim=claim).update(
+                    email_state=EmailState.SENT, sent_at=timezone.now(), claim="", last_error=""
+                )
+                result.messages += 1
+                result.sent += len(wanted)
+    finally:
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # noqa: BLE001
+                pass
+    return result
+
+
+def _failed(rows: list[Reminder], claim: str, now, error: str) -> None:
+    for row in rows:
+        attempts = row.attempts + 1
+        state = EmailState.FAILED if attempts >= MAX_ATTEMPTS else EmailState.QUEUED
+        Reminder.objects.filter(pk=row.pk, claim=claim).update(
+            email_state=state,
+            attempts=attempts,
+            next_attempt_at=now + backoff(attempts),
+            last_error=error[:500],
+            claim="",
+        )
+
+
+# ---------------------------------------------------------------- reading
+
+
+def unread_count(user) -> int:
+    return Reminder.objects.filter(user=user, read_at=None, done_at=None).count()
