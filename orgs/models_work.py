@@ -127,6 +127,9 @@ class EmailOptOut(models.Model):
         verbose_name_plural = "不接收邮件的提醒"
         constraints = [models.UniqueConstraint(fields=["user", "kind"], name="email_opt_out_once")]
 
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind}"
+
 
 class CalendarFeed(models.Model):
     user = models.OneToOneField(
@@ -138,6 +141,9 @@ class CalendarFeed(models.Model):
     class Meta:
         verbose_name = "日历订阅"
         verbose_name_plural = "日历订阅"
+
+    def __str__(self) -> str:
+        return f"{self.user_id}"
 
 
 class JobState(models.TextChoices):
