@@ -28,6 +28,8 @@ urlpatterns = [
         name="favicon",
     ),
     path("orgs/", include("orgs.urls")),
+    path("notices/", include("orgs.urls_notices")),
+    path("jobs/", include("orgs.urls_jobs")),
     path("pledges/", include("pledges.urls")),
     path("reviews/", include("reviews.urls")),
     path("gs/", include((public_urlpatterns, "public"))),

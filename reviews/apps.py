@@ -8,11 +8,14 @@ class ReviewsConfig(AppConfig):
     def ready(self):
         from orgs import access, extensions
         from orgs.access import Action
-        from reviews import demo, links
+        from reviews import demo, links, obligations
         from reviews.appraisal import access as appraisal_access
         from reviews.appraisal import demo as appraisal_demo
+        from reviews.appraisal import jobs as appraisal_jobs
         from reviews.appraisal import links as appraisal_links
 
+        obligations.register()
+        appraisal_jobs.register()
         extensions.org_link_providers.append(links.org_links)
         extensions.org_link_providers.append(appraisal_links.org_links)
         extensions.member_link_providers.append(appraisal_links.member_links)
