@@ -1,0 +1,3 @@
+"""The access matrix rows of the background jobs' routes (merged into tests/test_access_matrix)."""
+
+ROUTES: dict = {}
