@@ -7,6 +7,7 @@
     BENCH_ONLY=appraisal make bench  # only the democratic appraisal measures
     BENCH_ONLY=home make bench       # only the home page (time, queries, plans without an index)
     BENCH_ONLY=load make bench       # only the secretary pages under load (bench/load_bench.py)
+    BENCH_ONLY=reminders make bench  # only the reminders sweep, sending and the export job
 
 Prints a table and writes bench/results/latest.json.
 """
@@ -130,6 +131,12 @@ def main() -> None:
         import home_bench
 
         home_bench.run(results, timed=timed)
+        report(results)
+        return
+    if only == "reminders":
+        import reminders_bench
+
+        reminders_bench.run(results, timed=timed)
         report(results)
         return
     if only == "load":
@@ -288,6 +295,11 @@ def main() -> None:
     import appraisal_bench
 
     appraisal_bench.run(results, database_url=URL, timed=timed)
+
+    # ---- reminders: the sweep, sending, the county roster export as a job
+    import reminders_bench
+
+    reminders_bench.run(results, timed=timed)
     report(results)
 
 
