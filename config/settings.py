@@ -186,6 +186,10 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ACKS_LATE = True
+# A message not acknowledged within this time goes to another worker (Redis). It must be longer
+# than the longest job, or a job still running would be started a second time beside itself; the
+# price is that a job whose worker was killed runs again only this long after.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CACHES = {
     "default": (
@@ -194,13 +198,20 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# The embedded default has no beat: a login runs the reminders sweep, at most hourly per process
+# (orgs/embedded.py). Never with a broker, whatever this says: there beat runs it.
+REMINDERS_SWEEP_ON_LOGIN = env_bool("REMINDERS_SWEEP_ON_LOGIN", not REDIS_URL)
 
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
-EMAIL_BACKEND = (
+# SMTP when EMAIL_HOST is set, else printed to the console; EMAIL_BACKEND names another backend
+# (e.g. django.core.mail.backends.filebased.EmailBackend with EMAIL_FILE_PATH).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
     "django.core.mail.backends.smtp.EmailBackend"
     if EMAIL_HOST
     else "django.core.mail.backends.console.EmailBackend"
 )
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "sent_mail"))
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))  # seconds; a hung server fails the try
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")

@@ -17,3 +17,4 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405 - threads (live server, worker) close theirs
+REMINDERS_SWEEP_ON_LOGIN = False  # tests that want the login sweep turn it on themselves

@@ -115,7 +115,9 @@ def ensure_year(year: int) -> None:
     """Write the year's default calendar the first time it is read (idempotent: one query when
     it is there; a second writer's rows are skipped by the unique constraint)."""
     wanted = _periods(year)
-    if Deadline.objects.filter(org=None, year=year).count() >= len(wanted):
+    # counted over the kinds declared now: rows of a kind no longer declared do not hide a new one
+    keys = {kind.key for kind, _period in wanted}
+    if Deadline.objects.filter(org=None, year=year, kind__in=keys).count() >= len(wanted):
         return
     Deadline.objects.bulk_create(
         [
@@ -233,7 +235,8 @@ class Due:
 def due_on_day(due_on: datetime.date, steps: Iterable[int], today: datetime.date) -> Due:
     """Which step of a deadline is due `today`: the latest step whose day has come, while the
     next step's day has not and for at most ACTIVE_DAYS (so a sweep that missed a day catches up,
-    and an old deadline falls silent); and which escalations are in their week."""
+    and an old deadline falls silent), a step before the date no later than the date itself; and
+    which escalations are in their week."""
     marks = sorted({int(s) for s in steps}, reverse=True)  # 7, 1, -1: in time order
     step = None
     for i, days in enumerate(marks):
@@ -241,6 +244,9 @@ def due_on_day(due_on: datetime.date, steps: Iterable[int], today: datetime.date
         end = start + datetime.timedelta(days=ACTIVE_DAYS)
         if i + 1 < len(marks):
             end = min(end, due_on - datetime.timedelta(days=marks[i + 1]))
+        if days > 0:
+            # a reminder before the date is not caught up after it ("明天截止" on a late day)
+            end = min(end, due_on + datetime.timedelta(days=1))
         if start <= today < end:
             step = step_key(days)
     escalations = []
@@ -297,7 +303,11 @@ def deadline_set(
         refuse(f"{spec.label}的截止日期随年度承诺时间设置，请在承诺时间页面修改。", "due_on")
     if not is_campaign_year(period.year):
         refuse("年度有误。", "year")
-    if not isinstance(due_on, datetime.date) or abs((due_on - period.end).days) > 366:
+    if (
+        not isinstance(due_on, datetime.date)
+        or isinstance(due_on, datetime.datetime)
+        or abs((due_on - period.end).days) > 366
+    ):
         refuse("截止日期须在该期次前后一年之内。", "due_on")
     values = clean_steps(steps)
     row = (

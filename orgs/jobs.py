@@ -4,37 +4,59 @@ An app registers each kind of job once (`register_job`, in its AppConfig.ready) 
 that does the work: `run(job, progress)` reads `job.params`, calls `progress(done, total)` now and
 then, and returns the result file as (file name, bytes) or None. A view starts one with
 `start_job`, which queues it after the request's transaction commits and sends the user to the
-progress page (`orgs:job`). With Redis a worker runs it; in the embedded default (no Redis) Celery
-runs it eagerly, so the page shows it done.
+progress page (`jobs:detail`). With Redis a worker runs it; in the embedded default (no Redis)
+Celery runs it eagerly, so the page shows it done.
 
 A job is claimed by a conditional update (queued → running), so a message delivered twice runs
 it once; a job left running by a worker killed mid-way runs again when Celery redelivers its
 message (tasks are acknowledged late), so a job's work must be safe to repeat (exports are, and
-imports are all-or-nothing in one transaction). A refusal (orgs.refusals) ends a job as failed
-with its message; any other error as failed with a general message (the details go to the log).
+imports are all-or-nothing in one transaction). Work whose result must not be made twice (a batch
+of voting codes) keeps its file in its own transaction (`keep_result`) and, run again, finds it.
+A refusal (orgs.refusals) ends a job as failed with its messages; any other error as failed with
+a general message (the details go to the log).
+
+The run function checks the user's right again: access may have been withdrawn since the job was
+queued. An uploaded file reaches the job through `start_job(upload=…)`: it is kept in the default
+storage under a private prefix, named by a random token (never a path taken from the params), and
+deleted when the job ends.
+
 Result files are served only to the user who asked, until `expires_at`; `expire_jobs` deletes
-them after that.
+them after that (and uploads a job left behind).
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
+import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
-from django.db import transaction
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
 from django.db.models import F, Q
+from django.http import Http404
 from django.utils import timezone
 
 from orgs.models import Job, JobState
+from orgs.refusals import refuse
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+
+GENERIC_ERROR = "任务执行出错，请稍后重试或联系管理员。"
+ERROR_CHARS = 5000  # Job.error's length
+UPLOAD_PREFIX = "private/job-uploads/"
+_UPLOAD_TOKEN = re.compile(r"[0-9a-f]{32}")
+# Progress reported inside the job's own transaction is invisible to the page polling it (another
+# connection), so it goes through the cache (Redis in production) until the transaction ends.
+PROGRESS_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -42,6 +64,10 @@ class JobKind:
     key: str
     label: str
     run: Callable[[Job, Progress], tuple[str, bytes] | None]
+    # where the job page sends the user afterwards: (label, url), or None
+    link: Callable[[Job], tuple[str, str] | None] | None = None
+    # how long the result file is kept; None: settings.JOB_RESULT_HOURS
+    keep_hours: float | None = None
 
 
 _KINDS: dict[str, JobKind] = {}
@@ -59,10 +85,15 @@ def job_kind(key: str) -> JobKind:
     return _KINDS[key]
 
 
-def start_job(*, user, kind: str, title: str, params: dict | None = None) -> Job:
-    """Record a job for `user` and queue it once the current transaction commits."""
+def start_job(*, user, kind: str, title: str, params: dict | None = None, upload=None) -> Job:
+    """Record a job for `user` and queue it once the current transaction commits; `upload`, an
+    uploaded file, is kept for the job until it ends."""
     job_kind(kind)  # an unknown kind is a programming error, raised here rather than in a worker
-    job = Job.objects.create(user=user, kind=kind, title=title[:200], params=params or {})
+    params = dict(params or {})
+    params.pop("upload", None)
+    if upload is not None:
+        params["upload"] = _store_upload(upload)
+    job = Job.objects.create(user=user, kind=kind, title=title[:200], params=params)
     transaction.on_commit(lambda: _enqueue(job.pk))
     return job
 
@@ -77,30 +108,39 @@ def run(job_id: int) -> str:
     """Do job `job_id` (the task's body): claim it, run it, record the outcome."""
     now = timezone.now()
     claimed = Job.objects.filter(pk=job_id, state__in=[JobState.QUEUED, JobState.RUNNING]).update(
-        state=JobState.RUNNING, started_at=now, done=0
+        state=JobState.RUNNING, started_at=now, done=0, error=""
     )
     if not claimed:
         return "skipped"
+    cache.delete(_progress_key(job_id))
     job = Job.objects.select_related("user").get(pk=job_id)
     kind = _KINDS.get(job.kind)
     if kind is None:
         _fail(job, "未知的任务类型。")
         return "failed"
+    depth = len(connection.atomic_blocks)
 
     def progress(done: int, total: int) -> None:
-        Job.objects.filter(pk=job_id, state=JobState.RUNNING).update(
-            done=max(0, int(done)), total=max(0, int(total))
-        )
+        done, total = max(0, int(done)), max(0, int(total))
+        if len(connection.atomic_blocks) > depth:
+            cache.set(_progress_key(job_id), (done, total), PROGRESS_SECONDS)
+        else:
+            Job.objects.filter(pk=job_id, state=JobState.RUNNING).update(done=done, total=total)
 
     try:
+        if not job.user.is_active:
+            refuse("您的账号已停用，任务未执行。")
         output = kind.run(job, progress)
     except ValidationError as exc:
-        _fail(job, "；".join(exc.messages)[:500])
+        _fail(job, _error_text(exc.messages))
         return "failed"
     except Exception:
         log.exception("job %s (%s) failed", job_id, job.kind)
-        _fail(job, "任务执行出错，请稍后重试或联系管理员。")
+        _fail(job, GENERIC_ERROR)
         return "failed"
+    finally:
+        cache.delete(_progress_key(job_id))
+    _discard_upload(job_id)
     finished = timezone.now()
     job.refresh_from_db()
     if output is not None:
@@ -109,40 +149,188 @@ def run(job_id: int) -> str:
         job.result_name = name[:200]
     job.state = JobState.DONE
     job.finished_at = finished
-    job.expires_at = finished + datetime.timedelta(hours=settings.JOB_RESULT_HOURS)
+    hours = kind.keep_hours if kind.keep_hours is not None else settings.JOB_RESULT_HOURS
+    job.expires_at = finished + datetime.timedelta(hours=hours)
     job.save(update_fields=["result", "result_name", "state", "finished_at", "expires_at"])
     Job.objects.filter(pk=job_id).update(done=F("total"))
     return "done"
+
+
+def _error_text(messages: list[str]) -> str:
+    """A refusal's messages one a line, cut at a line end to fit Job.error."""
+    text = ""
+    for line in messages:
+        if len(text) + len(line) + 1 > ERROR_CHARS:
+            break
+        text += ("\n" if text else "") + line
+    return text or (messages[0][:ERROR_CHARS] if messages else GENERIC_ERROR)
 
 
 def _fail(job: Job, message: str) -> None:
     Job.objects.filter(pk=job.pk).update(
         state=JobState.FAILED, error=message, finished_at=timezone.now()
     )
+    _discard_upload(job.pk)
+
+
+def keep_result(job: Job, *, name: str, content: bytes) -> None:
+    """Store the result file now, in the caller's transaction: for work whose result must commit
+    with it (a batch of voting codes), so that a second run finds it instead of redoing the work.
+    The kind's run then returns None."""
+    job.result.save(f"{job.pk}-{name}", ContentFile(content), save=False)
+    job.result_name = name[:200]
+    Job.objects.filter(pk=job.pk).update(result=job.result.name, result_name=job.result_name)
+
+
+def note(job: Job, message: str) -> None:
+    """What the job did, in a sentence for its page (counts, a range of serials)."""
+    job.message = message[:500]
+    Job.objects.filter(pk=job.pk).update(message=job.message)
+
+
+def _progress_key(job_id: int) -> str:
+    return f"job-progress:{job_id}"
+
+
+# ---------------------------------------------------------------- uploads kept for a job
+
+
+def _store_upload(upload) -> str:
+    token = uuid.uuid4().hex
+    path = f"{UPLOAD_PREFIX}{token}"
+    stored = default_storage.save(path, upload)
+    if stored != path:  # a storage that renamed it: keep nothing the job cannot find
+        default_storage.delete(stored)
+        raise RuntimeError("upload stored under another name")
+    return token
+
+
+def _upload_path(job: Job) -> str | None:
+    token = job.params.get("upload") if isinstance(job.params, dict) else None
+    if not isinstance(token, str) or not _UPLOAD_TOKEN.fullmatch(token):
+        return None
+    return f"{UPLOAD_PREFIX}{token}"
+
+
+def open_upload(job: Job) -> File:
+    """The file uploaded for `job`, opened for reading (a refusal when it is gone)."""
+    path = _upload_path(job)
+    if path is None or not default_storage.exists(path):
+        refuse("上传的文件已不存在，请重新上传。")
+    return default_storage.open(path, "rb")
+
+
+def _discard_upload(job_id: int) -> None:
+    job = Job.objects.filter(pk=job_id).only("params").first()
+    if job is None:
+        return
+    path = _upload_path(job)
+    if path is not None:
+        default_storage.delete(path)
+    if "upload" in job.params:
+        params = {k: v for k, v in job.params.items() if k != "upload"}
+        Job.objects.filter(pk=job_id).update(params=params)
+
+
+# ---------------------------------------------------------------- expiry
+
+
+def discard_result(job: Job) -> None:
+    """Delete the result file (the row stays, as history)."""
+    if job.result:
+        job.result.delete(save=False)
+    Job.objects.filter(pk=job.pk).update(result="")
 
 
 def expire_jobs(*, now=None) -> int:
-    """Delete the result files past their time (the rows stay, as history)."""
+    """Delete the result files past their time (the rows stay, as history), and the uploads of
+    jobs that ended, or never ran, without deleting theirs."""
     now = now or timezone.now()
     count = 0
     for job in Job.objects.filter(expires_at__lt=now).exclude(Q(result="") | Q(result=None)):
-        job.result.delete(save=False)
-        Job.objects.filter(pk=job.pk).update(result="")
+        discard_result(job)
         count += 1
+    stale = now - datetime.timedelta(hours=settings.JOB_RESULT_HOURS)
+    left = Job.objects.filter(params__has_key="upload").filter(
+        Q(state__in=[JobState.DONE, JobState.FAILED]) | Q(created_at__lt=stale)
+    )
+    for job_id in left.values_list("pk", flat=True):
+        _discard_upload(job_id)
     return count
 
 
+# ---------------------------------------------------------------- reading jobs
+
+
 def jobs_of(*, user):
-    return Job.objects.filter(user=user).order_by("-created_at")
+    return Job.objects.filter(user=user).order_by("-created_at", "-pk")
 
 
 def get_job_for_user(user, pk) -> Job:
     """The user's own job; anyone else's is a 404."""
-    from django.http import Http404
-
     from orgs.access import object_id
 
     job = Job.objects.filter(pk=object_id(pk), user_id=getattr(user, "pk", None)).first()
     if job is None:
-        raise Http404
+        raise Http404("没有找到该任务。")
     return job
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """A job as its pages show it."""
+
+    job: Job
+    done: int
+    total: int
+    percent: int
+    finished: bool  # done or failed: nothing more will happen
+    failed: bool
+    succeeded: bool
+    downloadable: bool  # done, with a file still kept
+    expired: bool  # done, with a file no longer kept
+    error_lines: tuple[str, ...]
+
+
+def job_status(job: Job, *, now=None, live: bool = False) -> JobStatus:
+    """`job`'s state for its pages; `live` also reads the progress a running job reports from
+    inside its transaction (one cache read)."""
+    now = now or timezone.now()
+    done, total = job.done, job.total
+    running = job.state == JobState.RUNNING
+    if live and running:
+        cached = cache.get(_progress_key(job.pk))
+        if cached:
+            done, total = cached
+    succeeded = job.state == JobState.DONE
+    failed = job.state == JobState.FAILED
+    if succeeded:
+        percent = 100
+    else:
+        percent = min(99, done * 100 // total) if total else 0
+    in_time = job.expires_at is not None and now < job.expires_at
+    return JobStatus(
+        job=job,
+        done=done,
+        total=total,
+        percent=percent,
+        finished=succeeded or failed,
+        failed=failed,
+        succeeded=succeeded,
+        downloadable=succeeded and bool(job.result) and in_time,
+        expired=succeeded and bool(job.result_name) and not (bool(job.result) and in_time),
+        error_lines=tuple(line for line in job.error.splitlines() if line.strip()),
+    )
+
+
+def kind_label(job: Job) -> str:
+    kind = _KINDS.get(job.kind)
+    return kind.label if kind else job.kind
+
+
+def job_link(job: Job) -> tuple[str, str] | None:
+    """Where the job's page sends the user afterwards, as its kind says."""
+    kind = _KINDS.get(job.kind)
+    if kind is None or kind.link is None:
+        return None
+    return kind.link(job)

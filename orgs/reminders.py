@@ -1,11 +1,14 @@
 """Reminders: the sweep that queues them, exactly once, and the sender that delivers the e-mail.
 
-The sweep (`sweep`) runs every hour (config/celery.py) and by hand (`manage.py reminders_sweep`).
-For each deadline with a step due today it asks the deadline's obligation rule for every
-organisation with work not done (one grouped query per deadline, streamed) and writes one
-`Reminder` per (person, deadline, step) with all of that person's items. The unique key makes a
-second insert a no-op, so any number of sweeps, retries, restarts or beats queue a reminder once;
-the row is the in-app notice at once.
+The sweep (`sweep`) runs every hour (config/celery.py) and by hand (`manage.py reminders_sweep`);
+its day is Beijing's (`campaign_today`), whatever the clock of the machine. For each deadline with
+a step due that day it asks the deadline's obligation rule for every organisation with work not
+done (one grouped query per deadline, streamed; never member rows) and writes one `Reminder` per
+(person, deadline, step) with all of that person's items, a deadline's rows in one transaction.
+The unique key makes a second insert a no-op, so any number of sweeps, retries, restarts or beats
+queue a reminder once (two sweeps at once insert in the same key order, so they wait for each
+other instead of deadlocking); the row is the in-app notice at once. A deadline whose rule fails
+is logged and left to the next sweep; the others are swept.
 
 The sender (`send_due`) claims queued rows by a conditional update (SELECT … FOR UPDATE SKIP
 LOCKED on PostgreSQL), checks the work again (an item done since is dropped; a reminder with
@@ -28,8 +31,9 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from orgs import deadlines
@@ -68,10 +72,11 @@ def backoff(attempts: int) -> datetime.timedelta:
 @dataclass
 class SweepResult:
     today: datetime.date
-    deadlines: list[str] = field(default_factory=list)  # "kind period step" swept
+    deadlines: list[str] = field(default_factory=list)  # "kind period" swept
     gaps: int = 0
     queued: int = 0  # rows offered to the outbox (those already there are skipped)
     created: int = 0  # rows the outbox did not have before
+    failed: list[str] = field(default_factory=list)  # "kind period" whose rule raised (logged)
 
 
 class _Tree:
@@ -96,9 +101,9 @@ class _Tree:
 class _Holders:
     """Who holds which role directly at each organisation (one streamed query)."""
 
-    def __init__(self):
+    def __init__(self, roles: Iterable[str]):
         self.by_org: dict[int, list[tuple[int, str]]] = defaultdict(list)
-        codenames = {Role(r).codename: Role(r) for r in (Role.SECRETARY, Role.DEPUTY, Role.OFFICE)}
+        codenames = {Role(r).codename: Role(r) for r in set(roles)}
         rows = (
             OrganizationUserObjectPermission.objects.filter(
                 permission__codename__in=list(codenames), user__is_active=True
@@ -161,13 +166,26 @@ def _candidates(today: datetime.date) -> list[tuple[DeadlineKind, Period]]:
     return out
 
 
+def campaign_today() -> datetime.date:
+    """Today in the campaign's time zone (settings.TIME_ZONE, Asia/Shanghai), whatever zone the
+    process or the request has activated: a step due on 31 March is due from 00:00 Beijing time."""
+    return timezone.localdate(timezone=timezone.get_default_timezone())
+
+
+def _roles_to_read() -> set[str]:
+    roles = {role for kind in deadlines.deadline_kinds() for role in kind.roles}
+    return roles | {role for roles in ESCALATION_ROLES.values() for role in roles}
+
+
 def sweep(*, today: datetime.date | None = None) -> SweepResult:
     """Queue every reminder due on `today` (Asia/Shanghai's date by default). Safe to run any
-    number of times, in parallel too: the outbox keeps one row per (person, deadline, step)."""
-    today = today or timezone.localdate()
+    number of times, in parallel too: the outbox keeps one row per (person, deadline, step).
+
+    Each deadline is swept on its own: one whose obligation rule raises is logged and listed in
+    `failed`, and the others are still swept."""
+    today = today or campaign_today()
     result = SweepResult(today=today)
     tree = holders = None
-    before = Reminder.objects.count()
     for kind, period in _candidates(today):
         default, own = _dates(kind, period)
         if default is None and not own:
@@ -180,10 +198,22 @@ def sweep(*, today: datetime.date | None = None) -> SweepResult:
         if not any(d.step or d.escalations for d in dues.values()):
             continue
         if tree is None:
-            tree, holders = _Tree(), _Holders()
-        result.deadlines.append(f"{kind.key} {period.slug}")
-        result.gaps += _sweep_deadline(kind, period, default, own, tree, holders, today, result)
-    result.created = Reminder.objects.count() - before
+            tree, holders = _Tree(), _Holders(_roles_to_read())
+        name = f"{kind.key} {period.slug}"
+        result.deadlines.append(name)
+        try:
+            # a deadline's rows are queued all together or not at all
+            with transaction.atomic():
+                gaps, queued, created = _sweep_deadline(
+                    kind, period, default, own, tree, holders, today
+                )
+        except Exception:
+            log.exception("reminders sweep: deadline %s failed", name)
+            result.failed.append(name)
+            continue
+        result.gaps += gaps
+        result.queued += queued
+        result.created += created
     return result
 
 
@@ -211,7 +241,8 @@ def _effective(org_id: int, own: dict, default, tree: _Tree, memo: dict):
     return found
 
 
-def _sweep_deadline(kind, period, default, own, tree, holders, today, result) -> int:
+def _sweep_deadline(kind, period, default, own, tree, holders, today) -> tuple[int, int, int]:
+    """Queue one deadline's reminders: (gaps found, rows offered, rows new)."""
     memo: dict = {}
     due_memo: dict = {}
     # (user, step) -> [due_on, items]
@@ -254,31 +285,47 @@ def _sweep_deadline(kind, period, default, own, tree, holders, today, result) ->
             for user_id in holders.at(target, ESCALATION_ROLES[step]):
                 offer(user_id, step, due_on, item | {"late": late})
     now = timezone.now()
-    rows = []
-    for (user_id, step), (due_on, items) in outbox.items():
-        rows.append(
-            Reminder(
-                user_id=user_id,
-                kind=kind.key,
-                period=period.slug,
-                step=step,
-                due_on=due_on,
-                items=items,
-                next_attempt_at=now,
+    # Every sweep inserts in the same key order, so two sweeps running at once wait for each
+    # other's rows instead of deadlocking on them (PostgreSQL).
+    keys = sorted(outbox)
+    created = 0
+    for start in range(0, len(keys), BATCH):
+        rows = []
+        for user_id, step in keys[start : start + BATCH]:
+            due_on, items = outbox[(user_id, step)]
+            rows.append(
+                Reminder(
+                    user_id=user_id,
+                    kind=kind.key,
+                    period=period.slug,
+                    step=step,
+                    due_on=due_on,
+                    items=items,
+                    next_attempt_at=now,
+                )
             )
-        )
-        if len(rows) >= BATCH:
-            _insert(rows)
-            result.queued += len(rows)
-            rows = []
-    if rows:
-        _insert(rows)
-        result.queued += len(rows)
-    return gaps
+        created += _insert(rows)
+    return gaps, len(keys), created
 
 
-def _insert(rows: list[Reminder]) -> None:
-    Reminder.objects.bulk_create(rows, ignore_conflicts=True)
+def _insert(rows: list[Reminder]) -> int:
+    """Insert the rows the outbox does not have yet; how many were new.
+
+    `bulk_create(ignore_conflicts=True)` cannot tell which rows were new, so this is the same
+    INSERT … ON CONFLICT DO NOTHING with RETURNING (PostgreSQL, SQLite 3.35+): exact even while
+    another sweep inserts the same rows."""
+    fields = [f for f in Reminder._meta.concrete_fields if not f.primary_key]
+    qn = connection.ops.quote_name
+    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (
+        f"INSERT INTO {qn(Reminder._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+        f"VALUES {', '.join([one] * len(rows))} "
+        f"ON CONFLICT DO NOTHING RETURNING {qn(Reminder._meta.pk.column)}"
+    )
+    params = [f.get_db_prep_save(f.pre_save(row, True), connection) for row in rows for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return len(cursor.fetchall())
 
 
 # ---------------------------------------------------------------- the sender
@@ -294,7 +341,8 @@ class SendResult:
 
 
 def _claim(now) -> tuple[str, list[Reminder]]:
-    """Take a batch of queued rows, whole users at a time, for this sender alone."""
+    """Take a batch of queued rows, whole users at a time, for this sender alone; `now` is the
+    run's clock for what is due, the claim is stamped with the time it is taken."""
     claim = uuid.uuid4().hex
     with transaction.atomic():
         picked = list(
@@ -312,7 +360,7 @@ def _claim(now) -> tuple[str, list[Reminder]]:
         # the state in the condition makes the claim safe where rows are not locked (SQLite)
         Reminder.objects.filter(
             id__in=[pk for pk, _ in picked], email_state=EmailState.QUEUED
-        ).update(email_state=EmailState.SENDING, claim=claim, claimed_at=now)
+        ).update(email_state=EmailState.SENDING, claim=claim, claimed_at=timezone.now())
     rows = list(
         Reminder.objects.filter(claim=claim, email_state=EmailState.SENDING)
         .select_related("user")
@@ -337,7 +385,12 @@ def _recheck(rows: list[Reminder], now) -> tuple[list[Reminder], int]:
         if kind.gaps is None:
             still[(kind_key, slug)] = org_ids
             continue
-        still[(kind_key, slug)] = {gap.org_id for gap in kind.gaps(period, org_ids)}
+        try:
+            still[(kind_key, slug)] = {gap.org_id for gap in kind.gaps(period, org_ids)}
+        except Exception:
+            # a reminder for work perhaps done is better than none for work not done
+            log.exception("reminders: rechecking %s %s failed; sending as queued", kind_key, slug)
+            still[(kind_key, slug)] = org_ids
     open_rows, done = [], 0
     for row in rows:
         left = [item for item in row.items if item["org"] in still[(row.kind, row.period)]]
@@ -375,7 +428,10 @@ def digest(user, rows: list[Reminder]) -> EmailMessage:
             lines.append(f"  · {item['org_name']}：{item['text']}{late}")
             lines.append(f"    {base}{item['url']}")
         lines.append("")
-    lines += ["站内通知：" + base + "/notices/", "不想收到某类邮件，可在通知设置中关闭。"]
+    lines += [
+        f"站内通知：{base}{reverse('notices:list')}",
+        f"不想收到某类提醒的邮件，可在通知设置中关闭：{base}{reverse('notices:settings')}",
+    ]
     return EmailMessage(
         subject=f"创先争优工作提醒：{count}项待办",
         body="\n".join(lines),
@@ -391,7 +447,7 @@ def send_due(*, now=None, budget_seconds: float = SEND_BUDGET_SECONDS) -> SendRe
         email_state=EmailState.SENDING, claimed_at__lt=now - CLAIM_LEASE
     ).update(email_state=EmailState.QUEUED, claim="")
     started = time.monotonic()
-    connection = None
+    mailer = None
     try:
         while time.monotonic() - started < budget_seconds:
             claim, rows = _claim(now)
@@ -418,18 +474,19 @@ def send_due(*, now=None, budget_seconds: float = SEND_BUDGET_SECONDS) -> SendRe
                     result.skipped += len(unwanted)
                 if not wanted:
                     continue
-                if connection is None:
-                    connection = get_connection()
+                if mailer is None:
+                    mailer = get_connection()
                 message = digest(user, wanted)
-                message.connection = connection
+                message.connection = mailer
                 ids = [r.pk for r in wanted]
                 try:
                     message.send()
                 except Exception as exc:  # noqa: BLE001 - any SMTP or network failure is retried
                     log.warning("reminder e-mail to user %s failed: %s", user.pk, exc)
-                    _failed(wanted, claim, now, str(exc))
+                    _failed(wanted, claim, now, str(exc) or exc.__class__.__name__)
                     result.failed += len(wanted)
-                    connection = None
+                    _close(mailer)
+                    mailer = None
                     continue
                 Reminder.objects.filter(pk__in=ids, claim=claim).update(
                     email_state=EmailState.SENT, sent_at=timezone.now(), claim="", last_error=""
@@ -437,12 +494,17 @@ def send_due(*, now=None, budget_seconds: float = SEND_BUDGET_SECONDS) -> SendRe
                 result.messages += 1
                 result.sent += len(wanted)
     finally:
-        if connection is not None:
-            try:
-                connection.close()
-            except Exception:  # noqa: BLE001
-                pass
+        _close(mailer)
     return result
+
+
+def _close(mailer) -> None:
+    if mailer is None:
+        return
+    try:
+        mailer.close()
+    except Exception:  # noqa: BLE001 - a connection that broke cannot be closed cleanly
+        pass
 
 
 def _failed(rows: list[Reminder], claim: str, now, error: str) -> None:

@@ -11,10 +11,9 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from orgs import access, extensions, roster, selectors, services
+from orgs import access, extensions, roster, roster_jobs, selectors, services
 from orgs.access import Action
 from orgs.form_helpers import apply_errors
 from orgs.forms import (
@@ -264,11 +263,19 @@ def roster_template(request):
 
 @require_GET
 def roster_export(request, pk):
+    """A small subtree's roster at once; a large one's (roster_jobs.is_large) is made by a
+    background job, which this page offers to start (a POST to jobs:roster_export)."""
     org = access.get_org_for_user(request.user, pk, Action.EXPORT)
+    if roster_jobs.is_large(org):
+        return render(
+            request,
+            "orgs/jobs/roster_export.html",
+            {"org": org, "threshold": roster_jobs.ROSTER_JOB_MEMBERS},
+        )
     stream = io.BytesIO()
     roster.write_export(root=org, stream=stream)
     stream.seek(0)
-    filename = f"{org.name}-花名册-{timezone.localdate():%Y%m%d}.xlsx"
+    filename = roster_jobs.export_filename(org)
     return FileResponse(stream, as_attachment=True, filename=filename, content_type=XLSX)
 
 
@@ -279,10 +286,12 @@ def roster_import(request, pk):
     errors = []
     limits = roster.page_limits()
     if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        if roster_jobs.import_runs_as_job(org, upload):
+            job = roster_jobs.roster_import_start(by=request.user, org=org, upload=upload)
+            return redirect("jobs:detail", pk=job.pk)
         try:
-            result = roster.import_roster(
-                form.cleaned_data["file"], by=request.user, root=org, limits=limits
-            )
+            result = roster.import_roster(upload, by=request.user, root=org, limits=limits)
         except roster.RosterImportError as failure:
             errors = failure.errors
             messages.error(request, f"导入未执行：发现 {len(errors)} 处错误，请修改后重新上传。")
@@ -301,5 +310,7 @@ def roster_import(request, pk):
             "errors": errors[:500],
             "error_count": len(errors),
             "max_rows": limits.max_rows,
+            "job_bytes": roster_jobs.ROSTER_JOB_UPLOAD_BYTES // 1024,
+            "runs_as_job": roster_jobs.is_large(org),
         },
     )

@@ -10,9 +10,10 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from orgs import extensions, selectors
+from orgs import extensions, notices, selectors
 
 logger = logging.getLogger(__name__)
 
@@ -22,12 +23,14 @@ BROKER_TIMEOUT_SECONDS = 2
 
 @require_GET
 def home(request):
+    orgs = list(selectors.user_organizations(user=request.user))
     return render(
         request,
         "orgs/home.html",
         {
-            "orgs": selectors.user_organizations(user=request.user),
+            "orgs": orgs,
             "own_member": selectors.own_member(user=request.user),
+            "due": notices.due_work(user=request.user, today=timezone.localdate(), orgs=orgs),
             "todo": extensions.todo_for(request.user),
         },
     )

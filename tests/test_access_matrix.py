@@ -464,7 +464,9 @@ PUBLIC_OR_SCOPED_LISTS = {
     "public:qr",
     "reviews:items",
     "vote:ballot",
+    "jobs:list",
 }
+PUBLIC_OR_SCOPED_LISTS |= matrix_notices.SCOPED_TO_THE_USER
 
 
 def test_outside_scope_is_never_forbidden():

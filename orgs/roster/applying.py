@@ -4,6 +4,7 @@ transaction through orgs.services, or nothing (RosterImportError names the row t
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
@@ -45,13 +46,20 @@ class ImportResult:
 
 
 def import_roster(
-    stream: IO[bytes], *, by, root: Organization | None, limits: ReadLimits | None = None
+    stream: IO[bytes],
+    *,
+    by,
+    root: Organization | None,
+    limits: ReadLimits | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
     """Validate the whole workbook, then apply it in one transaction; RosterImportError lists
     every problem by sheet, row and column and nothing is written.
 
     `root` limits the import to a subtree (the importing user's); None is the unrestricted import
     of the server's operator. `limits` defaults to a page upload's (see ReadLimits).
+    `progress(done, total)`, when given, hears of the rows written now and then (a background
+    job's page).
     """
     plan, errors = read_plan(stream, limits=limits)
     resolver = Resolver(plan, root, errors)
@@ -62,7 +70,8 @@ def import_roster(
         raise RosterImportError(
             sorted(errors, key=lambda e: (e.sheet != ORG_SHEET, e.sheet, e.row or 0))
         )
-    at = _Position()
+    at = _Position(progress=progress, total=len(plan.orgs) + len(plan.members) + len(secretaries))
+    at.report()
     try:
         return _apply(
             plan,
@@ -85,12 +94,29 @@ def import_roster(
     )
 
 
+PROGRESS_EVERY = 200  # rows between two progress reports
+
+
 @dataclass
 class _Position:
-    """The row being applied, to name it when the database or a service refuses it."""
+    """The row being applied, to name it when the database or a service refuses it, and how
+    many have been applied, for `progress`."""
 
     sheet: str = "文件"
     row: int | None = None
+    progress: Callable[[int, int], None] | None = None
+    total: int = 0
+    done: int = 0
+
+    def at(self, sheet: str, row: int | None) -> None:
+        self.sheet, self.row = sheet, row
+        self.done += 1
+        if self.done % PROGRESS_EVERY == 0:
+            self.report()
+
+    def report(self) -> None:
+        if self.progress is not None:
+            self.progress(self.done, self.total)
 
 
 def _ordered(orgs: list[OrgRow]) -> list[OrgRow]:
@@ -118,7 +144,7 @@ def _apply(plan: Plan, *, by, db_orgs, existing, secretaries, at: _Position) -> 
     orgs = dict(db_orgs)
     rows = {o.code: o.row for o in plan.orgs}
     for o in _ordered(plan.orgs):
-        at.sheet, at.row = ORG_SHEET, o.row
+        at.at(ORG_SHEET, o.row)
         parent = orgs.get(o.parent_code) if o.parent_code else None
         org = orgs.get(o.code)
         if org is None:
@@ -138,7 +164,7 @@ def _apply(plan: Plan, *, by, db_orgs, existing, secretaries, at: _Position) -> 
             result.orgs_updated += 1
     today = timezone.localdate()
     for m in plan.members:
-        at.sheet, at.row = MEMBER_SHEET, m.row
+        at.at(MEMBER_SHEET, m.row)
         org = orgs[m.org_code]
         found = existing.get(m.identity)
         if found is None:
@@ -152,7 +178,7 @@ def _apply(plan: Plan, *, by, db_orgs, existing, secretaries, at: _Position) -> 
             services.member_transfer(by=by, member=found, to_org=org, on=today, note="花名册导入")
             result.members_transferred += 1
     for code, secretary in secretaries.items():
-        at.sheet, at.row = ORG_SHEET, rows.get(code)
+        at.at(ORG_SHEET, rows.get(code))
         if isinstance(secretary, MemberRow):
             secretary = existing[secretary.identity]
         org = orgs[code]

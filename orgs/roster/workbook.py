@@ -4,6 +4,7 @@ written as text)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import IO
 
 from openpyxl import Workbook
@@ -98,8 +99,16 @@ def _as_text_cells(sheet, values: list) -> list:
     return row
 
 
-def write_export(*, root: Organization, stream: IO[bytes]) -> None:
-    """The subtree under `root` as a roster workbook (write-only mode: constant memory)."""
+PROGRESS_EVERY = 1000  # rows between two progress reports
+
+
+def write_export(
+    *, root: Organization, stream: IO[bytes], progress: Callable[[int, int], None] | None = None
+) -> None:
+    """The subtree under `root` as a roster workbook (write-only mode: constant memory).
+    `progress(done, total)`, when given, hears of the rows written now and then (a background
+    job's page); it costs two counts."""
+    report = _Reporter(root, progress)
     wb = Workbook(write_only=True)
     orgs = wb.create_sheet(ORG_SHEET)
     orgs.append(ORG_COLUMNS)
@@ -111,6 +120,7 @@ def write_export(*, root: Organization, stream: IO[bytes]) -> None:
         .values_list("code", "parent__code", "name", "kind", "sector", "secretary__name")
     )
     for code, parent_code, name, kind, sector, secretary in org_rows.iterator(chunk_size=5000):
+        report.row()
         orgs.append(
             _as_text_cells(
                 orgs,
@@ -139,6 +149,7 @@ def write_export(*, root: Organization, stream: IO[bytes]) -> None:
         )
     )
     for row in member_rows.iterator(chunk_size=5000):
+        report.row()
         name, gender, ethnicity, birth, joined, education, post, category, code, *flags = row
         marks = "、".join(label for label, on in zip(flag_labels, flags, strict=True) if on)
         members.append(
@@ -159,3 +170,28 @@ def write_export(*, root: Organization, stream: IO[bytes]) -> None:
             )
         )
     wb.save(stream)
+    report.end()
+
+
+class _Reporter:
+    """Counts the rows written and tells `progress` every PROGRESS_EVERY of them."""
+
+    def __init__(self, root: Organization, progress: Callable[[int, int], None] | None) -> None:
+        self.progress = progress
+        self.done = 0
+        self.total = 0
+        if progress is not None:
+            self.total = (
+                Organization.objects.filter(root.subtree_q()).count()
+                + Member.objects.filter(root.subtree_q("org__")).count()
+            )
+            progress(0, self.total)
+
+    def row(self) -> None:
+        self.done += 1
+        if self.progress is not None and self.done % PROGRESS_EVERY == 0:
+            self.progress(self.done, self.total)
+
+    def end(self) -> None:
+        if self.progress is not None:
+            self.progress(self.done, max(self.done, self.total))
