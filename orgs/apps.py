@@ -17,6 +17,9 @@ class OrgsConfig(AppConfig):
         notices.register()
         embedded.connect()
         extensions.page_rules["orgs:detail"] = lambda user, org: access.can(user, Action.VIEW, org)
+        extensions.page_rules["jobs:list"] = lambda user: user.is_authenticated
+        extensions.page_rules["jobs:detail"] = lambda user, job: job.user_id == user.pk
+        extensions.page_rules["notices:calendar"] = lambda user: user.is_authenticated
         extensions.page_rules["orgs:member_detail"] = lambda user, member: access.can_on_member(
             user, Action.VIEW, member
         )

@@ -65,12 +65,18 @@ def _only(queryset: QuerySet, org_ids: Iterable[int] | None, field: str = "org_i
 
 
 def _per_org(queryset: QuerySet, key: str = "org_id") -> Iterator[tuple[int, int]]:
-    """(organisation id, number of rows) for each organisation `key` names in `queryset`: one
-    GROUP BY query, streamed."""
+    """(organisation id, number of rows) for each organisation `key` names in `queryset`, the
+    largest first: one GROUP BY query, streamed.
+
+    The order by the count is what makes it fast: a streamed query is a server-side cursor on
+    PostgreSQL, for which the planner favours a plan that yields its first rows early (walking
+    every member or pledge by index in organisation order, 3× slower over a province) unless the
+    whole result has to be counted before the first row, as a sort on the count needs."""
     return (
         queryset.order_by()
         .values(key)
         .annotate(n=Count("pk"))
+        .order_by("-n", key)
         .values_list(key, "n")
         .iterator(chunk_size=CHUNK)
     )
@@ -132,23 +138,33 @@ def orgs_without_pledge_gaps(period: Period, org_ids: set[int] | None = None) ->
         yield Gap(org_id, 1, "本组织尚无经审定的公开承诺", url(org_id))
 
 
+def _awaiting_parents(submitted: QuerySet, org_ids: set[int] | None) -> dict[int, int]:
+    """Per parent organisation: its children's own pledges waiting for it to vet them."""
+    of_orgs = submitted.filter(owner_org__isnull=False)
+    if org_ids is None:
+        return dict(_per_org(of_orgs.filter(org__parent__is_active=True), key="org__parent_id"))
+    # the children first (one small query), so that their pledges are found by the (year, org,
+    # status) index rather than by joining the tree, as the vetting queue reads them
+    parent_of = dict(
+        Organization.objects.filter(
+            parent_id__in=sorted(org_ids), is_active=True, parent__is_active=True
+        ).values_list("pk", "parent_id")
+    )
+    waiting: dict[int, int] = {}
+    if parent_of:
+        for child, n in _per_org(of_orgs.filter(org_id__in=sorted(parent_of))):
+            waiting[parent_of[child]] = waiting.get(parent_of[child], 0) + n
+    return waiting
+
+
 def vetting_gaps(period: Period, org_ids: set[int] | None = None) -> Iterator[Gap]:
-    """Per vetting organisation: the year's pledges waiting for it (two grouped queries). A
-    member's pledge waits for the branch that keeps it, an organisation's for its parent."""
+    """Per vetting organisation: the year's pledges waiting for it (two grouped queries; three
+    for given organisations). A member's pledge waits for the branch that keeps it, an
+    organisation's for its parent."""
     if _none_asked(org_ids):
         return
     submitted = Pledge.objects.awaiting_vetting().filter(year=period.year, org__is_active=True)
-    # the organisations' pledges, per parent: at most one row per organisation
-    of_children = dict(
-        _per_org(
-            _only(
-                submitted.filter(owner_org__isnull=False, org__parent__is_active=True),
-                org_ids,
-                "org__parent_id",
-            ),
-            key="org__parent_id",
-        )
-    )
+    of_children = _awaiting_parents(submitted, org_ids)  # at most one row per organisation
     url = reverse("pledges:vet_queue")
     members = _only(submitted.filter(owner_member__isnull=False), org_ids)
     for org_id, n in _per_org(members):
@@ -294,7 +310,7 @@ SECRETARY_REPORT_KIND = DeadlineKind(
     gaps=secretary_report_gaps,
     roles=(Role.SECRETARY,),
     source="豫创组发〔2010〕22号 三.二（每季度结束前）；校创组发〔2010〕4号 二",
-    order=50,
+    order=45,
 )
 KINDS = (
     SECRETARY_LETTER_KIND,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.urls import reverse
 
 from orgs.deadlines import DeadlineKind, Gap, register_deadline
@@ -28,7 +28,7 @@ from orgs.models import MEMBER_HOLDING_KINDS, Membership, Organization
 from orgs.periods import HALF, QUARTER, YEAR, Period
 from reviews.appraisal.models import Appraisal, AppraisalKind
 from reviews.models import REVIEWABLE_KINDS, Exemption, LeaderReview, SubjectKind
-from reviews.selectors import _member_counts
+from reviews.selectors import _exempted_member
 
 MEMBER_REVIEW, ORG_REVIEW, APPRAISAL = "member_review", "org_review", "appraisal"
 
@@ -55,17 +55,42 @@ def _in_scope(org_ids: set[int] | None, prefix: str = "") -> Q:
 # ---------------------------------------------------------------- 党员季度点评
 
 
+def _members_missing(scope: Q, quarter: Period):
+    """Per branch: the members owed a review this quarter and not reviewed — `_member_counts`'s
+    owed less its reviewed, as one anti-join of the roll against the signed reviews (the two
+    counts apart sort every member on the roll: three times slower at province scale)."""
+    signed = (
+        LeaderReview.objects.signed()
+        .in_period(quarter)
+        .not_by_subject()
+        .filter(
+            subject_kind=SubjectKind.MEMBER,
+            org=OuterRef("org_id"),
+            subject_member=OuterRef("member_id"),
+        )
+    )
+    return (
+        Membership.objects.on(quarter.end)
+        .filter(scope)
+        .exclude(member_id=F("org__secretary_id"))
+        .filter(~Exists(_exempted_member(quarter, "member_id")))
+        .filter(~Exists(signed))
+        .order_by()
+        .values("org_id")
+        .annotate(n=Count("member_id", distinct=True))
+        .values_list("org_id", "n")
+    )
+
+
 def member_review_gaps(period: Period, org_ids: set[int] | None = None) -> Iterator[Gap]:
-    """Per branch: its members still owed a signed review this quarter — the count of
-    `selectors.missing_members`, from the grouped counts of the coverage (two queries)."""
+    """Per branch: its members still owed a signed review this quarter, the names
+    `selectors.missing_members` lists (one grouped query)."""
     if org_ids is not None and not org_ids:
         return
-    owed, done = _member_counts(_in_scope(org_ids, "org__"), period)
     url = _org_urls("reviews:quarter", period.slug)
-    for org_id, count in owed.items():
-        missing = count - done.get(org_id, 0)
-        if missing > 0:
-            yield Gap(org_id=org_id, count=missing, text=f"{missing} 名党员未点评", url=url(org_id))
+    rows = _members_missing(_in_scope(org_ids, "org__"), period)
+    for org_id, missing in rows.iterator(chunk_size=2000):
+        yield Gap(org_id=org_id, count=missing, text=f"{missing} 名党员未点评", url=url(org_id))
 
 
 # ---------------------------------------------------------------- 党组织及书记半年点评
