@@ -370,37 +370,50 @@ def _claim(now) -> tuple[str, list[Reminder]]:
 
 
 def _recheck(rows: list[Reminder], now) -> tuple[list[Reminder], int]:
-    """Drop the items done since the rows were queued; the rows left with nothing are done."""
+    """Drop the items done since the rows were queued and bring the rest up to date (an item is
+    one gap: its organisation and the page where the work is done); the rows left with nothing
+    are done."""
     wanted: dict[tuple[str, str], set[int]] = defaultdict(set)
     for row in rows:
         wanted[(row.kind, row.period)].update(item["org"] for item in row.items)
-    still: dict[tuple[str, str], set[int]] = {}
+    # (kind, period) -> {(org, url): gap still open}, or None: keep the items as queued
+    still: dict[tuple[str, str], dict | None] = {}
     for (kind_key, slug), org_ids in wanted.items():
         try:
             kind = deadlines.deadline_kind(kind_key)
             period = Period.parse(slug)
         except (KeyError, ValueError):
-            still[(kind_key, slug)] = org_ids
+            still[(kind_key, slug)] = None
             continue
         if kind.gaps is None:
-            still[(kind_key, slug)] = org_ids
+            still[(kind_key, slug)] = None
             continue
         try:
-            still[(kind_key, slug)] = {gap.org_id for gap in kind.gaps(period, org_ids)}
+            still[(kind_key, slug)] = {
+                (gap.org_id, gap.url): gap for gap in kind.gaps(period, org_ids)
+            }
         except Exception:
             # a reminder for work perhaps done is better than none for work not done
             log.exception("reminders: rechecking %s %s failed; sending as queued", kind_key, slug)
-            still[(kind_key, slug)] = org_ids
+            still[(kind_key, slug)] = None
     open_rows, done = [], 0
     for row in rows:
-        left = [item for item in row.items if item["org"] in still[(row.kind, row.period)]]
+        gaps = still[(row.kind, row.period)]
+        if gaps is None:
+            open_rows.append(row)
+            continue
+        left = []
+        for item in row.items:
+            gap = gaps.get((item["org"], item.get("url")))
+            if gap is not None:
+                left.append(item | {"text": gap.text, "count": gap.count})
         if not left:
             Reminder.objects.filter(pk=row.pk, claim=row.claim).update(
                 email_state=EmailState.CANCELLED, done_at=now, claim=""
             )
             done += 1
             continue
-        if len(left) != len(row.items):
+        if left != row.items:
             row.items = left
             Reminder.objects.filter(pk=row.pk).update(items=left)
         open_rows.append(row)

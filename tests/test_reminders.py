@@ -567,3 +567,37 @@ def test_the_beat_schedule_sweeps_hourly_and_a_missed_message_expires_before_the
     for name, period in (("reminders-sweep", 3600), ("reminders-send", 600)):
         unpacked = ModelEntry._unpack_options(**schedule[name]["options"])
         assert 0 < unpacked["expire_seconds"] < period
+
+
+def test_the_recheck_drops_each_gap_done_and_refreshes_the_rest(personas, monkeypatch, mail):
+    """An organisation can owe two things for one deadline (two pages): finishing one drops that
+    item only, and the other's count is the one at sending time, not at queueing."""
+    from orgs.deadlines import DeadlineKind, Gap
+    from orgs.periods import QUARTER
+
+    b1 = personas.orgs["B1"].pk
+    open_gaps = {"/a/": 3, "/b/": 2}
+
+    def gaps(period, org_ids):
+        for url, count in open_gaps.items():
+            if count and (org_ids is None or b1 in org_ids):
+                yield Gap(org_id=b1, count=count, text=f"{count} 项未办（{url}）", url=url)
+
+    two = DeadlineKind(
+        key="tests.two",
+        label="两项工作（测试）",
+        period_kind=QUARTER,
+        default_due=lambda period: period.end,
+        gaps=gaps,
+    )
+    monkeypatch.setattr(deadlines, "_KINDS", {two.key: two})
+    with_emails("own")
+    reminders.sweep(today=day(3, 30))
+    queued = Reminder.objects.get(kind=two.key, user__username="own")
+    assert [item["url"] for item in queued.items] == ["/a/", "/b/"]
+    open_gaps.update({"/a/": 0, "/b/": 1})
+    reminders.send_due()
+    queued.refresh_from_db()
+    assert [(item["url"], item["count"]) for item in queued.items] == [("/b/", 1)]
+    own = next(m for m in mail if m.to == ["own@example.cn"])
+    assert "1 项未办（/b/）" in own.body and "/a/" not in own.body
