@@ -11,9 +11,12 @@
   its roll) and the basic-level organisations directly under it (when it has any); met by a
   session of that kind for the year whose results are published.
 
-Each rule answers for every organisation at once (`org_ids=None`: the reminders sweep) in one or
-two grouped queries streamed from the database, or for the given organisations only (a
-secretary's home page, the sender's recheck). Inactive organisations owe nothing.
+Each rule answers for every organisation at once (`org_ids=None`: the reminders sweep) in one
+grouped query, or for the given organisations only (a secretary's home page, the sender's
+recheck). Inactive organisations owe nothing. The grouped rows (one per organisation, never one
+per member) are read whole rather than through a server-side cursor (`.iterator()`): for a
+cursor PostgreSQL plans for the first rows and without parallel workers, which made the member
+rule three times slower on a province of 98,000 organisations and 2 million members.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ def _in_scope(org_ids: set[int] | None, prefix: str = "") -> Q:
 def _members_missing(scope: Q, quarter: Period):
     """Per branch: the members owed a review this quarter and not reviewed — `_member_counts`'s
     owed less its reviewed, as one anti-join of the roll against the signed reviews (the two
-    counts apart sort every member on the roll: three times slower at province scale)."""
+    counts apart sort every member on the roll: twice as slow at province scale)."""
     signed = (
         LeaderReview.objects.signed()
         .in_period(quarter)
@@ -89,21 +92,24 @@ def member_review_gaps(period: Period, org_ids: set[int] | None = None) -> Itera
         return
     url = _org_urls("reviews:quarter", period.slug)
     rows = _members_missing(_in_scope(org_ids, "org__"), period)
-    for org_id, missing in rows.iterator(chunk_size=2000):
+    for org_id, missing in rows:
         yield Gap(org_id=org_id, count=missing, text=f"{missing} 名党员未点评", url=url(org_id))
 
 
 # ---------------------------------------------------------------- 党组织及书记半年点评
 
 
-def _open(period: Period, kind: str) -> Q:
+def _open(period: Period, kind: str, parents: set[int] | None) -> Q:
     """A child organisation (the outer row) still owed the review of `kind` by its parent: no
-    signed review by the parent this half-year, and not exempted."""
+    signed review by the parent this half-year, and not exempted. With `parents`, only their
+    reviews are read (PostgreSQL would otherwise hash the whole half-year's)."""
     signed = (
         LeaderReview.objects.signed()
         .in_period(period)
         .filter(subject_kind=kind, subject_org=OuterRef("pk"), reviewer_org=OuterRef("parent_id"))
     )
+    if parents is not None:
+        signed = signed.filter(reviewer_org__in=sorted(parents))
     exempt = Exemption.objects.in_period(period).filter(
         subject_kind=kind, subject_org=OuterRef("pk")
     )
@@ -121,9 +127,9 @@ def org_review_gaps(period: Period, org_ids: set[int] | None = None) -> Iterator
         Organization.objects.filter(_in_scope(org_ids, "parent__"))
         .filter(kind__in=REVIEWABLE_KINDS, is_active=True)
         .annotate(
-            org_open=ExpressionWrapper(_open(period, SubjectKind.ORG), output_field=flag),
+            org_open=ExpressionWrapper(_open(period, SubjectKind.ORG, org_ids), output_field=flag),
             secretary_open=ExpressionWrapper(
-                Q(secretary__isnull=False) & _open(period, SubjectKind.SECRETARY),
+                Q(secretary__isnull=False) & _open(period, SubjectKind.SECRETARY, org_ids),
                 output_field=flag,
             ),
         )
@@ -138,7 +144,7 @@ def org_review_gaps(period: Period, org_ids: set[int] | None = None) -> Iterator
         .values_list("parent_id", "children", "orgs", "secretaries")
     )
     url = _org_urls("reviews:half", period.slug)
-    for parent_id, children, orgs, secretaries in rows.iterator(chunk_size=2000):
+    for parent_id, children, orgs, secretaries in rows:
         parts = [f"{orgs} 个下级党组织"] if orgs else []
         parts += [f"{secretaries} 名下级党组织书记"] if secretaries else []
         yield Gap(
@@ -182,7 +188,7 @@ def appraisal_gaps(period: Period, org_ids: set[int] | None = None) -> Iterator[
         .values_list("pk", "owes_members", "owes_orgs")
     )
     list_url = _org_urls("appraisal:list")
-    for org_id, owes_members, owes_orgs in rows.iterator(chunk_size=2000):
+    for org_id, owes_members, owes_orgs in rows:
         labels = [AppraisalKind.MEMBER.label] if owes_members else []
         labels += [AppraisalKind.ORG.label] if owes_orgs else []
         yield Gap(

@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from orgs import services as org_services
 from orgs.deadlines import calendar_for, deadline_kind
@@ -18,6 +20,7 @@ from reviews import selectors, services
 from reviews.appraisal import selectors as appraisal_selectors
 from reviews.appraisal import services as appraisal_services
 from reviews.appraisal.models import Appraisal, AppraisalKind
+from reviews.models import LeaderReview, ReviewStatus
 from reviews.obligations import APPRAISAL, MEMBER_REVIEW, ORG_REVIEW
 from tests.personas import make_member, make_org, make_user
 from tests.review_world import H1, Q3, TODAY, review_fields
@@ -179,6 +182,18 @@ def test_an_exemption_removes_the_member(world):
     assert _member_gaps_agree(Q4)[b1.pk].count == 2  # for that quarter only
 
 
+def test_a_members_review_of_themselves_meets_nothing(world):
+    """A signed review m1b wrote of herself, kept from before the service refused them."""
+    b1, m1b = _fresh(world, "B1"), world.members["m1b"]
+    LeaderReview.objects.create(
+        reviewer=world.user("member_self"), reviewer_name="李二", reviewer_post="党员",
+        reviewer_org=b1, subject_kind="member", subject_member=m1b, org=b1, year=2026,
+        period_kind=QUARTER, period=3, status=ReviewStatus.SIGNED, signed_at=timezone.now(),
+        by_subject=True, **review_fields(),
+    )  # fmt: skip
+    assert _member_gaps_agree(Q3)[b1.pk].count == 1
+
+
 def test_members_who_left_and_inactive_branches_owe_nothing(world):
     b1, b2 = _fresh(world, "B1"), _fresh(world, "B2")
     org_services.member_transfer(
@@ -193,6 +208,17 @@ def test_members_who_left_and_inactive_branches_owe_nothing(world):
     assert _member_gaps_agree(Q3)[b2.pk].count == 1
     org_services.organization_update(by=None, org=b2, is_active=False)
     assert b2.pk not in _member_gaps_agree(Q3)
+
+
+def test_a_review_by_another_branch_does_not_meet_the_branchs(world):
+    """m1's review was signed by B1; moved to B2 before the quarter's end, m1 is owed by B2."""
+    b1, b2 = _fresh(world, "B1"), _fresh(world, "B2")
+    assert world.extra["rm"].org_id == b1.pk and b1.pk in _gaps(MEMBER_REVIEW, Q3)
+    org_services.member_transfer(
+        by=None, member=world.members["m1"], to_org=b2, on=datetime.date(2026, 9, 1)
+    )
+    gaps = _member_gaps_agree(Q3)
+    assert gaps[b1.pk].count == 1 and gaps[b2.pk].count == 2  # B1: m1b; B2: m2 and m1
 
 
 # ---------------------------------------------------------------- 党组织及书记半年点评
@@ -453,9 +479,12 @@ def test_reviews_signed_after_the_reminder_cancel_its_e_mail(world):
     for member in (world.members["m1"], world.members["m1b"]):
         review = services.review_create(
             by=own, subject_kind="member", subject_member=member, period=Q4,
-            **review_fields(reviewed_on=datetime.date(2026, 11, 20)),
+            today=datetime.date(2026, 12, 30),
+            **review_fields(reviewed_on=datetime.date(2026, 12, 30)),
         )  # fmt: skip
         services.review_sign(by=own, review=review)
     send_due()
     reminder.refresh_from_db()
     assert reminder.email_state == "cancelled" and reminder.done_at is not None
+    sent_to_own = [m.body for m in mail.outbox if m.to == [own.email]]
+    assert sent_to_own and not any("名党员未点评" in body for body in sent_to_own)
