@@ -22,6 +22,7 @@ notice is never doubled.
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import time
 import uuid
@@ -284,28 +285,39 @@ def _sweep_deadline(kind, period, default, own, tree, holders, today) -> tuple[i
             target = tree.up(gap.org_id, 1 if step == UP1 else 2)
             for user_id in holders.at(target, ESCALATION_ROLES[step]):
                 offer(user_id, step, due_on, item | {"late": late})
-    now = timezone.now()
+    # the rows already queued by an earlier sweep are skipped before anything is built for them
+    # (two integers and a short string per row, read in one streamed query)
+    queued = set(
+        Reminder.objects.filter(kind=kind.key, period=period.slug)
+        .values_list("user_id", "step")
+        .iterator(chunk_size=10000)
+    )
     # Every sweep inserts in the same key order, so two sweeps running at once wait for each
     # other's rows instead of deadlocking on them (PostgreSQL).
-    keys = sorted(outbox)
-    created = 0
-    for start in range(0, len(keys), BATCH):
-        rows = []
-        for user_id, step in keys[start : start + BATCH]:
-            due_on, items = outbox[(user_id, step)]
-            rows.append(
-                Reminder(
-                    user_id=user_id,
-                    kind=kind.key,
-                    period=period.slug,
-                    step=step,
-                    due_on=due_on,
-                    items=items,
-                    next_attempt_at=now,
+    keys = sorted(key for key in outbox if key not in queued)
+    del queued
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        created = _copy_in(kind.key, period.slug, keys, outbox, now)
+    else:
+        created = 0
+        for start in range(0, len(keys), BATCH):
+            rows = []
+            for user_id, step in keys[start : start + BATCH]:
+                due_on, items = outbox[(user_id, step)]
+                rows.append(
+                    Reminder(
+                        user_id=user_id,
+                        kind=kind.key,
+                        period=period.slug,
+                        step=step,
+                        due_on=due_on,
+                        items=items,
+                        next_attempt_at=now,
+                    )
                 )
-            )
-        created += _insert(rows)
-    return gaps, len(keys), created
+            created += _insert(rows)
+    return gaps, len(outbox), created
 
 
 def _insert(rows: list[Reminder]) -> int:
@@ -326,6 +338,36 @@ def _insert(rows: list[Reminder]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return len(cursor.fetchall())
+
+
+def _copy_in(kind: str, period: str, keys: list, outbox: dict, now) -> int:
+    """PostgreSQL: COPY the new rows into a temporary table, then one INSERT … SELECT … ON
+    CONFLICT DO NOTHING in key order; how many were new. (Building a model instance and a
+    parameter list per row costs most of a province-wide sweep's time.)"""
+    if not keys:
+        return 0
+    table = connection.ops.quote_name(Reminder._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE reminder_in (user_id integer, step varchar(8), "
+            "due_on date, items text) ON COMMIT DROP"
+        )
+        with cursor.cursor.copy(
+            "COPY reminder_in (user_id, step, due_on, items) FROM STDIN"
+        ) as copy:
+            for key in keys:
+                due_on, items = outbox[key]
+                copy.write_row((key[0], key[1], due_on, json.dumps(items, ensure_ascii=False)))
+        cursor.execute(
+            f"INSERT INTO {table} (user_id, kind, period, step, due_on, items, created_at, "
+            "email_state, attempts, next_attempt_at, claim, last_error) "
+            "SELECT user_id, %s, %s, step, due_on, items::jsonb, %s, %s, 0, %s, '', '' "
+            "FROM reminder_in ORDER BY user_id, step ON CONFLICT DO NOTHING",
+            [kind, period, now, EmailState.QUEUED, now],
+        )
+        created = cursor.rowcount
+        cursor.execute("DROP TABLE reminder_in")
+    return created
 
 
 # ---------------------------------------------------------------- the sender

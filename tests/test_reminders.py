@@ -245,6 +245,7 @@ def test_the_sweep_reads_organisations_not_members_in_queries_that_do_not_grow(p
     reminders.sweep(today=day(3, 24))  # the calendar rows are written once
 
     def measured():
+        Reminder.objects.all().delete()  # every row is new to each measured sweep
         with CaptureQueriesContext(connection) as captured:
             reminders.sweep(today=day(3, 24))
         return [q["sql"] for q in captured.captured_queries]
@@ -256,8 +257,9 @@ def test_the_sweep_reads_organisations_not_members_in_queries_that_do_not_grow(p
     large = measured()
     assert Reminder.objects.filter(kind=KEY).count() == 3 + 6
     # ensure_year for 2025 and 2026, the candidate deadlines, their rows, the tree, the role
-    # holders, the savepoint, the rule's one query, the insert, the release
-    assert len(small) == len(large) == 10
+    # holders, the savepoint, the rule's one query, the rows already queued, the insert (on
+    # PostgreSQL: a temporary table, COPY into it, the insert from it, dropping it), the release
+    assert len(small) == len(large) == (13 if connection.vendor == "postgresql" else 11)
     assert not [sql for sql in large if "orgs_member" in sql]
 
 
