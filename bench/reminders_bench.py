@@ -221,7 +221,7 @@ def _export_job(results: dict) -> None:
         results["roster_export_job"] = {"skipped": "no roster_export job kind"}
         return
     started = time.perf_counter()
-    job = Job.objects.create(user=user, kind=kind, title="bench", params={"org": county.pk})
+    job = Job.objects.create(user=user, kind=kind, title="bench", params={"org_id": county.pk})
     jobs.run(job.pk)
     job.refresh_from_db()
     results["roster_export_job"] = {
