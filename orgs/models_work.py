@@ -99,10 +99,17 @@ class Reminder(models.Model):
             models.UniqueConstraint(fields=["user", "kind", "period", "step"], name="reminder_once")
         ]
         indexes = [
+            # the sender takes queued rows in (user, id) order, whole users at a time
             models.Index(
-                fields=["email_state", "next_attempt_at"],
-                condition=Q(email_state__in=["queued", "sending"]),
+                fields=["user", "id"],
+                condition=Q(email_state="queued"),
                 name="reminder_to_send",
+            ),
+            # claims left behind by a sender that died
+            models.Index(
+                fields=["claimed_at"],
+                condition=Q(email_state="sending"),
+                name="reminder_claimed",
             ),
             models.Index(
                 fields=["user"],

@@ -109,7 +109,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': '提醒',
                 'verbose_name_plural': '提醒',
-                'indexes': [models.Index(condition=models.Q(('email_state__in', ['queued', 'sending'])), fields=['email_state', 'next_attempt_at'], name='reminder_to_send'), models.Index(condition=models.Q(('done_at__isnull', True), ('read_at__isnull', True)), fields=['user'], name='reminder_unread'), models.Index(fields=['user', '-created_at'], name='reminder_user_recent')],
+                'indexes': [models.Index(condition=models.Q(('email_state', 'queued')), fields=['user', 'id'], name='reminder_to_send'), models.Index(condition=models.Q(('email_state', 'sending')), fields=['claimed_at'], name='reminder_claimed'), models.Index(condition=models.Q(('done_at__isnull', True), ('read_at__isnull', True)), fields=['user'], name='reminder_unread'), models.Index(fields=['user', '-created_at'], name='reminder_user_recent')],
                 'constraints': [models.UniqueConstraint(fields=('user', 'kind', 'period', 'step'), name='reminder_once')],
             },
         ),
