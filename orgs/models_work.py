@@ -96,7 +96,11 @@ class Reminder(models.Model):
         verbose_name = "提醒"
         verbose_name_plural = "提醒"
         constraints = [
-            models.UniqueConstraint(fields=["user", "kind", "period", "step"], name="reminder_once")
+            # one reminder per person, deadline and step; the date is part of the deadline, as
+            # organisations under one person may have different dates for it
+            models.UniqueConstraint(
+                fields=["user", "kind", "period", "step", "due_on"], name="reminder_once"
+            )
         ]
         indexes = [
             # the sender takes queued rows in (user, id) order, whole users at a time

@@ -246,17 +246,13 @@ def _sweep_deadline(kind, period, default, own, tree, holders, today) -> tuple[i
     """Queue one deadline's reminders: (gaps found, rows offered, rows new)."""
     memo: dict = {}
     due_memo: dict = {}
-    # (user, step) -> [due_on, items]
-    outbox: dict[tuple[int, str], list] = {}
+    # (user, step, due date) -> items. The date is part of the key: organisations under one
+    # person can have different dates (an office moved one), and each date's steps come in turn.
+    outbox: dict[tuple[int, str, datetime.date], list] = {}
     gaps = 0
 
     def offer(user_id: int, step: str, due_on: datetime.date, item: dict) -> None:
-        entry = outbox.get((user_id, step))
-        if entry is None:
-            outbox[(user_id, step)] = [due_on, [item]]
-        else:
-            entry[0] = min(entry[0], due_on)
-            entry[1].append(item)
+        outbox.setdefault((user_id, step, due_on), []).append(item)
 
     gap: Gap
     for gap in kind.gaps(period, None):
@@ -277,19 +273,20 @@ def _sweep_deadline(kind, period, default, own, tree, holders, today) -> tuple[i
             "count": gap.count,
             "url": gap.url,
         }
-        if due.step:
-            for user_id in holders.at(gap.org_id, kind.roles):
-                offer(user_id, due.step, due_on, item)
+        owing = holders.at(gap.org_id, kind.roles) if due.step else []
+        for user_id in owing:
+            offer(user_id, due.step, due_on, item)
         late = (today - due_on).days
         for step in due.escalations:
             target = tree.up(gap.org_id, 1 if step == UP1 else 2)
             for user_id in holders.at(target, ESCALATION_ROLES[step]):
-                offer(user_id, step, due_on, item | {"late": late})
+                if user_id not in owing:  # a leader of both hears of the gap once
+                    offer(user_id, step, due_on, item | {"late": late})
     # the rows already queued by an earlier sweep are skipped before anything is built for them
     # (two integers and a short string per row, read in one streamed query)
     queued = set(
         Reminder.objects.filter(kind=kind.key, period=period.slug)
-        .values_list("user_id", "step")
+        .values_list("user_id", "step", "due_on")
         .iterator(chunk_size=10000)
     )
     # Every sweep inserts in the same key order, so two sweeps running at once wait for each
@@ -303,8 +300,8 @@ def _sweep_deadline(kind, period, default, own, tree, holders, today) -> tuple[i
         created = 0
         for start in range(0, len(keys), BATCH):
             rows = []
-            for user_id, step in keys[start : start + BATCH]:
-                due_on, items = outbox[(user_id, step)]
+            for user_id, step, due_on in keys[start : start + BATCH]:
+                items = outbox[(user_id, step, due_on)]
                 rows.append(
                     Reminder(
                         user_id=user_id,
@@ -355,14 +352,14 @@ def _copy_in(kind: str, period: str, keys: list, outbox: dict, now) -> int:
         with cursor.cursor.copy(
             "COPY reminder_in (user_id, step, due_on, items) FROM STDIN"
         ) as copy:
-            for key in keys:
-                due_on, items = outbox[key]
-                copy.write_row((key[0], key[1], due_on, json.dumps(items, ensure_ascii=False)))
+            for user_id, step, due_on in keys:
+                items = json.dumps(outbox[(user_id, step, due_on)], ensure_ascii=False)
+                copy.write_row((user_id, step, due_on, items))
         cursor.execute(
             f"INSERT INTO {table} (user_id, kind, period, step, due_on, items, created_at, "
             "email_state, attempts, next_attempt_at, claim, last_error) "
             "SELECT user_id, %s, %s, step, due_on, items::jsonb, %s, %s, 0, %s, '', '' "
-            "FROM reminder_in ORDER BY user_id, step ON CONFLICT DO NOTHING",
+            "FROM reminder_in ORDER BY user_id, step, due_on ON CONFLICT DO NOTHING",
             [kind, period, now, EmailState.QUEUED, now],
         )
         created = cursor.rowcount
@@ -438,14 +435,17 @@ def _recheck(rows: list[Reminder], now) -> tuple[list[Reminder], int]:
             # a reminder for work perhaps done is better than none for work not done
             log.exception("reminders: rechecking %s %s failed; sending as queued", kind_key, slug)
             still[(kind_key, slug)] = None
+    holds = _still_held(rows)
     open_rows, done = [], 0
     for row in rows:
         gaps = still[(row.kind, row.period)]
-        if gaps is None:
-            open_rows.append(row)
-            continue
         left = []
         for item in row.items:
+            if not holds(row, item):
+                continue  # the person no longer leads where the work is owed
+            if gaps is None:
+                left.append(item)
+                continue
             gap = gaps.get((item["org"], item.get("url")))
             if gap is not None:
                 left.append(item | {"text": gap.text, "count": gap.count})
@@ -460,6 +460,40 @@ def _recheck(rows: list[Reminder], now) -> tuple[list[Reminder], int]:
             Reminder.objects.filter(pk=row.pk).update(items=left)
         open_rows.append(row)
     return open_rows, done
+
+
+def _still_held(rows: list[Reminder]):
+    """f(row, item): whether the row's person still holds, where the item's work is owed, a role
+    that the sweep would remind them for — the kind's roles at the owing organisation, or the
+    escalation's roles one or two levels up (two or three queries for the whole batch)."""
+    held: dict[int, set[tuple[int, str]]] = defaultdict(set)
+    for user_id, org_id, codename in OrganizationUserObjectPermission.objects.filter(
+        user_id__in={row.user_id for row in rows}, user__is_active=True
+    ).values_list("user_id", "content_object_id", "permission__codename"):
+        held[user_id].add((org_id, codename.removeprefix("role_")))
+    escalated = {item["org"] for row in rows if row.step in (UP1, UP2) for item in row.items}
+    parent: dict[int, int | None] = {}
+    if escalated:
+        parent = dict(Organization.objects.filter(pk__in=escalated).values_list("pk", "parent_id"))
+        above = {p for p in parent.values() if p is not None} - set(parent)
+        if above and any(row.step == UP2 for row in rows):
+            parent |= dict(Organization.objects.filter(pk__in=above).values_list("pk", "parent_id"))
+
+    def holds(row: Reminder, item: dict) -> bool:
+        if row.step in (UP1, UP2):
+            at = parent.get(item["org"])
+            if row.step == UP2 and at is not None:
+                at = parent.get(at)
+            roles = ESCALATION_ROLES[row.step]
+        else:
+            at = item["org"]
+            try:
+                roles = deadlines.deadline_kind(row.kind).roles
+            except KeyError:
+                return True
+        return any((at, str(role)) in held[row.user_id] for role in roles)
+
+    return holds
 
 
 def digest(user, rows: list[Reminder]) -> EmailMessage:
@@ -517,6 +551,14 @@ def send_due(*, now=None, budget_seconds: float = SEND_BUDGET_SECONDS) -> SendRe
                 EmailOptOut.objects.filter(user_id__in=list(by_user)).values_list("user_id", "kind")
             )
             for user_rows in by_user.values():
+                if time.monotonic() - started >= budget_seconds:
+                    # out of time: the rows not yet sent go back for the next run
+                    Reminder.objects.filter(
+                        pk__in=[r.pk for r in user_rows],
+                        claim=claim,
+                        email_state=EmailState.SENDING,
+                    ).update(email_state=EmailState.QUEUED, claim="")
+                    continue
                 user = user_rows[0].user
                 wanted = [r for r in user_rows if (user.pk, r.kind) not in opted]
                 unwanted = [r for r in user_rows if (user.pk, r.kind) in opted]
@@ -529,11 +571,21 @@ def send_due(*, now=None, budget_seconds: float = SEND_BUDGET_SECONDS) -> SendRe
                     result.skipped += len(unwanted)
                 if not wanted:
                     continue
+                ids = [r.pk for r in wanted]
+                message = digest(user, wanted)
+                # renew the claim just before sending: if another sender has taken the rows back
+                # (this one was slower than CLAIM_LEASE), they are no longer this one's to send
+                renewed = Reminder.objects.filter(
+                    pk__in=ids, claim=claim, email_state=EmailState.SENDING
+                ).update(claimed_at=timezone.now())
+                if renewed != len(ids):
+                    Reminder.objects.filter(
+                        pk__in=ids, claim=claim, email_state=EmailState.SENDING
+                    ).update(email_state=EmailState.QUEUED, claim="")
+                    continue
                 if mailer is None:
                     mailer = get_connection()
-                message = digest(user, wanted)
                 message.connection = mailer
-                ids = [r.pk for r in wanted]
                 try:
                     message.send()
                 except Exception as exc:  # noqa: BLE001 - any SMTP or network failure is retried

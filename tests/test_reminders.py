@@ -603,3 +603,80 @@ def test_the_recheck_drops_each_gap_done_and_refreshes_the_rest(personas, monkey
     assert [(item["url"], item["count"]) for item in queued.items] == [("/b/", 1)]
     own = next(m for m in mail if m.to == ["own@example.cn"])
     assert "1 项未办（/b/）" in own.body and "/a/" not in own.body
+
+
+# ---------------------------------------------------------------- who, when, and exactly once
+
+
+def items_of(username: str, step: str) -> set[str]:
+    """The organisations named in all of a person's reminders at `step` (any date)."""
+    rows = Reminder.objects.filter(kind=KEY, user__username=username, step=step)
+    return {item["org_name"] for row in rows for item in row.items}
+
+
+def test_a_sender_slower_than_its_lease_does_not_mail_what_another_took_back(
+    personas, kind, mail, monkeypatch
+):
+    """Sender A claims two people's rows; before it reaches the second person, more than
+    CLAIM_LEASE passes and the next sender takes the second person's rows back and mails them.
+    A's claim no longer holds when it comes to them, so it does not mail them again."""
+    with_emails("own", "sibling")
+    reminders.sweep(today=day(3, 24))
+    real_digest = reminders.digest
+    seen = []
+
+    def slow_digest(user, rows):
+        seen.append(user.username)
+        if len(seen) == 2:  # A is about to send to its second person, 16 minutes late
+            reminders.send_due(now=timezone.now() + datetime.timedelta(minutes=16))
+        return real_digest(user, rows)
+
+    monkeypatch.setattr(reminders, "digest", slow_digest)
+    reminders.send_due()
+    to = sorted(address for message in mail for address in message.to)
+    assert to == ["own@example.cn", "sibling@example.cn"], f"mailed twice or not at all: {to}"
+
+
+def test_no_mail_to_someone_who_no_longer_holds_the_role(personas, kind, mail):
+    with_emails("own")
+    reminders.sweep(today=day(3, 24))
+    own = personas.user("own_branch_secretary")
+    services.role_revoke(by=None, user=own, org=personas.orgs["B1"], role=Role.SECRETARY)
+    reminders.send_due()
+    assert [m.to for m in mail if m.to == ["own@example.cn"]] == []
+    assert reminders.unread_count(own) == 0  # the notice left the bell too
+
+
+def test_each_date_under_one_person_is_reminded_in_turn(personas, kind):
+    """A secretary of two branches whose office moved one branch's date gets both branches'
+    reminders, each at its own date; a parent hears of each child's lateness at its date."""
+    own = personas.user("own_branch_secretary")
+    services.role_grant(by=None, user=own, org=personas.orgs["B2"], role=Role.SECRETARY)
+    deadlines.deadline_set(
+        by=personas.user("office_inside"),
+        org=personas.orgs["B2"],
+        kind=KEY,
+        period=Period.quarter(2026, 1),
+        due_on=day(4, 10),
+        steps=[7, 1, -1],
+    )
+    reminders.sweep(today=day(3, 24))  # 7 days before B1's date
+    assert items_of("own", "-7") == {"组织B1"}
+    reminders.sweep(today=day(4, 1))  # B1 late: to the parent
+    assert items_of("parent", "up1") == {"组织B1"}
+    reminders.sweep(today=day(4, 3))  # 7 days before B2's date
+    assert items_of("own", "-7") == {"组织B1", "组织B2"}
+    reminders.sweep(today=day(4, 11))  # B2 late: to the parent too
+    assert items_of("parent", "up1") == {"组织B1", "组织B2"}
+    reminders.sweep(today=day(4, 11))
+    assert Reminder.objects.filter(user__username="parent", step="up1").count() == 2
+
+
+def test_a_leader_of_a_branch_and_its_parent_hears_of_each_gap_once(personas, kind, mail):
+    parent = personas.user("parent_committee_secretary")
+    services.role_grant(by=None, user=parent, org=personas.orgs["B1"], role=Role.SECRETARY)
+    with_emails("parent")
+    reminders.sweep(today=day(4, 1))
+    reminders.send_due()
+    body = next(m.body for m in mail if m.to == ["parent@example.cn"])
+    assert body.count("组织B1：") == 1, body

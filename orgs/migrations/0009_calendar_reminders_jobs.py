@@ -110,7 +110,7 @@ class Migration(migrations.Migration):
                 'verbose_name': '提醒',
                 'verbose_name_plural': '提醒',
                 'indexes': [models.Index(condition=models.Q(('email_state', 'queued')), fields=['user', 'id'], name='reminder_to_send'), models.Index(condition=models.Q(('email_state', 'sending')), fields=['claimed_at'], name='reminder_claimed'), models.Index(condition=models.Q(('done_at__isnull', True), ('read_at__isnull', True)), fields=['user'], name='reminder_unread'), models.Index(fields=['user', '-created_at'], name='reminder_user_recent')],
-                'constraints': [models.UniqueConstraint(fields=('user', 'kind', 'period', 'step'), name='reminder_once')],
+                'constraints': [models.UniqueConstraint(fields=('user', 'kind', 'period', 'step', 'due_on'), name='reminder_once')],
             },
         ),
     ]
