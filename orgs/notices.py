@@ -14,7 +14,7 @@ import datetime
 import re
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -32,7 +32,9 @@ from orgs.deadlines import (
     Resolved,
     deadline_kind,
     deadline_kinds,
+    due_on_day,
     ensure_year,
+    horizon,
     step_label,
 )
 from orgs.models import CalendarFeed, Deadline, EmailOptOut, Organization, Reminder
@@ -42,6 +44,14 @@ from orgs.selectors import user_organizations
 
 # the home page's 截止事项: deadlines this many days ahead, and overdue ones this many days back
 DUE_WINDOW_DAYS = 30
+# the calendar page's next date and overdue work: this many days either way of today
+CALENDAR_REACH_DAYS = 366
+# the .ics feed: deadlines passed this many days ago stay in it (and a year ahead)
+FEED_PAST_DAYS = 60
+# orgs.deadlines.deadline_set keeps a date within a year of its period's end; the default dates
+# and the dates other settings give (the pledge window: inside its year) stay within it too, so
+# the deadlines falling due on a day are read from the periods ending within this of it
+DUE_REACH = datetime.timedelta(days=366)
 FEED_TOKEN_BYTES = 32
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,64}")
 
@@ -229,11 +239,56 @@ def calendars_for(
     setting-dated kind's dates per year — whatever the number of organisations and deadlines.
     A year whose default calendar is not written yet is written first (orgs.deadlines.ensure_year)
     and the rows read again."""
+    return _calendars(orgs=orgs, years=years)
+
+
+def calendars_between(
+    *, orgs: Sequence[Organization], low: datetime.date, high: datetime.date
+) -> dict[int, list[Resolved]]:
+    """The deadlines falling due from `low` to `high` (both included) at each organisation,
+    whatever their period's year (the fourth quarter's fall due in January, and an office can
+    move a date up to a year from its period's end), by organisation id, in date order. The
+    cost of calendars_for: one query for the rows, and each setting-dated kind's dates for the
+    years whose periods can fall due in the window."""
+
+    def reaches(period: Period) -> bool:
+        return _may_fall_due(period, low, high)
+
+    calendars = _calendars(orgs=orgs, years=_years_reaching(low, high), keep=reaches)
+    return {pk: [r for r in rows if low <= r.due_on <= high] for pk, rows in calendars.items()}
+
+
+def _may_fall_due(period: Period, low: datetime.date, high: datetime.date) -> bool:
+    return low - DUE_REACH <= period.end <= high + DUE_REACH
+
+
+def _years_reaching(low: datetime.date, high: datetime.date) -> list[int]:
+    """The years whose periods can fall due from `low` to `high`."""
+    first, last = (low - DUE_REACH).year, (high + DUE_REACH).year
+    return [year for year in range(first, last + 1) if is_campaign_year(year)]
+
+
+def _calendars(
+    *,
+    orgs: Sequence[Organization],
+    years: Iterable[int],
+    keep: Callable[[Period], bool] | None = None,
+) -> dict[int, list[Resolved]]:
+    """The deadlines of the periods of `years` (those `keep` keeps, else all) as they apply to
+    each of `orgs`: one query for the rows, and one call of a setting-dated kind's dates for
+    each year with a period of it kept."""
     wanted_years = sorted({y for y in years if is_campaign_year(y)})
     out: dict[int, list[Resolved]] = {org.pk: [] for org in orgs}
     if not orgs or not wanted_years:
         return out
     kinds = deadline_kinds()
+    periods = {
+        (kind.key, year): [
+            p for p in Period.all_of(year, kind.period_kind) if keep is None or keep(p)
+        ]
+        for kind in kinds
+        for year in wanted_years
+    }
     above = Q(org=None)
     for org in orgs:
         above |= Q(org__tree_id=org.tree_id, org__lft__lte=org.lft, org__rght__gte=org.rght)
@@ -258,6 +313,7 @@ def calendars_for(
         for kind in kinds
         if kind.setting_dates is not None
         for year in wanted_years
+        if periods[(kind.key, year)]
     }
     for org in orgs:
         best: dict[tuple[str, str], Deadline] = {}
@@ -273,7 +329,7 @@ def calendars_for(
         resolved = []
         for kind in kinds:
             for year in wanted_years:
-                for period in Period.all_of(year, kind.period_kind):
+                for period in periods[(kind.key, year)]:
                     row = best.get((kind.key, period.slug))
                     if row is None:
                         continue
@@ -428,13 +484,16 @@ def due_work(
 ) -> list[DueItem]:
     """The home page's 截止事项: for the organisations where the user holds a deadline kind's
     roles directly, the work still open for every deadline of that kind due within the next
-    DUE_WINDOW_DAYS or passed at most DUE_WINDOW_DAYS ago, soonest first.
+    DUE_WINDOW_DAYS or passed at most DUE_WINDOW_DAYS ago, or with one of its reminder steps due
+    today (orgs.deadlines.due_on_day, the sweep's rule: the page lists whatever the sweep
+    reminds the user of), soonest first. Deadlines are chosen by their date, whatever their
+    period's year.
 
     `orgs`: the user's organisations when the page has read them already (else one query).
-    Costs one query for the calendar rows of the two years read, each setting-dated kind's
-    dates for each year, and one call of each kind's obligation rule per period in the window
-    (at most one per kind with the circulars' dates); nothing at all for a user who owes no
-    work.
+    Costs one query for the calendar rows of the years read, each setting-dated kind's dates
+    for each year whose periods can fall due near today, and one call of each kind's obligation
+    rule per period chosen (at most one per kind with the circulars' dates); nothing at all for
+    a user who owes no work.
     """
     owed = _owed_org_ids(user)
     if not owed:
@@ -442,15 +501,19 @@ def due_work(
     if orgs is None:
         orgs = user_organizations(user=user)
     by_id = {org.pk: org for org in orgs if org.pk in owed}
-    # a deadline of last year can fall due early this year (the fourth quarter's in January);
-    # late in the year, next year's first dates may come near
-    years = [today.year - 1, today.year] if today.month <= 6 else [today.year, today.year + 1]
     window = datetime.timedelta(days=DUE_WINDOW_DAYS)
+    first, last = horizon(today)  # every date the sweep can remind of today
+    low, high = min(first, today - window), max(last, today + window)
 
     def near(kind, mine):
-        return [(org, r) for org, r in mine if today - window <= r.due_on <= today + window]
+        return [
+            (org, r)
+            for org, r in mine
+            if abs((r.due_on - today).days) <= DUE_WINDOW_DAYS
+            or due_on_day(r.due_on, r.steps, today).step is not None
+        ]
 
-    calendars = calendars_for(orgs=list(by_id.values()), years=years)
+    calendars = calendars_between(orgs=list(by_id.values()), low=low, high=high)
     return _open_work(user=user, by_id=by_id, calendars=calendars, today=today, pick=near)
 
 
@@ -470,34 +533,45 @@ class CalendarPage:
 
 
 def calendar_page(*, user, year: int, today: datetime.date) -> CalendarPage:
-    """The calendar of the user's organisations for `year`: every deadline as it applies to each,
-    the next one due, and the overdue work still open at the organisations the user leads (for
-    each kind, its last period whose date has passed; one call of each kind's rule).
+    """The calendar of the user's organisations for `year`: every deadline of the year's periods
+    as it applies to each; and, whatever the year shown, the next date to come within
+    CALENDAR_REACH_DAYS and the overdue work still open at the organisations the user leads (for
+    each kind and organisation, its last period whose date passed within CALENDAR_REACH_DAYS,
+    whatever that period's year: in January the fourth quarter's work is overdue).
 
-    Queries: the organisations, the rows that apply, each setting-dated kind's dates, and one
-    call per kind of its obligation rule — not one per organisation or deadline."""
+    Queries: the organisations, the rows that apply, each setting-dated kind's dates for each
+    year read, and one call of each kind's obligation rule per period chosen (one per kind when
+    the organisations share their dates) — not one per organisation or deadline."""
     orgs = list(user_organizations(user=user))
-    calendars = calendars_for(orgs=orgs, years=[year])
+    reach = datetime.timedelta(days=CALENDAR_REACH_DAYS)
+    low, high = today - reach, today + reach
+
+    def keep(period: Period) -> bool:
+        return period.year == year or _may_fall_due(period, low, high)
+
+    calendars = _calendars(orgs=orgs, years=[year, *_years_reaching(low, high)], keep=keep)
     page = CalendarPage(year=year, calendars=[])
     for org in orgs:
         rows = calendars[org.pk]
-        coming = [r for r in rows if r.due_on >= today]
+        coming = [r for r in rows if today <= r.due_on <= high]
         first = coming[0].due_on if coming else None
         page.calendars.append(
             OrgCalendar(
                 org=org,
-                deadlines=rows,
+                deadlines=[r for r in rows if r.period.year == year],
                 next_due=[r for r in coming if r.due_on == first],
                 may_configure=can(user, Action.CONFIGURE, org),
             )
         )
 
     def last_passed(kind, mine):
-        passed = [(org, r) for org, r in mine if r.due_on < today]
-        if not passed:
-            return []
-        latest = max(r.period for _, r in passed)
-        return [(org, r) for org, r in passed if r.period == latest]
+        latest: dict[int, tuple[Organization, Resolved]] = {}
+        for org, r in mine:
+            if low <= r.due_on < today:
+                known = latest.get(org.pk)
+                if known is None or r.period > known[1].period:
+                    latest[org.pk] = (org, r)
+        return list(latest.values())
 
     owed = _owed_org_ids(user)
     by_id = {org.pk: org for org in orgs if org.pk in owed}
@@ -544,12 +618,21 @@ def _fold(line: str) -> str:
     return "\r\n ".join(parts)
 
 
+def _a_year_after(day: datetime.date) -> datetime.date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, day=28)
+
+
 def calendar_ics(*, user, today: datetime.date) -> str:
-    """The user's .ics feed: one all-day event per deadline of each of the user's organisations,
-    this year and next, each with a UID that stays the same when its date moves."""
+    """The user's .ics feed: one all-day event per deadline of each of the user's organisations
+    falling due from FEED_PAST_DAYS ago to a year ahead, whatever its period's year (on 5 January
+    the fourth quarter's dates are still to come), each with a UID that stays the same when its
+    date moves."""
     orgs = list(user_organizations(user=user))
-    years = [y for y in (today.year, today.year + 1) if is_campaign_year(y)]
-    calendars = calendars_for(orgs=orgs, years=years)
+    low = today - datetime.timedelta(days=FEED_PAST_DAYS)
+    calendars = calendars_between(orgs=orgs, low=low, high=_a_year_after(today))
     base = settings.SITE_URL.rstrip("/")
     host = urlsplit(base).hostname or "cxzy"
     page = base + reverse("notices:calendar")

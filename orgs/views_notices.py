@@ -128,6 +128,12 @@ def calendar(request):
     )
 
 
+# ASCII digits with an optional minus sign, separated by "," "，" or "、" (spaces around them
+# allowed): int() alone would take "+7", "1_0" and full-width digits
+_STEPS_SHAPE = re.compile(r"\s*-?[0-9]+(?:\s*[,，、]\s*-?[0-9]+)*\s*", re.ASCII)
+_STEPS_SEPARATOR = re.compile(r"\s*[,，、]\s*", re.ASCII)
+
+
 class DeadlineForm(forms.Form):
     kind = forms.CharField(widget=forms.HiddenInput)
     period = forms.CharField(widget=forms.HiddenInput)
@@ -135,15 +141,16 @@ class DeadlineForm(forms.Form):
     steps = forms.CharField(
         label="提醒时间",
         max_length=60,
-        help_text="截止前的天数，用逗号分隔；负数为截止后，如 7,1,-1",
+        help_text="截止前的天数，用逗号或顿号分隔；负数为截止后，如 7,1,-1",
     )
 
     def clean_steps(self):
-        parts = [p for p in re.split(r"[,，、;；\s]+", self.cleaned_data["steps"]) if p]
-        try:
-            return [int(p) for p in parts]
-        except ValueError:
-            raise ValidationError("请填写整数天数，用逗号分隔，如 7,1,-1。") from None
+        text = self.cleaned_data["steps"]
+        if not _STEPS_SHAPE.fullmatch(text):
+            raise ValidationError(
+                "提醒时间须为整数天数（截止后的加负号），用逗号或顿号分隔，如 7,1,-1。"
+            )
+        return [int(part) for part in _STEPS_SEPARATOR.split(text.strip())]
 
 
 def _row_id(resolved) -> str:

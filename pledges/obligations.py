@@ -12,6 +12,13 @@ Python. The rules are the pages' own:
   the pledges waiting for their vetter (`selectors.vet_queue`: a member's pledge is vetted by the
   branch that keeps it, an organisation's by its parent). An organisation may owe more than one
   of these; each is its own gap, with the page where it is done.
+  Nobody vets their own pledge (`access.can_vet_pledge`), so the pledge of a member who leads the
+  vetting organisation (a secretary's or a deputy's own) is in every leader's queue but the
+  owner's. A gap reaches all the organisation's leaders alike, so such pledges are not in its
+  "N 项公开承诺待审核" (which is then each leader's queue less the others' own pledges) but a gap
+  of their own that says whose they are and who vets them: "1 项书记本人的公开承诺待副书记审核".
+  The deputy's queue is the two together; the secretary's is the first, and the second tells
+  them the work is someone else's (or nobody's, where the organisation has no other leader).
 - 党员承诺季度兑现情况 / 党组织承诺半年兑现情况: the pledges that take a fulfilment report
   (approved or published — `Pledge.is_active`, the pledges the fulfilment form is offered for)
   whose latest report does not already say done or cannot be done, and with no report for the
@@ -28,13 +35,22 @@ Deactivated organisations owe nothing. A member is counted where the roll keeps 
 from __future__ import annotations
 
 import datetime
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 
+from orgs.access import LEADING
 from orgs.deadlines import DeadlineKind, Gap, register_deadline
-from orgs.models import Member, OfficeSetting, Organization, OrgKind, Role
+from orgs.models import (
+    Member,
+    OfficeSetting,
+    Organization,
+    OrganizationUserObjectPermission,
+    OrgKind,
+    Role,
+)
 from orgs.periods import HALF, QUARTER, YEAR, Period
 from pledges.models import (
     Fulfilment,
@@ -157,21 +173,74 @@ def _awaiting_parents(submitted: QuerySet, org_ids: set[int] | None) -> dict[int
     return waiting
 
 
+# a leader's own pledge waiting for the others (the URL keeps each gap apart from the queue's
+# own gap for the sender's recheck, which matches an item by organisation and page)
+OWN_PLEDGE_GAP = {
+    (True, True): ("书记本人的公开承诺待副书记审核", "#own-secretary"),
+    (False, True): ("副书记本人的公开承诺待书记或其他副书记审核", "#own-deputy"),
+    (True, False): ("书记本人的公开承诺无人可以审核（本组织没有副书记）", "#own-secretary"),
+    (False, False): (
+        "副书记本人的公开承诺无人可以审核（本组织没有其他书记、副书记）",
+        "#own-deputy",
+    ),
+}
+
+
+def _leaders_own(members: QuerySet) -> list[tuple[int, bool, bool, int]]:
+    """(organisation, owner is its secretary, it has another leader, pledges) for the pledges of
+    `members` whose owner leads the organisation that vets them, as the role grants read by the
+    sweep say (an active user holding secretary or deputy there; one grouped query, over the
+    few pledges of members who have a login)."""
+    grants = OrganizationUserObjectPermission.objects.filter(
+        content_object_id=OuterRef("org_id"), user__is_active=True
+    )
+    owners = grants.filter(user_id=OuterRef("owner_member__user_id"))
+    own = (
+        members.filter(owner_member__user__isnull=False)
+        .annotate(
+            as_secretary=Exists(owners.filter(permission__codename=Role.SECRETARY.codename)),
+            as_deputy=Exists(owners.filter(permission__codename=Role.DEPUTY.codename)),
+            others=Exists(
+                grants.filter(
+                    permission__codename__in=sorted(Role(r).codename for r in LEADING)
+                ).exclude(user_id=OuterRef("owner_member__user_id"))
+            ),
+        )
+        .filter(Q(as_secretary=True) | Q(as_deputy=True))
+    )
+    return list(
+        own.order_by()
+        .values("org_id", "as_secretary", "others")
+        .annotate(n=Count("pk"))
+        .order_by("org_id", "-as_secretary")
+        .values_list("org_id", "as_secretary", "others", "n")
+    )
+
+
 def vetting_gaps(period: Period, org_ids: set[int] | None = None) -> Iterator[Gap]:
-    """Per vetting organisation: the year's pledges waiting for it (two grouped queries; three
+    """Per vetting organisation: the year's pledges waiting for it (three grouped queries; four
     for given organisations). A member's pledge waits for the branch that keeps it, an
-    organisation's for its parent."""
+    organisation's for its parent; a pledge of one of the vetting organisation's own leaders
+    waits for the others and is a gap of its own (see the module text)."""
     if _none_asked(org_ids):
         return
     submitted = Pledge.objects.awaiting_vetting().filter(year=period.year, org__is_active=True)
     of_children = _awaiting_parents(submitted, org_ids)  # at most one row per organisation
     url = reverse("pledges:vet_queue")
     members = _only(submitted.filter(owner_member__isnull=False), org_ids)
+    leaders_own = _leaders_own(members)  # a few rows per organisation at most
+    set_aside = Counter()
+    for org_id, _secretary, _others, n in leaders_own:
+        set_aside[org_id] += n
     for org_id, n in _per_org(members):
-        n += of_children.pop(org_id, 0)
-        yield Gap(org_id, n, f"{n} 项公开承诺待审核", url)
+        n += of_children.pop(org_id, 0) - set_aside[org_id]
+        if n:
+            yield Gap(org_id, n, f"{n} 项公开承诺待审核", url)
     for org_id, n in of_children.items():
         yield Gap(org_id, n, f"{n} 项公开承诺待审核", url)
+    for org_id, secretary, others, n in leaders_own:
+        text, anchor = OWN_PLEDGE_GAP[(secretary, others)]
+        yield Gap(org_id, n, f"{n} 项{text}", url + anchor)
 
 
 def pledge_window_gaps(period: Period, org_ids: set[int] | None = None) -> Iterator[Gap]:

@@ -35,7 +35,8 @@ def _move(personas, org_code: str, *, period=Q1, due_on, steps=(7, 1, -1), kind=
 def _row(page: str, kind_label: str, short_period: str) -> tuple[str, str]:
     """(date, where it was set) of one deadline in the calendar page's list."""
     found = re.search(
-        rf'<time datetime="([\d-]+)">[^<]*</time><span class="deadline-what">{kind_label} '
+        rf'<time datetime="([\d-]+)">(?:<small class="year">[^<]*</small>)?[^<]*</time>'
+        rf'<span class="deadline-what">{kind_label} '
         rf'<small class="muted">{short_period} · ([^<]*)</small>',
         page,
     )
@@ -109,6 +110,62 @@ def test_the_page_shows_the_next_date_and_the_open_work_of_the_last_passed_one(
     assert "9名" not in overdue
     # the rule was asked once, for the owing branch and the last passed quarter only
     assert kinds.calls == [("t_review", Q1.slug, frozenset({b1.pk}))]
+
+
+@pytest.mark.parametrize("shown_year", [THIS_YEAR, THIS_YEAR - 1])
+def test_in_january_the_page_shows_last_years_fourth_quarter_overdue_and_due_next(
+    client, personas, kinds, monkeypatch, shown_year
+):
+    """Overdue work and the next date are chosen by date, whatever the period's year and the
+    year shown: on 7 January last year's fourth quarter is late at B1 (its committee moved the
+    date to 3 January) and its report falls due next (16 January); the year's list stays the
+    year's own periods."""
+    b1 = personas.orgs["B1"]
+    last = THIS_YEAR - 1
+    q3, q4 = Period.quarter(last, 3), Period.quarter(last, 4)
+    _move(personas, "T1", period=q4, due_on=datetime.date(THIS_YEAR, 1, 3))
+    kinds.open[("t_review", q4.slug)] = {b1.pk: 4}
+    kinds.open[("t_review", q3.slug)] = {b1.pk: 9}  # an earlier quarter: not the last passed
+    today = datetime.date(THIS_YEAR, 1, 7)
+    page = _calendar(client, personas, "own_branch_secretary", monkeypatch, today, shown_year)
+    overdue = page.split("逾期未完成")[1].split("</section>")[0]
+    assert "逾期4天" in overdue and f"测试季度点评（{last}年第四季度）" in overdue
+    assert f'组织B1：<a href="/orgs/{b1.pk}/">4名党员未点评</a>' in overdue
+    assert "9名" not in overdue
+    assert kinds.calls == [("t_review", q4.slug, frozenset({b1.pk}))]
+    assert (
+        f"下一个截止：<strong>{THIS_YEAR}年1月16日</strong>\n    测试报表报送（{last}年第四季度）</p>"
+        in page
+    )
+    if shown_year == THIS_YEAR:
+        assert _row(page, "测试季度点评", "第四季度") == (f"{THIS_YEAR + 1}-01-10", "默认")
+    else:
+        assert _row(page, "测试季度点评", "第四季度") == (f"{THIS_YEAR}-01-03", "组织T1设置")
+
+
+def test_each_organisation_shows_its_own_last_passed_period(client, personas, kinds, monkeypatch):
+    """Where one branch's date has passed and another's was moved later, each shows the work of
+    its own last passed period."""
+    b1, b2 = personas.orgs["B1"], personas.orgs["B2"]
+    user = personas.user("own_branch_secretary")
+    from orgs import services
+    from orgs.models import Role
+
+    services.role_grant(by=None, user=user, org=b2, role=Role.SECRETARY)
+    _move(personas, "B2", due_on=datetime.date(THIS_YEAR, 6, 1))  # Q1 later than 20 May
+    kinds.open[("t_review", Q1.slug)] = {b1.pk: 2, b2.pk: 5}
+    q4 = Period.quarter(THIS_YEAR - 1, 4)
+    kinds.open[("t_review", q4.slug)] = {b2.pk: 7}
+    page = _calendar(
+        client, personas, "own_branch_secretary", monkeypatch, datetime.date(THIS_YEAR, 5, 20)
+    )
+    overdue = page.split("逾期未完成")[1].split("</section>")[0]
+    assert "组织B1：" in overdue and "2名党员未点评" in overdue
+    assert "7名党员未点评" in overdue and "5名党员未点评" not in overdue
+    assert sorted(kinds.calls) == [
+        ("t_review", q4.slug, frozenset({b2.pk})),
+        ("t_review", Q1.slug, frozenset({b1.pk})),
+    ]
 
 
 def test_office_staff_see_no_overdue_branch_work_and_may_adjust_the_dates(
@@ -199,7 +256,7 @@ def _post_row(client, org, **data):
 def test_the_office_moves_a_date_for_its_subtree_and_it_is_audited(client, personas, kinds):
     b1 = personas.orgs["B1"]
     login(client, personas.user("office_inside"))
-    response = _post_row(client, b1, steps="7，3 -2")
+    response = _post_row(client, b1, steps="7，3、 -2")
     assert response.status_code == 302
     assert response["Location"] == _edit_url(b1) + f"#t_review-{Q1.slug}"
     row = Deadline.objects.get(org=b1, kind="t_review", period=Q1.slug)
@@ -231,6 +288,16 @@ def test_without_configure_the_page_and_the_change_are_refused(client, personas,
         ({"due_on": ""}, "截止日期", "必填"),
         ({"due_on": "2029-01-01"}, "截止日期", "前后一年之内"),
         ({"steps": "7,abc"}, "提醒时间", "整数天数"),
+        ({"steps": "１_0"}, "提醒时间", "整数天数"),  # int() would read 10
+        ({"steps": "1_0"}, "提醒时间", "整数天数"),
+        ({"steps": "７"}, "提醒时间", "整数天数"),
+        ({"steps": "+7"}, "提醒时间", "整数天数"),  # int() would read 7 days before
+        ({"steps": "7 1"}, "提醒时间", "整数天数"),
+        ({"steps": "7,,1"}, "提醒时间", "整数天数"),
+        ({"steps": "7;1"}, "提醒时间", "整数天数"),
+        ({"steps": "--1"}, "提醒时间", "整数天数"),
+        ({"steps": "-0"}, "提醒时间", "不能为0"),
+        ({"steps": "9" * 61}, "提醒时间", "60"),
         ({"steps": "0"}, "提醒时间", "不能为0"),
         ({"steps": "7,6,5,4,3,2"}, "提醒时间", "最多5个"),
     ],
@@ -252,6 +319,22 @@ def test_bad_input_names_the_field_keeps_what_was_typed_and_saves_nothing(
     assert "未保存" in page
     assert not Deadline.objects.filter(org__isnull=False).exists()
     assert not AuditEntry.objects.filter(action="deadline_set").exists()
+
+
+@pytest.mark.parametrize(
+    "typed, saved",
+    [
+        ("7,1,-1", [7, 1, -1]),
+        ("-1，7、1", [7, 1, -1]),
+        (" 30 , 007 ,-30 ", [30, 7, -30]),
+    ],
+)
+def test_steps_take_ascii_digits_with_a_minus_sign_separated_by_commas(
+    client, personas, kinds, typed, saved
+):
+    login(client, personas.user("office_inside"))
+    assert _post_row(client, personas.orgs["B1"], steps=typed).status_code == 302
+    assert Deadline.objects.get(org=personas.orgs["B1"]).steps == saved
 
 
 def test_a_row_that_is_not_on_the_page_is_refused_with_a_message(client, personas, kinds):
@@ -360,6 +443,95 @@ def test_home_finds_last_years_deadline_falling_due_in_january(
     kinds.open[("t_review", q4.slug)] = {personas.orgs["B1"].pk: 6}
     page = _home(client, personas, "own_branch_secretary", monkeypatch, datetime.date(2026, 1, 5))
     assert "6名党员未点评" in _due_section(page) and "还有5天" in _due_section(page)
+
+
+def test_home_lists_last_years_deadline_an_office_moved_into_the_summer(
+    client, personas, kinds, monkeypatch
+):
+    q4 = Period.quarter(THIS_YEAR - 1, 4)
+    _move(personas, "K1", period=q4, due_on=datetime.date(THIS_YEAR, 8, 15))
+    kinds.open[("t_review", q4.slug)] = {personas.orgs["B1"].pk: 6}
+    page = _home(client, personas, "own_branch_secretary", monkeypatch, datetime.date(2026, 8, 8))
+    due = _due_section(page)
+    assert "6名党员未点评" in due and "还有7天" in due and f"{THIS_YEAR - 1}年第四季度" in due
+
+
+# every persona who owes some work of the test's kinds
+OWING = (
+    "own_branch_secretary",
+    "own_branch_deputy",
+    "sibling_branch_secretary",
+    "parent_committee_secretary",
+    "unrelated_committee_secretary",
+    "county_secretary",
+    "office_inside",
+    "office_outside",
+)
+SWEEP_DAYS = [
+    datetime.date(2026, 1, 12),
+    datetime.date(2026, 1, 20),
+    datetime.date(2026, 4, 3),
+    datetime.date(2026, 5, 11),
+    datetime.date(2026, 7, 15),
+    datetime.date(2026, 8, 8),
+    datetime.date(2026, 8, 12),
+    datetime.date(2026, 10, 5),
+    datetime.date(2026, 10, 9),
+    datetime.date(2027, 1, 4),
+]
+
+
+def test_home_lists_every_deadline_the_sweep_reminds_the_user_of(personas, kinds):
+    """On each day, the kinds and periods of the reminders the sweep queues for a person (their
+    own work; escalations about their children's are notices only) are on their home page."""
+    from orgs import reminders
+    from orgs.models import Reminder
+
+    codes = ("B1", "B2", "T1", "K1", "B3", "T2", "K2")
+    for year in (THIS_YEAR - 1, THIS_YEAR, THIS_YEAR + 1):
+        for period in Period.all_of(year, QUARTER):
+            for key in ("t_review", "t_report"):
+                kinds.open[(key, period.slug)] = {personas.orgs[c].pk: 1 for c in codes}
+    # last year's fourth quarter moved into the summer; a reminder two months ahead and one a
+    # month late; a step three months ahead of a date moved to the year's end
+    _move(
+        personas, "K1", period=Period.quarter(THIS_YEAR - 1, 4), due_on=datetime.date(2026, 8, 15)
+    )
+    _move(personas, "T1", period=Q2, due_on=datetime.date(2026, 7, 10), steps=(60, 7, -30))
+    deadline_set(
+        by=personas.user("office_outside"),
+        org=personas.orgs["K2"],
+        kind="t_report",
+        period=Period.quarter(THIS_YEAR, 3),
+        due_on=datetime.date(2026, 12, 31),
+        steps=[90, -1],
+    )
+    reminded = set()
+    for today in SWEEP_DAYS:
+        Reminder.objects.all().delete()
+        reminders.sweep(today=today)
+        assert Reminder.objects.exclude(step__in=["up1", "up2"]).exists(), today
+        for persona in OWING:
+            user = personas.user(persona)
+            swept = set(
+                Reminder.objects.filter(user=user)
+                .exclude(step__in=["up1", "up2"])
+                .values_list("kind", "period")
+            )
+            listed = {(i.kind.key, i.period.slug) for i in notices.due_work(user=user, today=today)}
+            assert swept <= listed, (today, persona, swept - listed)
+            reminded |= {(today, persona, kind, period) for kind, period in swept}
+    # the cases the days were chosen for did come
+    for case in [
+        (datetime.date(2026, 8, 8), "own_branch_secretary", "t_review", "2025Q4"),
+        (datetime.date(2026, 5, 11), "own_branch_secretary", "t_review", "2026Q2"),
+        (datetime.date(2026, 8, 12), "own_branch_deputy", "t_review", "2026Q2"),
+        (datetime.date(2026, 10, 5), "office_outside", "t_report", "2026Q3"),
+        (datetime.date(2027, 1, 4), "sibling_branch_secretary", "t_review", "2026Q4"),
+        (datetime.date(2026, 1, 12), "unrelated_committee_secretary", "t_review", "2025Q4"),
+        (datetime.date(2026, 1, 12), "office_outside", "t_report", "2025Q4"),
+    ]:
+        assert case in reminded, case
 
 
 def test_home_shows_office_staff_only_the_work_their_own_role_owes(

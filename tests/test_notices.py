@@ -87,10 +87,6 @@ class Obligations:
         ]
 
 
-# per year: t_window 1, t_review 4, t_half 2, t_report 4
-DEADLINES_PER_YEAR = 11
-
-
 @pytest.fixture
 def kinds(monkeypatch) -> Obligations:
     """The registry holds the test's kinds alone, and no default calendar is written yet."""
@@ -394,8 +390,20 @@ def test_the_feed_has_each_deadline_of_the_users_organisations_once(
     assert "VERSION:2.0" in lines
     events = _events(lines)
     uids = [e["UID"] for e in events]
-    assert len(uids) == len(set(uids)) == 2 * DEADLINES_PER_YEAR  # this year and next
     b1 = personas.orgs["B1"]
+    # due from 21 March (60 days back) to 20 May next year: this year's periods, the window of
+    # next year (31 March) and next year's first quarter (10 and 16 April), not its first half
+    # (5 July); nothing of last year (its fourth quarter's dates are in January)
+    wanted = {f"t_window-{y}Y1" for y in (THIS_YEAR, THIS_YEAR + 1)}
+    wanted |= {f"t_half-{THIS_YEAR}H{n}" for n in (1, 2)}
+    wanted |= {
+        f"{key}-{p.slug}"
+        for key in ("t_review", "t_report")
+        for p in Period.all_of(THIS_YEAR, QUARTER) + [Period.quarter(THIS_YEAR + 1, 1)]
+    }
+    assert len(uids) == len(set(uids)) == len(wanted) == 14
+    assert {uid.split("-org")[0] for uid in uids} == wanted
+    assert all(uid.endswith(f"-org{b1.pk}@{_host()}") for uid in uids)
     moved = next(e for e in events if e["UID"].startswith(f"t_review-{THIS_YEAR}Q1-org{b1.pk}@"))
     assert moved["DTSTART;VALUE=DATE"] == f"{THIS_YEAR}0420"
     assert moved["DTEND;VALUE=DATE"] == f"{THIS_YEAR}0421"
@@ -406,6 +414,45 @@ def test_the_feed_has_each_deadline_of_the_users_organisations_once(
     # the same address again: the same UIDs (a phone calendar updates, never duplicates)
     again = _events(_unfold(client.get(reverse("notices:feed", args=[token])).content.decode()))
     assert [e["UID"] for e in again] == uids
+
+
+def _host() -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(settings.SITE_URL).hostname or "cxzy"
+
+
+def _feed_events(personas, persona: str, today: datetime.date) -> dict[str, str]:
+    """The feed's events on `today`: "kind-period" -> the date it falls due."""
+    text = notices.calendar_ics(user=personas.user(persona), today=today)
+    return {e["UID"].split("-org")[0]: e["DTSTART;VALUE=DATE"] for e in _events(_unfold(text))}
+
+
+def test_the_feed_in_january_keeps_last_years_deadlines_falling_due_after_new_year(personas, kinds):
+    """Deadlines are chosen by their date: on 5 January last year's fourth quarter still falls
+    due (10 and 16 January), and a date an office moved into the window is there whatever its
+    period's year."""
+    last = THIS_YEAR - 1
+    deadline_set(
+        by=personas.user("office_inside"),
+        org=personas.orgs["T1"],
+        kind="t_review",
+        period=Period.quarter(last, 2),
+        due_on=datetime.date(THIS_YEAR, 2, 1),
+        steps=[7, 1, -1],
+    )
+    events = _feed_events(personas, "own_branch_secretary", datetime.date(THIS_YEAR, 1, 5))
+    assert events[f"t_review-{last}Q4"] == f"{THIS_YEAR}0110"
+    assert events[f"t_report-{last}Q4"] == f"{THIS_YEAR}0116"
+    assert events[f"t_half-{last}H2"] == f"{THIS_YEAR}0105"  # today
+    assert events[f"t_review-{last}Q2"] == f"{THIS_YEAR}0201"  # moved by the office
+    assert events[f"t_half-{THIS_YEAR}H2"] == f"{THIS_YEAR + 1}0105"  # a year ahead: the last day
+    # passed more than 60 days ago (10 and 16 October), or more than a year ahead (10 January)
+    for gone in (f"t_review-{last}Q3", f"t_report-{last}Q3", f"t_review-{THIS_YEAR}Q4"):
+        assert gone not in events
+    # the county, above the committee that moved it, keeps its default date (10 July): gone
+    events = _feed_events(personas, "county_secretary", datetime.date(THIS_YEAR, 1, 5))
+    assert f"t_review-{last}Q2" not in events and f"t_review-{last}Q4" in events
 
 
 def test_the_feed_escapes_text_and_folds_long_lines(client, personas, kinds):

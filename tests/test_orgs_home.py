@@ -105,7 +105,9 @@ def test_home_counts_returned_pledges_owned_or_made_by_the_user(client, world):
 
 
 @pytest.mark.parametrize("day", ["01-20", "04-10", "07-05", "10-10", "12-01"])
-def test_home_query_count_is_bounded(client, world, django_assert_max_num_queries, monkeypatch, day):
+def test_home_query_count_is_bounded(
+    client, world, django_assert_max_num_queries, monkeypatch, day
+):
     import datetime
 
     from django.utils import timezone
@@ -119,8 +121,9 @@ def test_home_query_count_is_bounded(client, world, django_assert_max_num_querie
     # session, user (with the unread notices), grants, own member record, organisations held;
     # to-dos: the children to vet for and the pledges to vet, returned pledges (own or made),
     # overdue pledges, open rectifications, late review items, running appraisals (12); the
-    # deadlines: the calendar rows, the pledge window of each of the two years read (3), and the
-    # obligation rules of the kinds due within 30 days either way (at most 8 on these days)
+    # deadlines: the calendar rows, the pledge window of each year whose dates can fall due near
+    # today (two or three years: 3-4), and the obligation rules of the kinds due within 30 days
+    # either way or with a reminder step due (at most 8 on these days)
     with django_assert_max_num_queries(23):
         response = client.get(reverse("home"))
     assert response.status_code == 200

@@ -202,6 +202,129 @@ def test_a_vetter_owing_both_kinds_of_pledge_has_one_gap(world, own, parent):
     assert selectors.vet_queue(user=parent).count() == 2
 
 
+def _leaders_pledge(user, member):
+    """`member`'s pledge, entered and submitted by `user`, their own login."""
+    pledge = services.pledge_create(by=user, year=Y, owner_member=member, **member_pledge_fields())
+    services.pledge_submit(by=user, pledge=pledge, today=IN_WINDOW)
+    return pledge
+
+
+def _with_login(org, name, user):
+    member = make_member(org, name)
+    return org_services.member_update(by=None, member=member, user=user)
+
+
+def _vetting_at(org, org_ids=None) -> dict[str, tuple[int, str]]:
+    """`org`'s vetting gaps by the anchor of their URL ("": the queue's own gap)."""
+    queue = reverse("pledges:vet_queue")
+    found = {}
+    for gap in obligations.vetting_gaps(THE_YEAR, org_ids):
+        if gap.org_id == org.pk:
+            page, _, anchor = gap.url.partition("#")
+            assert page == queue
+            found[anchor] = (gap.count, gap.text)
+    return found
+
+
+def _queue(user, org) -> int:
+    return selectors.vet_queue(user=user).filter(org=org).count()
+
+
+def test_a_secretarys_own_pledge_is_a_gap_of_its_own_for_the_deputy(world, own):
+    b1, deputy = world.orgs["B1"], world.user("own_branch_deputy")
+    mine = _leaders_pledge(own, world.extra["secretary"])
+    pledged(own, world.members["m1b"], approve=False)
+    found = _vetting_at(b1)
+    assert (
+        found
+        == _vetting_at(b1, {b1.pk})
+        == {
+            "": (1, "1 项公开承诺待审核"),
+            "own-secretary": (1, "1 项书记本人的公开承诺待副书记审核"),
+        }
+    )
+    # the secretary vets what the queue's gap counts; the deputy that and the secretary's own
+    assert _queue(own, b1) == found[""][0] == 1
+    assert _queue(deputy, b1) == found[""][0] + found["own-secretary"][0] == 2
+    assert mine in selectors.vet_queue(user=deputy)
+    assert mine not in selectors.vet_queue(user=own)
+    services.pledge_approve(by=deputy, pledge=mine)
+    assert _vetting_at(b1) == {"": (1, "1 项公开承诺待审核")}
+
+
+def test_a_deputys_own_pledge_waits_for_the_secretary(world, own):
+    b1, deputy = world.orgs["B1"], world.user("own_branch_deputy")
+    theirs = _leaders_pledge(deputy, _with_login(b1, "李副书记", deputy))
+    assert _vetting_at(b1) == {"own-deputy": (1, "1 项副书记本人的公开承诺待书记或其他副书记审核")}
+    assert (_queue(own, b1), _queue(deputy, b1)) == (1, 0)
+    # a leader whose login is switched off is no leader to the sweep: the pledge is then
+    # everyone's to vet, in the queue's own gap
+    deputy.is_active = False
+    deputy.save(update_fields=["is_active"])
+    assert _vetting_at(b1) == {"": (1, "1 项公开承诺待审核")}
+    assert _queue(own, b1) == 1
+    services.pledge_approve(by=own, pledge=theirs)
+    assert _vetting_at(b1) == {}
+
+
+def test_each_leader_vets_the_others_own_pledges(world, own):
+    b1, deputy = world.orgs["B1"], world.user("own_branch_deputy")
+    _leaders_pledge(own, world.extra["secretary"])
+    _leaders_pledge(deputy, _with_login(b1, "李副书记", deputy))
+    pledged(own, world.members["m1b"], approve=False)
+    found = _vetting_at(b1)
+    assert found == {
+        "": (1, "1 项公开承诺待审核"),
+        "own-secretary": (1, "1 项书记本人的公开承诺待副书记审核"),
+        "own-deputy": (1, "1 项副书记本人的公开承诺待书记或其他副书记审核"),
+    }
+    assert _queue(own, b1) == found[""][0] + found["own-deputy"][0] == 2
+    assert _queue(deputy, b1) == found[""][0] + found["own-secretary"][0] == 2
+
+
+def test_a_sole_leaders_own_pledge_says_nobody_can_vet_it(world):
+    b2, sibling = world.orgs["B2"], world.user("sibling_branch_secretary")
+    parent = world.user("parent_committee_secretary")
+    _leaders_pledge(sibling, _with_login(b2, "孙书记", sibling))
+    assert _vetting_at(b2) == {
+        "own-secretary": (1, "1 项书记本人的公开承诺无人可以审核（本组织没有副书记）")
+    }
+    assert _queue(sibling, b2) == _queue(parent, b2) == 0
+    deputy = make_user("deputy_b2", Role.DEPUTY, b2)
+    assert _vetting_at(b2) == {"own-secretary": (1, "1 项书记本人的公开承诺待副书记审核")}
+    assert _queue(deputy, b2) == 1
+
+
+def test_the_leaders_own_pledges_reach_every_leader_and_each_survives_the_recheck(world, own):
+    """Every leader of B1 is reminded of all its vetting gaps; the sender matches each item to
+    its gap by organisation and page, so each of these keeps its own text and count."""
+    b1, deputy = world.orgs["B1"], world.user("own_branch_deputy")
+    _leaders_pledge(own, world.extra["secretary"])
+    _leaders_pledge(deputy, _with_login(b1, "李副书记", deputy))
+    pledged(own, world.members["m1b"], approve=False)
+    expected = {
+        ("1 项公开承诺待审核", 1),
+        ("1 项书记本人的公开承诺待副书记审核", 1),
+        ("1 项副书记本人的公开承诺待书记或其他副书记审核", 1),
+    }
+    due = deadline_kind("pledge_window").default_due(THE_YEAR)
+    sweep(today=due - datetime.timedelta(days=1))
+    vet = reverse("pledges:vet_queue")
+
+    def vetting_items(user):
+        (row,) = _reminders("pledge_window", THE_YEAR, user)
+        row.refresh_from_db()
+        return {
+            (i["text"], i["count"])
+            for i in row.items
+            if i["org"] == b1.pk and i["url"].startswith(vet)
+        }
+
+    assert vetting_items(own) == vetting_items(deputy) == expected
+    send_due(now=timezone.now())
+    assert vetting_items(own) == vetting_items(deputy) == expected
+
+
 def test_the_window_gaps_are_all_three_rules(world):
     whole = gaps("pledge_window", THE_YEAR)
     parts = [
@@ -440,8 +563,9 @@ def test_asking_for_no_organisation_costs_nothing(world, django_assert_num_queri
 
 
 def _grow(world, *, branches: int, members: int) -> None:
-    """More of every kind of row under T2: branches with members, pledges in every state, reports
-    for some, letters in every state (bulk rows: the rules read them, not their history)."""
+    """More of every kind of row under T2: branches with members and a deputy, pledges in every
+    state, reports for some, letters in every state (bulk rows: the rules read them, not their
+    history)."""
     t2 = world.orgs["T2"]
     statuses = list(PledgeStatus)
     rows, letter_rows = [], []
@@ -449,6 +573,9 @@ def _grow(world, *, branches: int, members: int) -> None:
         branch = make_org(f"G{b}", OrgKind.BRANCH, t2)
         people = [make_member(branch, f"党员{b}-{i}") for i in range(members)]
         org_services.organization_update(by=None, org=branch, secretary=people[0])
+        # a deputy with a login, whose pledge (submitted, below) waits for the other leaders
+        deputy = make_user(f"deputy_g{b}", Role.DEPUTY, branch)
+        org_services.member_update(by=None, member=people[1], user=deputy)
         letter_rows.append(
             SecretaryPledge(
                 org=branch, member=people[0], year=Y, post="书记", term_start=IN_WINDOW,
@@ -480,10 +607,10 @@ def _grow(world, *, branches: int, members: int) -> None:
 
 QUERIES = {
     # members without an approved pledge; organisations without one; pledges waiting for the
-    # vetter: those of organisations (by parent), those of members (by branch). For given
-    # organisations, their children are read first (the children's pledges are then found by
-    # the (year, org, status) index).
-    "pledge_window": (THE_YEAR, 4, 5),
+    # vetter: those of organisations (by parent), those of the vetting organisations' own
+    # leaders, those of members (by branch). For given organisations, their children are read
+    # first (the children's pledges are then found by the (year, org, status) index).
+    "pledge_window": (THE_YEAR, 5, 6),
     "member_fulfilment": (Q2, 1, 1),  # the unreported pledges grouped by organisation
     "org_fulfilment": (H1, 1, 1),  # the same for the organisations' own pledges
     "secretary_letter": (THE_YEAR, 1, 1),  # the organisations with a secretary, with the letter
