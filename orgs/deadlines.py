@@ -94,14 +94,15 @@ def step_key(days_before: int) -> str:
 
 
 def step_label(step: str) -> str:
+    """How a reminder step reads on a notice that stays in the list (no "明天" that goes stale)."""
     if step == UP1:
-        return "下级逾期（上级党组织）"
+        return "下级组织逾期未完成"
     if step == UP2:
-        return "下级逾期一周（再上一级）"
+        return "下级组织逾期一周仍未完成"
     days = int(step)
     if days < 0:
-        return "明天截止" if days == -1 else f"还有{-days}天截止"
-    return "已逾期" if days == 1 else f"已逾期{days}天"
+        return f"截止前{-days}天提醒"
+    return "逾期提醒" if days == 1 else f"逾期{days}天提醒"
 
 
 # ---------------------------------------------------------------- the rows
@@ -306,9 +307,13 @@ def deadline_set(
     if (
         not isinstance(due_on, datetime.date)
         or isinstance(due_on, datetime.datetime)
-        or abs((due_on - period.end).days) > 366
+        or due_on < period.start
+        or (due_on - period.end).days > 366
     ):
-        refuse("截止日期须在该期次前后一年之内。", "due_on")
+        refuse(
+            f"截止日期须在该期次开始（{period.start:%Y年%-m月%-d日}）之后、结束后一年之内。",
+            "due_on",
+        )
     values = clean_steps(steps)
     row = (
         Deadline.objects.select_for_update().filter(org=org, kind=kind, period=period.slug).first()

@@ -511,7 +511,9 @@ def digest(user, rows: list[Reminder]) -> EmailMessage:
             period = Period.parse(row.period).label
         except ValueError:
             period = row.period
-        lines.append(f"【{period}{label}】截止 {row.due_on:%Y年%-m月%-d日}，{step_label(row.step)}")
+        lines.append(
+            f"【{label}（{period}）】截止 {row.due_on:%Y年%-m月%-d日}，{step_label(row.step)}"
+        )
         for item in row.items:
             late = f"（逾期{item['late']}天）" if item.get("late") else ""
             lines.append(f"  · {item['org_name']}：{item['text']}{late}")

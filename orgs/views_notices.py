@@ -71,7 +71,8 @@ def notice_settings(request):
         messages.success(request, "已保存邮件提醒设置。")
         return redirect("notices:settings")
     feed = notices.calendar_feed_for(user=request.user)
-    url = notices.feed_url(feed)
+    # the address the user reached this page by (the reverse proxy's host), as on the voting page
+    url = request.build_absolute_uri(reverse("notices:feed", args=[feed.token]))
     return render(
         request,
         "orgs/notices/notice_settings.html",

@@ -335,8 +335,10 @@ def test_one_digest_per_person_lists_all_their_items(personas, kind, mail):
     assert result.messages == 5 and result.sent == 10  # two quarters each
     own = next(m for m in mail if m.to == ["own@example.cn"])
     assert own.subject == "创先争优工作提醒：2项待办"
-    assert "【2026年第一季度入党积极分子数填报（测试）】截止 2026年3月31日，已逾期" in own.body
-    assert "【2026年第二季度入党积极分子数填报（测试）】" in own.body
+    assert (
+        "【入党积极分子数填报（测试）（2026年第一季度）】截止 2026年3月31日，逾期提醒" in own.body
+    )
+    assert "【入党积极分子数填报（测试）（2026年第二季度）】" in own.body
     assert "http://127.0.0.1:8000/orgs/" in own.body
     assert "http://127.0.0.1:8000/notices/settings/" in own.body  # where e-mail is turned off
     parent = next(m for m in mail if m.to == ["parent@example.cn"])
