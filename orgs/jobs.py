@@ -12,16 +12,22 @@ it once; a job left running by a worker killed mid-way runs again when Celery re
 message (tasks are acknowledged late), so a job's work must be safe to repeat (exports are, and
 imports are all-or-nothing in one transaction). Work whose result must not be made twice (a batch
 of voting codes) keeps its file in its own transaction (`keep_result`) and, run again, finds it.
-A refusal (orgs.refusals) ends a job as failed with its messages; any other error as failed with
-a general message (the details go to the log).
+A refusal (orgs.refusals) ends a job as failed with its messages; any other error, in the work
+or in recording its outcome, as failed with a general message (the details go to the log), and a
+failed job keeps no file.
+
+A kind may allow one job at a time per subject (`exclusive`: the parameters naming it, such as the
+organisation an import writes to): a second one queued while the first is queued or running is
+refused with the kind's `busy` message, so a double click does not run the work twice.
 
 The run function checks the user's right again: access may have been withdrawn since the job was
-queued. An uploaded file reaches the job through `start_job(upload=…)`: it is kept in the default
-storage under a private prefix, named by a random token (never a path taken from the params), and
-deleted when the job ends.
+queued; so does the download (`may_download`), for the same reason. An uploaded file reaches the
+job through `start_job(upload=…)`: it is kept in the default storage under a private prefix,
+named by a random token (never a path taken from the params), and deleted when the job ends.
 
-Result files are served only to the user who asked, until `expires_at`; `expire_jobs` deletes
-them after that (and uploads a job left behind).
+Result files are served only to the user who asked, until `expires_at` (set when the file is
+kept); `expire_jobs` deletes them after that, and the file of a job that never finished once its
+kind's keep time has passed (and uploads a job left behind).
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ import datetime
 import logging
 import re
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.core.cache import cache
@@ -57,6 +65,13 @@ _UPLOAD_TOKEN = re.compile(r"[0-9a-f]{32}")
 # Progress reported inside the job's own transaction is invisible to the page polling it (another
 # connection), so it goes through the cache (Redis in production) until the transaction ends.
 PROGRESS_SECONDS = 24 * 3600
+# A job queued or running for longer than this was lost (its message gone with a broker that
+# restarted): it no longer keeps another of its kind from being queued.
+STUCK_HOURS = 6
+BUSY = "同样的任务正在进行，请等它完成后再提交。"
+_ACTIVE = (JobState.QUEUED, JobState.RUNNING)
+_LOCK_CLASS = 7102  # pg_advisory_xact_lock's first key: starting an exclusive job
+_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,8}")
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,12 @@ class JobKind:
     link: Callable[[Job], tuple[str, str] | None] | None = None
     # how long the result file is kept; None: settings.JOB_RESULT_HOURS
     keep_hours: float | None = None
+    # whether the job's owner may still download its file (the right it was made under);
+    # None: the owner may, until it expires
+    may_download: Callable[[Job], bool] | None = None
+    # the parameters naming the job's subject: one job at a time per subject (see start_job)
+    exclusive: tuple[str, ...] = ()
+    busy: str = BUSY  # the refusal of a second job for the same subject
 
 
 _KINDS: dict[str, JobKind] = {}
@@ -87,15 +108,50 @@ def job_kind(key: str) -> JobKind:
 
 def start_job(*, user, kind: str, title: str, params: dict | None = None, upload=None) -> Job:
     """Record a job for `user` and queue it once the current transaction commits; `upload`, an
-    uploaded file, is kept for the job until it ends."""
-    job_kind(kind)  # an unknown kind is a programming error, raised here rather than in a worker
+    uploaded file, is kept for the job until it ends. A kind with `exclusive` parameters refuses
+    a job while another with the same values is queued or running."""
+    spec = job_kind(kind)  # an unknown kind is a programming error, raised here, not in a worker
     params = dict(params or {})
     params.pop("upload", None)
     if upload is not None:
         params["upload"] = _store_upload(upload)
-    job = Job.objects.create(user=user, kind=kind, title=title[:200], params=params)
+    try:
+        with transaction.atomic():
+            _lock_subject(spec, params)
+            job = Job.objects.create(user=user, kind=kind, title=title[:200], params=params)
+            # checked after the insert: on SQLite the insert is what makes a second start wait
+            if spec.exclusive and _busy(spec, params).exclude(pk=job.pk).exists():
+                refuse(spec.busy)
+    except BaseException:
+        if upload is not None:
+            default_storage.delete(f"{UPLOAD_PREFIX}{params['upload']}")
+        raise
     transaction.on_commit(lambda: _enqueue(job.pk))
     return job
+
+
+def _subject(spec: JobKind, params: dict) -> dict:
+    return {f"params__{name}": params.get(name) for name in spec.exclusive}
+
+
+def _busy(spec: JobKind, params: dict):
+    """The jobs of `spec` for the same subject as `params` that are queued or running."""
+    since = timezone.now() - datetime.timedelta(hours=STUCK_HOURS)
+    return Job.objects.filter(
+        kind=spec.key, state__in=_ACTIVE, created_at__gte=since, **_subject(spec, params)
+    )
+
+
+def _lock_subject(spec: JobKind, params: dict) -> None:
+    """Two starts for one subject at once: the second waits for the first's transaction, then
+    sees its job (PostgreSQL; SQLite writes one transaction at a time anyway)."""
+    if not spec.exclusive or connection.vendor != "postgresql":
+        return
+    key = repr((spec.key, sorted(_subject(spec, params).items()))).encode()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, zlib.crc32(key) - 2**31]
+        )
 
 
 def _enqueue(job_id: int) -> None:
@@ -140,20 +196,62 @@ def run(job_id: int) -> str:
         return "failed"
     finally:
         cache.delete(_progress_key(job_id))
-    _discard_upload(job_id)
+    try:
+        _discard_upload(job_id)
+    except Exception:  # the work is done; the sweep deletes the upload later
+        log.exception("job %s (%s): the upload was not deleted", job_id, job.kind)
+    try:
+        _finish(job, kind, output)
+    except Exception:
+        log.exception("job %s (%s) failed recording its outcome", job_id, job.kind)
+        _fail(job, GENERIC_ERROR)
+        return "failed"
+    return "done"
+
+
+def _finish(job: Job, kind: JobKind, output: tuple[str, bytes] | None) -> None:
+    """Keep the result file and mark the job done; on any error the file saved here is deleted
+    again (the caller marks the job failed)."""
     finished = timezone.now()
     job.refresh_from_db()
-    if output is not None:
-        name, content = output
-        job.result.save(f"{job.pk}-{name}", ContentFile(content), save=False)
-        job.result_name = name[:200]
-    job.state = JobState.DONE
-    job.finished_at = finished
-    hours = kind.keep_hours if kind.keep_hours is not None else settings.JOB_RESULT_HOURS
-    job.expires_at = finished + datetime.timedelta(hours=hours)
-    job.save(update_fields=["result", "result_name", "state", "finished_at", "expires_at"])
-    Job.objects.filter(pk=job_id).update(done=F("total"))
-    return "done"
+    saved = None
+    try:
+        if output is not None:
+            name, content = output
+            job.result.save(_stored_name(job, name), ContentFile(content), save=False)
+            saved = job.result.name
+            job.result_name = _download_name(name)
+        if output is not None or not (job.result and job.expires_at):
+            job.expires_at = finished + _keep(job.kind)
+        # else the file was kept by keep_result, and its time counts from then
+        job.state = JobState.DONE
+        job.finished_at = finished
+        job.save(update_fields=["result", "result_name", "state", "finished_at", "expires_at"])
+        Job.objects.filter(pk=job.pk).update(done=F("total"))
+    except BaseException:
+        if saved:
+            job.result.storage.delete(saved)
+        raise
+
+
+def _keep(kind_key: str) -> datetime.timedelta:
+    """How long a result file of this kind is kept."""
+    kind = _KINDS.get(kind_key)
+    hours = kind.keep_hours if kind and kind.keep_hours is not None else settings.JOB_RESULT_HOURS
+    return datetime.timedelta(hours=hours)
+
+
+def _stored_name(job: Job, name: str) -> str:
+    """The file's name in storage: the job's id, a random part and the extension; never the
+    name shown to the user, which holds an organisation's name."""
+    suffix = _SUFFIX.fullmatch(PurePosixPath(name.replace("\\", "/")).suffix or "")
+    return f"{job.pk}-{uuid.uuid4().hex[:16]}{suffix.group(0).lower() if suffix else ''}"
+
+
+def _download_name(name: str) -> str:
+    """The file name the browser is given, without path separators or control characters."""
+    cleaned = "".join("_" if ch in "/\\" or ord(ch) < 32 or ord(ch) == 127 else ch for ch in name)
+    return cleaned.strip(" .")[:200] or "result"
 
 
 def _error_text(messages: list[str]) -> str:
@@ -167,8 +265,17 @@ def _error_text(messages: list[str]) -> str:
 
 
 def _fail(job: Job, message: str) -> None:
+    """End the job as failed: nothing of it is kept (no result file, no upload)."""
+    stored = Job.objects.filter(pk=job.pk).values_list("result", flat=True).first()
+    if stored:
+        Job._meta.get_field("result").storage.delete(stored)
     Job.objects.filter(pk=job.pk).update(
-        state=JobState.FAILED, error=message, finished_at=timezone.now()
+        state=JobState.FAILED,
+        error=message,
+        finished_at=timezone.now(),
+        result="",
+        result_name="",
+        expires_at=None,
     )
     _discard_upload(job.pk)
 
@@ -176,10 +283,14 @@ def _fail(job: Job, message: str) -> None:
 def keep_result(job: Job, *, name: str, content: bytes) -> None:
     """Store the result file now, in the caller's transaction: for work whose result must commit
     with it (a batch of voting codes), so that a second run finds it instead of redoing the work.
-    The kind's run then returns None."""
-    job.result.save(f"{job.pk}-{name}", ContentFile(content), save=False)
-    job.result_name = name[:200]
-    Job.objects.filter(pk=job.pk).update(result=job.result.name, result_name=job.result_name)
+    Its time to expire starts now, whether or not the job is ever marked done. The kind's run
+    then returns None."""
+    job.result.save(_stored_name(job, name), ContentFile(content), save=False)
+    job.result_name = _download_name(name)
+    job.expires_at = timezone.now() + _keep(job.kind)
+    Job.objects.filter(pk=job.pk).update(
+        result=job.result.name, result_name=job.result_name, expires_at=job.expires_at
+    )
 
 
 def note(job: Job, message: str) -> None:
@@ -243,13 +354,19 @@ def discard_result(job: Job) -> None:
 
 
 def expire_jobs(*, now=None) -> int:
-    """Delete the result files past their time (the rows stay, as history), and the uploads of
-    jobs that ended, or never ran, without deleting theirs."""
+    """Delete the result files past their time (the rows stay, as history), the files of jobs
+    that never finished (a worker killed after keep_result) once their kind's keep time has
+    passed, and the uploads of jobs that ended, or never ran, without deleting theirs."""
     now = now or timezone.now()
     count = 0
     for job in Job.objects.filter(expires_at__lt=now).exclude(Q(result="") | Q(result=None)):
         discard_result(job)
         count += 1
+    unfinished = Job.objects.exclude(state=JobState.DONE).exclude(Q(result="") | Q(result=None))
+    for job in unfinished:
+        if (job.started_at or job.created_at) + _keep(job.kind) < now:
+            discard_result(job)
+            count += 1
     stale = now - datetime.timedelta(hours=settings.JOB_RESULT_HOURS)
     left = Job.objects.filter(params__has_key="upload").filter(
         Q(state__in=[JobState.DONE, JobState.FAILED]) | Q(created_at__lt=stale)
@@ -321,6 +438,15 @@ def job_status(job: Job, *, now=None, live: bool = False) -> JobStatus:
         expired=succeeded and bool(job.result_name) and not (bool(job.result) and in_time),
         error_lines=tuple(line for line in job.error.splitlines() if line.strip()),
     )
+
+
+def may_download(job: Job) -> bool:
+    """Whether `job`'s owner may still download its file: the kind checks again the right the
+    job was made under (it may have been withdrawn since)."""
+    kind = _KINDS.get(job.kind)
+    if kind is None:
+        return False
+    return kind.may_download is None or bool(kind.may_download(job))
 
 
 def kind_label(job: Job) -> str:

@@ -4,7 +4,10 @@ A county, a city or the province, or any organisation whose subtree holds more t
 ROSTER_JOB_MEMBERS members, is exported by a job; so is an upload for such a subtree, or one
 larger than ROSTER_JOB_UPLOAD_BYTES, imported. Smaller ones stay in the request. The job does
 exactly what the page does (the same workbook writer, the same all-or-nothing import with its
-row and column messages), after checking again that the user still holds the right.
+row and column messages), after checking again that the user still holds the right; an exported
+file is served only while its owner may still export the organisation. One import per
+organisation is queued or running at a time (and imports of one subtree are applied one after
+another, orgs.roster.applying), so a file submitted twice is not applied twice at once.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ ERRORS_SHOWN = 200
 
 EXPORT = "roster_export"
 IMPORT = "roster_import"
+IMPORT_BUSY = (
+    "该组织已有一项花名册导入正在排队或进行，请等它完成后再导入（提交人可在“后台任务”中查看进度）。"
+)
 
 
 def is_large(org: Organization) -> bool:
@@ -60,7 +66,8 @@ def roster_export_start(*, by, org: Organization) -> Job:
 
 
 def roster_import_start(*, by, org: Organization, upload) -> Job:
-    """Queue the import of `upload` into `org`'s subtree for `by`, who must manage it."""
+    """Queue the import of `upload` into `org`'s subtree for `by`, who must manage it; refused
+    while another import into `org` is queued or running."""
     if not access.can(by, Action.MANAGE, org):
         refuse("您没有权限导入该组织的花名册。")
     return jobs.start_job(
@@ -112,6 +119,11 @@ def _run_import(job: Job, progress) -> None:
     return None
 
 
+def _may_download_export(job: Job) -> bool:
+    org = Organization.objects.filter(pk=job.params.get("org_id")).first()
+    return org is not None and access.can(job.user, Action.EXPORT, org)
+
+
 def _org_link(job: Job) -> tuple[str, str] | None:
     org = Organization.objects.filter(pk=job.params.get("org_id")).first()
     if org is None or not access.can(job.user, Action.VIEW, org):
@@ -121,5 +133,18 @@ def _org_link(job: Job) -> tuple[str, str] | None:
 
 def register() -> None:
     """Declare the roster job kinds (called once from the AppConfig)."""
-    jobs.register_job(jobs.JobKind(EXPORT, "导出花名册", _run_export, link=_org_link))
-    jobs.register_job(jobs.JobKind(IMPORT, "导入花名册", _run_import, link=_org_link))
+    jobs.register_job(
+        jobs.JobKind(
+            EXPORT, "导出花名册", _run_export, link=_org_link, may_download=_may_download_export
+        )
+    )
+    jobs.register_job(
+        jobs.JobKind(
+            IMPORT,
+            "导入花名册",
+            _run_import,
+            link=_org_link,
+            exclusive=("org_id",),
+            busy=IMPORT_BUSY,
+        )
+    )

@@ -287,11 +287,14 @@ def roster_import(request, pk):
     limits = roster.page_limits()
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        if roster_jobs.import_runs_as_job(org, upload):
-            job = roster_jobs.roster_import_start(by=request.user, org=org, upload=upload)
-            return redirect("jobs:detail", pk=job.pk)
+        as_job = roster_jobs.import_runs_as_job(org, upload)
         try:
+            if as_job:
+                job = roster_jobs.roster_import_start(by=request.user, org=org, upload=upload)
+                return redirect("jobs:detail", pk=job.pk)
             result = roster.import_roster(upload, by=request.user, root=org, limits=limits)
+        except ValidationError as error:  # another import of this organisation is under way
+            apply_errors(form, error)
         except roster.RosterImportError as failure:
             errors = failure.errors
             messages.error(request, f"导入未执行：发现 {len(errors)} 处错误，请修改后重新上传。")

@@ -60,6 +60,7 @@ def job_detail(request, pk):
         {
             "job": job,
             "status": status,
+            "withdrawn": status.downloadable and not jobs.may_download(job),
             "text": _text(status),
             "css": _css(status),
             "kind_label": jobs.kind_label(job),
@@ -91,9 +92,12 @@ def job_status(request, pk):
 @never_cache
 @require_GET
 def job_download(request, pk):
-    """The result file, to the user who asked, until it expires; after that a page says so."""
+    """The result file, to the user who asked, while they still hold the right it was made under
+    and until it expires; otherwise a page says why not."""
     job = jobs.get_job_for_user(request.user, pk)
     status = jobs.job_status(job)
+    if status.downloadable and not jobs.may_download(job):
+        return render(request, "orgs/jobs/withdrawn.html", {"job": job}, status=403)
     if status.downloadable:
         try:
             stream = job.result.open("rb")

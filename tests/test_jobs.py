@@ -7,20 +7,22 @@ import os
 import re
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
-from django.db import connections, transaction
+from django.core.files.base import ContentFile
+from django.core.files.storage import InMemoryStorage, default_storage
+from django.db import connection, connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
 from config.settings import env_bool
 from orgs import jobs, roster, roster_jobs, services
-from orgs.models import Job, JobState, Member, Role
+from orgs.models import Job, JobState, Member, Organization, Role
 from orgs.refusals import refuse
 from reviews.appraisal import jobs as appraisal_jobs
 from reviews.appraisal.models import Slip
@@ -64,6 +66,13 @@ for _kind in (
     jobs.JobKind("test_crashing", "测试", _crashing),
 ):
     jobs.register_job(_kind)
+
+
+@pytest.fixture(autouse=True)
+def storage(monkeypatch):
+    """An empty file storage for each test: the uploads and results counted here are the
+    test's own, not files another test left behind."""
+    monkeypatch.setattr(default_storage, "_wrapped", InMemoryStorage())
 
 
 @pytest.fixture
@@ -160,6 +169,56 @@ def test_a_job_of_a_deactivated_user_does_not_run(own):
     assert "已停用" in job.error and not job.result
 
 
+@pytest.mark.parametrize("breaks", ["storage", "row"])
+def test_an_error_recording_the_outcome_fails_the_job_and_keeps_no_file(
+    own, monkeypatch, caplog, breaks
+):
+    """The work is done; then saving its file (a full disk) or the final save of the row (the
+    database gone) fails: the job ends failed with the general message, not running for ever,
+    and no file is left half-kept."""
+    job = queued(own, text="x")
+    saved = []
+    save = default_storage.save
+
+    def storage_save(name, content, max_length=None):
+        if breaks == "storage":
+            raise OSError("No space left on device: /srv/secret")
+        saved.append(save(name, content, max_length=max_length))
+        return saved[-1]
+
+    def row_save(self, *args, **kwargs):
+        raise RuntimeError("the database at /srv/secret went away")
+
+    monkeypatch.setattr(default_storage, "save", storage_save)
+    if breaks == "row":
+        monkeypatch.setattr(Job, "save", row_save)
+    assert jobs.run(job.pk) == "failed"
+    job.refresh_from_db()
+    assert job.state == JobState.FAILED and job.error == jobs.GENERIC_ERROR
+    assert not job.result and not job.result_name and job.finished_at is not None
+    assert len(saved) == (1 if breaks == "row" else 0)
+    assert not any(default_storage.exists(name) for name in saved)
+    assert any("recording its outcome" in r.getMessage() for r in caplog.records)
+    assert jobs.run(job.pk) == "skipped"  # failed is final
+
+
+def test_a_result_is_stored_under_a_name_of_its_own_and_downloaded_under_the_given_one(
+    personas, client
+):
+    """An organisation's name is the export's file name: stored under it, a name with a path in
+    it was refused by the storage after the work was done."""
+    office = personas.user("office_inside")
+    Organization.objects.filter(pk=personas.orgs["K1"].pk).update(name="../..\\县委/x")
+    job = roster_jobs.roster_export_start(by=office, org=Organization.objects.get(code="K1"))
+    assert jobs.run(job.pk) == "done"
+    job.refresh_from_db()
+    assert re.fullmatch(rf"jobs/\d{{4}}/\d{{2}}/{job.pk}-[0-9a-f]{{16}}\.xlsx", job.result.name)
+    assert job.result_name.startswith("_.._县委_x-花名册-") and job.result_name.endswith(".xlsx")
+    client.force_login(office)
+    response = client.get(reverse("jobs:download", args=[job.pk]))
+    assert response.status_code == 200 and b"".join(response.streaming_content)[:2] == b"PK"
+
+
 def test_many_refusal_messages_are_kept_one_a_line_within_the_field(own):
     job = queued(own, text="x")
     lines = [f"第{i}行：不对。" for i in range(2000)]
@@ -249,6 +308,51 @@ def test_after_expiry_the_download_says_so_and_the_file_is_deleted(own, client):
     assert jobs.expire_jobs() == 0
 
 
+def test_a_file_kept_by_a_job_that_never_finished_expires_in_its_time(own, personas, monkeypatch):
+    """The worker dies after the batch of slips and its file were committed (keep_result),
+    before the job is marked done: the file of voting codes still goes after its two hours."""
+    _fake_pdf(monkeypatch)
+    appraisal = open_appraisal(personas)
+    job = appraisal_jobs.slips_print_start(
+        by=own, appraisal=appraisal, group="member", count=60, url="http://testserver/py/x/"
+    )
+
+    def killed(job_id):
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(jobs, "_discard_upload", killed)  # the first step after the work
+    before = timezone.now()
+    with pytest.raises(SystemExit):
+        jobs.run(job.pk)
+    job.refresh_from_db()
+    assert job.state == JobState.RUNNING and default_storage.exists(job.result.name)
+    hours = datetime.timedelta(hours=appraisal_jobs.SLIPS_FILE_HOURS)
+    assert before + hours <= job.expires_at <= timezone.now() + hours
+    assert jobs.expire_jobs(now=job.expires_at - datetime.timedelta(minutes=1)) == 0
+    assert default_storage.exists(job.result.name)
+    assert jobs.expire_jobs(now=job.expires_at + datetime.timedelta(minutes=1)) == 1
+    assert not default_storage.exists(job.result.name)
+
+
+@pytest.mark.parametrize("state", [JobState.RUNNING, JobState.QUEUED, JobState.FAILED])
+def test_an_unfinished_jobs_file_without_a_time_goes_after_its_kinds_keep_time(own, state):
+    """A file left without `expires_at` by a job that never finished (kept before the time was
+    set with it): gone once the kind's keep time has passed since the job started."""
+    slips = Job.objects.create(user=own, kind=appraisal_jobs.SLIPS, title="印制", state=state)
+    echo = Job.objects.create(user=own, kind="test_echo", title="测试", state=state)
+    started = timezone.now()
+    for job in (slips, echo):
+        job.result.save(f"{job.pk}.pdf", ContentFile(b"%PDF"), save=False)
+        Job.objects.filter(pk=job.pk).update(result=job.result.name, started_at=started)
+    later = started + datetime.timedelta(hours=appraisal_jobs.SLIPS_FILE_HOURS, minutes=1)
+    assert jobs.expire_jobs(now=later - datetime.timedelta(minutes=2)) == 0
+    assert jobs.expire_jobs(now=later) == 1  # the slips' two hours, not the default three days
+    assert not default_storage.exists(slips.result.name)
+    assert default_storage.exists(echo.result.name)
+    slips.refresh_from_db()
+    assert not slips.result
+
+
 def test_an_expired_file_is_refused_and_deleted_before_the_nightly_sweep(own, client):
     job = queued(own, text="旧")
     jobs.run(job.pk)
@@ -259,6 +363,25 @@ def test_an_expired_file_is_refused_and_deleted_before_the_nightly_sweep(own, cl
     response = client.get(reverse("jobs:download", args=[job.pk]))
     assert response.status_code == 410 and "文件已过期" in response.content.decode()
     assert not default_storage.exists(name)
+
+
+def test_an_export_is_not_served_once_the_right_to_export_is_withdrawn(personas, client):
+    """The file is the owner's, and only while they may still export the organisation: a clerk
+    moved away keeps no copy of the county's roster (names, birth dates) for its three days."""
+    clerk = personas.user("office_inside")
+    job = roster_jobs.roster_export_start(by=clerk, org=personas.orgs["K1"])
+    assert jobs.run(job.pk) == "done"
+    client.force_login(clerk)
+    download = reverse("jobs:download", args=[job.pk])
+    detail = reverse("jobs:detail", args=[job.pk])
+    assert client.get(download).status_code == 200
+    assert download in client.get(detail).content.decode()
+    services.role_revoke(by=None, user=clerk, org=personas.orgs["K1"], role=Role.OFFICE)
+    response = client.get(download)
+    assert response.status_code == 403 and "不能下载" in response.content.decode()
+    assert "streaming_content" not in vars(response)
+    page = client.get(detail).content.decode()
+    assert "您已没有下载此文件的权限" in page and download not in page
 
 
 def test_a_job_without_a_file_has_nothing_to_download(own, client):
@@ -402,6 +525,34 @@ def test_the_import_job_checks_the_right_again_when_it_runs(personas, client):
     assert not default_storage.listdir(jobs.UPLOAD_PREFIX)[1]
 
 
+def test_a_second_import_into_the_same_organisation_waits_for_the_first(personas, settings):
+    """Two tabs, or a double click: the second import of a county is refused while the first is
+    queued or running (keeping no upload); once it ended, or if it was lost, another may start."""
+    county = personas.user("county_secretary")
+    k1, b1 = personas.orgs["K1"], personas.orgs["B1"]
+
+    def start(org=k1, user=county):
+        upload = _upload(workbook(members=[member_row("钱六", "B1")]))
+        return roster_jobs.roster_import_start(by=user, org=org, upload=upload)
+
+    first = start()
+    with pytest.raises(ValidationError) as refused:
+        start()
+    assert refused.value.messages == [roster_jobs.IMPORT_BUSY]
+    assert Job.objects.count() == 1 and len(default_storage.listdir(jobs.UPLOAD_PREFIX)[1]) == 1
+    Job.objects.filter(pk=first.pk).update(state=JobState.RUNNING)
+    with pytest.raises(ValidationError):
+        start()
+    other = start(org=b1, user=personas.user("own_branch_secretary"))  # another organisation
+    assert jobs.run(first.pk) == "done"
+    second = start()
+    assert Job.objects.count() == 3 and second.state == JobState.QUEUED
+    # a job queued and never run (its message lost) keeps nobody waiting for ever
+    stuck = timezone.now() - datetime.timedelta(hours=jobs.STUCK_HOURS, minutes=1)
+    Job.objects.filter(pk__in=[second.pk, other.pk]).update(created_at=stuck)
+    start()
+
+
 def test_a_small_branch_import_stays_in_the_request(personas, own, client):
     client.force_login(own)
     url = reverse("orgs:roster_import", args=[personas.orgs["B1"].pk])
@@ -424,6 +575,119 @@ def test_an_upload_left_by_a_job_that_never_ran_is_deleted_by_the_sweep(personas
     assert not default_storage.listdir(jobs.UPLOAD_PREFIX)[1]
     job.refresh_from_db()
     assert "upload" not in job.params
+
+
+# ---------------------------------------------------------------- imports at the same time
+
+needs_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="two transactions at once need PostgreSQL"
+)
+
+
+def _race(monkeypatch, first, second) -> bool:
+    """Run `first` until it is about to create its first member, inside its import's
+    transaction; then run `second`, and let `first` go on once `second` either waits for a lock
+    or starts creating members too. Whether `second` waited."""
+    holding, second_creates = threading.Event(), threading.Event()
+    waited = []
+    create = services.member_create
+
+    def someone_waits_for_a_lock() -> bool:
+        with connection.cursor() as cursor:  # first's own connection, in its transaction
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # else read once a transaction
+            cursor.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock')"
+            )
+            return cursor.fetchone()[0]
+
+    def member_create(**kwargs):
+        name = threading.current_thread().name
+        if name == "first" and not holding.is_set():
+            holding.set()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not second_creates.is_set():
+                if someone_waits_for_a_lock():
+                    waited.append(True)
+                    break
+                time.sleep(0.02)
+        elif name == "second":
+            second_creates.set()
+        return create(**kwargs)
+
+    def work(fn):
+        try:
+            fn()
+        finally:
+            connections.close_all()
+
+    monkeypatch.setattr(services, "member_create", member_create)
+    one = threading.Thread(target=work, args=(first,), name="first")
+    one.start()
+    assert holding.wait(20), "the first import created no member"
+    two = threading.Thread(target=work, args=(second,), name="second")
+    two.start()
+    one.join(30)
+    two.join(30)
+    return bool(waited)
+
+
+@needs_postgresql
+def test_the_same_import_run_by_two_workers_at_once_creates_its_members_once(
+    transactional_db, monkeypatch
+):
+    """Two jobs for one county (one taken as lost by the guard, then delivered after all): the
+    second waits for the first's transaction, then finds its members and changes nothing."""
+    monkeypatch.setattr(jobs, "_enqueue", lambda job_id: None)  # two workers, played below
+    p = build_personas()
+    county, k1 = p.user("county_secretary"), p.orgs["K1"]
+    data = workbook(members=[member_row("钱六", "B1"), member_row("孙八", "B2")]).getvalue()
+
+    def start():
+        upload = _upload(io.BytesIO(data))
+        return roster_jobs.roster_import_start(by=county, org=k1, upload=upload)
+
+    one = start()
+    stuck = timezone.now() - datetime.timedelta(hours=jobs.STUCK_HOURS, minutes=1)
+    Job.objects.filter(pk=one.pk).update(created_at=stuck)
+    two = start()
+    outcomes = {}
+    waited = _race(
+        monkeypatch,
+        lambda: outcomes.update(one=jobs.run(one.pk)),
+        lambda: outcomes.update(two=jobs.run(two.pk)),
+    )
+    assert waited and outcomes == {"one": "done", "two": "done"}
+    assert Member.objects.filter(name__in=["钱六", "孙八"]).count() == 2
+    assert "新增党员 2 名" in Job.objects.get(pk=one.pk).message
+    assert "没有变化" in Job.objects.get(pk=two.pk).message
+
+
+@needs_postgresql
+@pytest.mark.parametrize(
+    ("second_root", "waits"), [("B1", True), ("T2", False)], ids=["inside", "elsewhere"]
+)
+def test_an_import_waits_for_one_of_a_subtree_around_it_only(
+    transactional_db, monkeypatch, second_root, waits
+):
+    """An import of B1 while K1's runs waits for it (and then finds its members); one of T2, in
+    another county, runs beside it."""
+    p = build_personas()
+    k1_rows = [member_row("钱六", "B1")]
+    second_rows = [member_row("钱六", "B1")] if waits else [member_row("李七", "B3")]
+    results = {}
+
+    def importing(root, rows):
+        stream = workbook(members=rows)
+        return lambda: results.update(
+            {root: roster.import_roster(stream, by=None, root=p.orgs[root])}
+        )
+
+    waited = _race(monkeypatch, importing("K1", k1_rows), importing(second_root, second_rows))
+    assert waited == waits
+    assert results["K1"].members_created == 1
+    assert results[second_root].members_created == (0 if waits else 1)
+    assert Member.objects.filter(name="钱六").count() == 1
 
 
 # ---------------------------------------------------------------- appraisal slips on jobs
@@ -468,9 +732,9 @@ def test_more_than_fifty_slips_are_printed_by_a_job_served_to_the_asker_only(
     code = re.compile(r"\d{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
     for text in (job.title, job.message, job.error, str(job.params), job.result.name):
         assert not code.search(text)
-    assert job.expires_at == job.finished_at + datetime.timedelta(
-        hours=appraisal_jobs.SLIPS_FILE_HOURS
-    )
+    # the file's time counts from when it was kept, with the batch, not from the job's end
+    kept_at = job.expires_at - datetime.timedelta(hours=appraisal_jobs.SLIPS_FILE_HOURS)
+    assert job.started_at <= kept_at <= job.finished_at
     download = client.get(reverse("jobs:download", args=[job.pk]))
     serials = ",".join(str(n) for n in range(1, 52)).encode()
     assert b"".join(download.streaming_content) == b"%PDF-1.7 " + serials
@@ -524,6 +788,46 @@ def test_a_slips_job_whose_printing_fails_keeps_no_slip_and_no_file(personas, ow
     job.refresh_from_db()
     assert job.error == jobs.GENERIC_ERROR and not job.result
     assert not Slip.objects.filter(appraisal=appraisal).exists()
+
+
+def test_a_double_click_on_more_than_fifty_slips_prints_one_batch(
+    personas, own, client, monkeypatch
+):
+    _fake_pdf(monkeypatch)
+    appraisal = open_appraisal(personas)
+    client.force_login(own)
+    url = reverse("appraisal:slips", args=[appraisal.pk])
+    first = client.post(url, {"group": "member", "count": "60"})
+    job = Job.objects.get()
+    assert first["Location"] == reverse("jobs:detail", args=[job.pk])
+    second = client.post(url, {"group": "member", "count": "61"})  # the first is still queued
+    page = second.content.decode()
+    assert second.status_code == 200 and appraisal_jobs.SLIPS_BUSY in page
+    assert 'value="61"' in page  # the form keeps what was typed
+    assert Job.objects.count() == 1
+    assert jobs.run(job.pk) == "done"
+    assert Slip.objects.filter(appraisal=appraisal).count() == 60
+    assert client.post(url, {"group": "member", "count": "61"}).status_code == 302  # done now
+
+
+def test_slips_are_not_served_to_who_may_no_longer_run_the_session(personas, own, client):
+    appraisal = open_appraisal(personas)
+    job = appraisal_jobs.slips_print_start(
+        by=own, appraisal=appraisal, group="member", count=60, url="http://testserver/py/x/"
+    )
+    job.result.save("slips.pdf", ContentFile(b"%PDF codes"), save=False)  # as if printed
+    Job.objects.filter(pk=job.pk).update(
+        state=JobState.DONE,
+        result=job.result.name,
+        result_name="slips.pdf",
+        expires_at=timezone.now() + datetime.timedelta(hours=1),
+    )
+    client.force_login(own)
+    url = reverse("jobs:download", args=[job.pk])
+    assert client.get(url).status_code == 200
+    services.role_revoke(by=None, user=own, org=personas.orgs["B1"], role=Role.SECRETARY)
+    response = client.get(url)
+    assert response.status_code == 403 and "不能下载" in response.content.decode()
 
 
 def test_only_who_may_run_the_session_starts_a_slips_job(personas):
@@ -622,3 +926,17 @@ def test_the_job_page_follows_the_job_in_a_browser(transactional_db, live_server
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "job_done_phone.png"), full_page=True)
         browser.close()
+
+
+def test_a_second_county_import_from_the_page_is_refused_with_a_message(personas, client):
+    """The second tab's submission, while the first import is still queued: the form says so,
+    no second job, no 500."""
+    client.force_login(personas.user("county_secretary"))
+    url = reverse("orgs:roster_import", args=[personas.orgs["K1"].pk])
+    rows = [member_row("钱六", "B1")]
+    first = client.post(url, {"file": _upload(workbook(members=rows))})
+    assert first.status_code == 302 and Job.objects.count() == 1
+    second = client.post(url, {"file": _upload(workbook(members=rows))})
+    assert second.status_code == 200
+    assert roster_jobs.IMPORT_BUSY in second.content.decode()
+    assert Job.objects.count() == 1

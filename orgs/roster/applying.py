@@ -1,5 +1,10 @@
 """Applying a roster workbook: every row validated first, then all of it written in one
-transaction through orgs.services, or nothing (RosterImportError names the row that failed)."""
+transaction through orgs.services, or nothing (RosterImportError names the row that failed).
+
+Imports of one subtree run one at a time: the transaction starts by locking the import's scope
+(`_lock_scope`), and the rows are checked against the database only after that, so the same file
+imported twice at once (two tabs, two workers) is written once; the second finds the members the
+first created and has nothing to change."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from orgs import services
@@ -62,36 +67,75 @@ def import_roster(
     job's page).
     """
     plan, errors = read_plan(stream, limits=limits)
-    resolver = Resolver(plan, root, errors)
-    resolver.check_orgs()
-    existing = resolver.check_members()
-    secretaries = resolver.secretaries(existing) if not errors else {}
-    if errors:
+    with transaction.atomic():
+        root = _lock_scope(root)
+        resolver = Resolver(plan, root, errors)
+        resolver.check_orgs()
+        existing = resolver.check_members()
+        secretaries = resolver.secretaries(existing) if not errors else {}
+        if errors:
+            raise RosterImportError(
+                sorted(errors, key=lambda e: (e.sheet != ORG_SHEET, e.sheet, e.row or 0))
+            )
+        total = len(plan.orgs) + len(plan.members) + len(secretaries)
+        at = _Position(progress=progress, total=total)
+        at.report()
+        try:
+            return _apply(
+                plan,
+                by=by,
+                db_orgs=resolver.db_orgs,
+                existing=existing,
+                secretaries=secretaries,
+                at=at,
+            )
+        except ValidationError as failure:
+            reason = "；".join(m.rstrip("。") for m in failure.messages)
+        except IntegrityError:
+            logger.warning("roster import refused by the database", exc_info=True)
+            reason = "与系统中已有的记录冲突（可能有人同时在修改）"
+        except DatabaseError:
+            logger.exception("roster import failed while writing")
+            reason = "数据库暂时无法写入，请稍后重试"
         raise RosterImportError(
-            sorted(errors, key=lambda e: (e.sheet != ORG_SHEET, e.sheet, e.row or 0))
+            [RowError(at.sheet, at.row, "", f"写入时出错：{reason}。未导入任何数据。")]
         )
-    at = _Position(progress=progress, total=len(plan.orgs) + len(plan.members) + len(secretaries))
-    at.report()
-    try:
-        return _apply(
-            plan,
-            by=by,
-            db_orgs=resolver.db_orgs,
-            existing=existing,
-            secretaries=secretaries,
-            at=at,
-        )
-    except ValidationError as failure:
-        reason = "；".join(m.rstrip("。") for m in failure.messages)
-    except IntegrityError:
-        logger.warning("roster import refused by the database", exc_info=True)
-        reason = "与系统中已有的记录冲突（可能有人同时在修改）"
-    except DatabaseError:
-        logger.exception("roster import failed while writing")
-        reason = "数据库暂时无法写入，请稍后重试"
-    raise RosterImportError(
-        [RowError(at.sheet, at.row, "", f"写入时出错：{reason}。未导入任何数据。")]
-    )
+
+
+def _lock_scope(root: Organization | None) -> Organization | None:
+    """Hold the import's scope until the transaction ends; `root` read afresh after that.
+
+    On PostgreSQL, advisory locks named by organisation: the root's taken exclusively, its
+    ancestors' shared, top down. An import of the same subtree, or of one inside it, waits here
+    until this one ends; imports of disjoint subtrees (two counties) run side by side. An
+    unrestricted import takes every tree's top exclusively, so it waits for every other. Not
+    row locks: every insert into the tree shifts the lft/rght of the rows after it, and two
+    imports creating organisations would deadlock on each other's locked roots. SQLite writes
+    one transaction at a time."""
+    if root is None:
+        if connection.vendor == "postgresql":
+            tops = Organization.objects.filter(parent__isnull=True).order_by("pk")
+            _advisory([(pk, True) for pk in tops.values_list("pk", flat=True)])
+        return None
+    fresh = Organization.objects.filter(pk=root.pk).first()
+    if fresh is not None and connection.vendor == "postgresql":
+        chain = fresh.get_ancestors().order_by("lft").values_list("pk", flat=True)
+        _advisory([(pk, False) for pk in chain] + [(fresh.pk, True)])
+        fresh = Organization.objects.filter(pk=root.pk).first()  # as the import before left it
+    if fresh is None:
+        raise RosterImportError([RowError("文件", None, "", "导入范围的党组织已不存在。")])
+    return fresh
+
+
+_SCOPE_LOCK = 7103  # the first key of the advisory locks on a roster import's scope
+
+
+def _advisory(locks: list[tuple[int, bool]]) -> None:
+    """Take the transaction-level advisory locks (organisation id, exclusive?), in order."""
+    with connection.cursor() as cursor:
+        for pk, exclusive in locks:
+            function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+            cursor.execute(f"SELECT {function}(%s, %s)", [_SCOPE_LOCK, pk])
 
 
 PROGRESS_EVERY = 200  # rows between two progress reports

@@ -5,8 +5,10 @@ keeps them: only in the PDF. The job's parameters hold the session, the group an
 a code; its messages name the serials, never a code; the PDF is kept in the same transaction that
 stores the slips' hashes (orgs.jobs.keep_result), so a job run again after a crash finds its batch
 instead of printing another, and a batch whose PDF was not kept was never issued. The file is
-served only to the user who asked, for SLIPS_FILE_HOURS, and the job checks again at run time that
-the user may still run the session (slips_issue refuses anyone else).
+served only to the user who asked, for SLIPS_FILE_HOURS from the moment it is kept, and only while
+they may still run the session; the job checks that again at run time too (slips_issue refuses
+anyone else). One slips job per session is queued or running at a time: a second click on the
+button does not print a second batch.
 """
 
 from __future__ import annotations
@@ -30,11 +32,15 @@ SLIPS = "appraisal_slips"
 SLIPS_JOB_THRESHOLD = 50  # a batch above this many slips is printed in the background
 # The printed codes are votes waiting to be cast: the file is kept only long enough to download.
 SLIPS_FILE_HOURS = 2
+SLIPS_BUSY = (
+    "本次评议已有一批选票码正在印制，请等它完成后再印制下一批（可在“后台任务”中查看进度）。"
+)
 
 
 def slips_print_start(*, by, appraisal: Appraisal, group: str, count: int, url: str) -> Job:
     """Queue the printing of `count` slips of `group` for `by`, who must run the session; `url`
-    is the voting page's address printed on them."""
+    is the voting page's address printed on them. Refused while another batch of the session is
+    queued or being printed."""
     if not can_run_appraisal(by, appraisal):
         refuse(run_refusal(appraisal))
     return jobs.start_job(
@@ -133,11 +139,19 @@ def _run_slips(job: Job, progress) -> None:
     return None
 
 
-def _slips_link(job: Job) -> tuple[str, str] | None:
+def _runnable(job: Job) -> Appraisal | None:
+    """The job's session, if its owner may still run it."""
     appraisal = (
         Appraisal.objects.select_related("org").filter(pk=job.params.get("appraisal_id")).first()
     )
     if appraisal is None or not can_run_appraisal(job.user, appraisal):
+        return None
+    return appraisal
+
+
+def _slips_link(job: Job) -> tuple[str, str] | None:
+    appraisal = _runnable(job)
+    if appraisal is None:
         return None
     return ("返回选票码页面", reverse("appraisal:slips", args=[appraisal.pk]))
 
@@ -145,5 +159,14 @@ def _slips_link(job: Job) -> tuple[str, str] | None:
 def register() -> None:
     """Declare the appraisal's job kinds (called once from the AppConfig)."""
     jobs.register_job(
-        jobs.JobKind(SLIPS, "印制选票码", _run_slips, link=_slips_link, keep_hours=SLIPS_FILE_HOURS)
+        jobs.JobKind(
+            SLIPS,
+            "印制选票码",
+            _run_slips,
+            link=_slips_link,
+            keep_hours=SLIPS_FILE_HOURS,
+            may_download=lambda job: _runnable(job) is not None,
+            exclusive=("appraisal_id",),
+            busy=SLIPS_BUSY,
+        )
     )

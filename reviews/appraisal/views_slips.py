@@ -32,30 +32,35 @@ def slips(request, pk):
     if request.method == "POST" and form.is_valid():
         group, count = form.cleaned_data["group"], form.cleaned_data["count"]
         if count > jobs.SLIPS_JOB_THRESHOLD:
-            job = jobs.slips_print_start(
-                by=request.user,
-                appraisal=appraisal,
-                group=group,
-                count=count,
-                url=vote_url(request, appraisal),
-            )
-            return redirect("jobs:detail", pk=job.pk)
-        try:
-            # the PDF is made before the slips are saved: if it fails, none is stored
-            pdf, name = services.slips_issue(
-                by=request.user,
-                appraisal=appraisal,
-                group=group,
-                count=count,
-                render=lambda issued: _slips_pdf(request, appraisal, group, issued),
-            )
-        except ValidationError as error:
-            apply_errors(form, error)
+            try:
+                job = jobs.slips_print_start(
+                    by=request.user,
+                    appraisal=appraisal,
+                    group=group,
+                    count=count,
+                    url=vote_url(request, appraisal),
+                )
+            except ValidationError as error:
+                apply_errors(form, error)  # a batch already being printed: say so, keep the form
+            else:
+                return redirect("jobs:detail", pk=job.pk)
         else:
-            response = HttpResponse(pdf, content_type="application/pdf")
-            response["Content-Disposition"] = f'attachment; filename="{name}"'
-            response["Cache-Control"] = "no-store"
-            return response
+            try:
+                # the PDF is made before the slips are saved: if it fails, none is stored
+                pdf, name = services.slips_issue(
+                    by=request.user,
+                    appraisal=appraisal,
+                    group=group,
+                    count=count,
+                    render=lambda issued: _slips_pdf(request, appraisal, group, issued),
+                )
+            except ValidationError as error:
+                apply_errors(form, error)
+            else:
+                response = HttpResponse(pdf, content_type="application/pdf")
+                response["Content-Disposition"] = f'attachment; filename="{name}"'
+                response["Cache-Control"] = "no-store"
+                return response
     return render(
         request,
         "reviews/appraisal/slips.html",
