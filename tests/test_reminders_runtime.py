@@ -217,7 +217,7 @@ def sent_count() -> int:
     return Reminder.objects.filter(kind=KEY, email_state=EmailState.SENT).count()
 
 
-QUARTER_IN_MAIL = re.compile(r"【(\d{4})年第(.)季度")
+QUARTER_IN_MAIL = re.compile(r"（(\d{4})年第(.)季度）】")
 
 
 def mails(folder: Path) -> list[tuple[str, frozenset[str]]]:
