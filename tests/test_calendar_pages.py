@@ -414,7 +414,10 @@ def test_home_lists_the_open_work_of_deadlines_near_today(client, personas, kind
         _home(client, personas, "own_branch_secretary", monkeypatch, datetime.date(2026, 6, 20))
     )
     assert "还有20天" in due and "测试季度点评（2026年第二季度）" in due
-    assert f'组织B1：<a href="/orgs/{b1.pk}/">3名党员未点评</a>&nbsp;<span class="badge">3</span>' in due
+    assert (
+        f'组织B1：<a href="/orgs/{b1.pk}/">3名党员未点评</a>&nbsp;<span class="badge">3</span>'
+        in due
+    )
     assert "组织B2" not in due and "1名党员未点评" not in due
     due = _due_section(
         _home(client, personas, "own_branch_secretary", monkeypatch, datetime.date(2026, 7, 13))
