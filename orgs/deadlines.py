@@ -20,7 +20,8 @@ secretary and office (`up1`), a week after it to the grandparent's office (`up2`
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -153,62 +154,108 @@ class Resolved:
         return self.period.slug
 
 
-def _above(org: Organization, prefix: str = "org__") -> Q:
-    return Q(
-        **{
-            f"{prefix}tree_id": org.tree_id,
-            f"{prefix}lft__lte": org.lft,
-            f"{prefix}rght__gte": org.rght,
-        }
-    )
-
-
 def calendar_for(*, org: Organization, year: int) -> list[Resolved]:
-    """The year's deadlines as they apply to `org`, in date order (two queries, plus one per
-    kind whose dates come from another setting)."""
-    ensure_year(year)
-    rows = Deadline.objects.filter(Q(org=None) | _above(org), year=year).select_related("org")
-    best: dict[tuple[str, str], Deadline] = {}
+    """The year's deadlines as they apply to `org`, in date order (see `calendars`)."""
+    return calendars(orgs=[org], years=[year])[org.pk]
+
+
+def calendars(
+    *,
+    orgs: Sequence[Organization],
+    years: Iterable[int],
+    keep: Callable[[Period], bool] | None = None,
+) -> dict[int, list[Resolved]]:
+    """The deadlines of the periods of `years` (those `keep` keeps, else all) as they apply to
+    each of `orgs`: one query for the rows, and one call of a setting-dated kind's dates for
+    each year with a period of it kept."""
+    wanted_years = sorted({y for y in years if is_campaign_year(y)})
+    out: dict[int, list[Resolved]] = {org.pk: [] for org in orgs}
+    if not orgs or not wanted_years:
+        return out
+    kinds = deadline_kinds()
+    periods = {
+        (kind.key, year): [
+            p for p in Period.all_of(year, kind.period_kind) if keep is None or keep(p)
+        ]
+        for kind in kinds
+        for year in wanted_years
+    }
+    above = Q(org=None)
+    for org in orgs:
+        above |= Q(org__tree_id=org.tree_id, org__lft__lte=org.lft, org__rght__gte=org.rght)
+    query = Deadline.objects.filter(above, year__in=wanted_years).select_related("org")
+    rows = list(query)
+    keys = {kind.key for kind in kinds}
+    defaults = defaultdict(int)
     for row in rows:
-        key = (row.kind, row.period)
-        known = best.get(key)
-        if known is None or (
-            row.org is not None and (known.org is None or row.org.level > known.org.level)
-        ):
-            best[key] = row
-    out = []
-    for kind, period in _periods(year):
-        row = best.get((kind.key, period.slug))
-        if row is None:
-            continue
-        resolved = Resolved(
-            kind=kind,
-            period=period,
-            due_on=row.due_on,
-            steps=tuple(row.steps or DEFAULT_STEPS),
-            set_at=row.org,
-            row=row,
-        )
-        if kind.setting_dates is not None:
-            resolved = _from_setting(resolved, org)
-        out.append(resolved)
-    out.sort(key=lambda r: (r.due_on, r.kind.order))
+        if row.org_id is None and row.kind in keys:
+            defaults[row.year] += 1
+    missing = [
+        year
+        for year in wanted_years
+        if defaults[year] < sum(len(Period.all_of(year, kind.period_kind)) for kind in kinds)
+    ]
+    if missing:
+        for year in missing:
+            ensure_year(year)
+        rows = list(query.all())  # a fresh read: `query` keeps the first one
+    dated = {
+        (kind.key, year): kind.setting_dates(year)
+        for kind in kinds
+        if kind.setting_dates is not None
+        for year in wanted_years
+        if periods[(kind.key, year)]
+    }
+    for org in orgs:
+        best: dict[tuple[str, str], Deadline] = {}
+        for row in rows:
+            if row.org is not None and not _covers(row.org, org):
+                continue
+            key = (row.kind, row.period)
+            known = best.get(key)
+            if known is None or (
+                row.org is not None and (known.org is None or row.org.level > known.org.level)
+            ):
+                best[key] = row
+        resolved = []
+        for kind in kinds:
+            for year in wanted_years:
+                for period in periods[(kind.key, year)]:
+                    row = best.get((kind.key, period.slug))
+                    if row is None:
+                        continue
+                    item = Resolved(
+                        kind=kind,
+                        period=period,
+                        due_on=row.due_on,
+                        steps=tuple(row.steps or DEFAULT_STEPS),
+                        set_at=row.org,
+                        row=row,
+                    )
+                    if kind.setting_dates is not None:
+                        item = _nearest_setting(item, org, dated[(kind.key, year)])
+                    resolved.append(item)
+        resolved.sort(key=lambda r: (r.due_on, r.kind.order))
+        out[org.pk] = resolved
     return out
 
 
-def _from_setting(resolved: Resolved, org: Organization) -> Resolved:
+def _covers(above: Organization, org: Organization) -> bool:
+    return above.tree_id == org.tree_id and above.lft <= org.lft and above.rght >= org.rght
+
+
+def _nearest_setting(item: Resolved, org: Organization, dates) -> Resolved:
     nearest = None
-    for at, due_on in resolved.kind.setting_dates(resolved.period.year):
-        if at.tree_id == org.tree_id and at.lft <= org.lft and at.rght >= org.rght:
-            if nearest is None or at.level > nearest[0].level:
-                nearest = (at, due_on)
+    for at, due_on in dates:
+        if _covers(at, org) and (nearest is None or at.level > nearest[0].level):
+            nearest = (at, due_on)
     if nearest is None:
-        return resolved
+        return item
     return Resolved(
-        kind=resolved.kind,
-        period=resolved.period,
+        kind=item.kind,
+        period=item.period,
         due_on=nearest[1],
-        steps=resolved.steps,
+        steps=item.steps,
         set_at=nearest[0],
         row=None,
         from_setting=True,

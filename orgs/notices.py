@@ -14,12 +14,12 @@ import datetime
 import re
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -27,17 +27,16 @@ from django.utils import timezone
 from orgs import extensions
 from orgs.access import Action, can, grants_for, object_id
 from orgs.deadlines import (
-    DEFAULT_STEPS,
     DeadlineKind,
     Resolved,
+    calendars,
     deadline_kind,
     deadline_kinds,
     due_on_day,
-    ensure_year,
     horizon,
     step_label,
 )
-from orgs.models import CalendarFeed, Deadline, EmailOptOut, Organization, Reminder
+from orgs.models import CalendarFeed, EmailOptOut, Organization, Reminder
 from orgs.periods import Period, is_campaign_year
 from orgs.refusals import refuse
 from orgs.selectors import user_organizations
@@ -239,7 +238,7 @@ def calendars_for(
     setting-dated kind's dates per year — whatever the number of organisations and deadlines.
     A year whose default calendar is not written yet is written first (orgs.deadlines.ensure_year)
     and the rows read again."""
-    return _calendars(orgs=orgs, years=years)
+    return calendars(orgs=orgs, years=years)
 
 
 def calendars_between(
@@ -254,8 +253,8 @@ def calendars_between(
     def reaches(period: Period) -> bool:
         return _may_fall_due(period, low, high)
 
-    calendars = _calendars(orgs=orgs, years=_years_reaching(low, high), keep=reaches)
-    return {pk: [r for r in rows if low <= r.due_on <= high] for pk, rows in calendars.items()}
+    found = calendars(orgs=orgs, years=_years_reaching(low, high), keep=reaches)
+    return {pk: [r for r in rows if low <= r.due_on <= high] for pk, rows in found.items()}
 
 
 def _may_fall_due(period: Period, low: datetime.date, high: datetime.date) -> bool:
@@ -266,109 +265,6 @@ def _years_reaching(low: datetime.date, high: datetime.date) -> list[int]:
     """The years whose periods can fall due from `low` to `high`."""
     first, last = (low - DUE_REACH).year, (high + DUE_REACH).year
     return [year for year in range(first, last + 1) if is_campaign_year(year)]
-
-
-def _calendars(
-    *,
-    orgs: Sequence[Organization],
-    years: Iterable[int],
-    keep: Callable[[Period], bool] | None = None,
-) -> dict[int, list[Resolved]]:
-    """The deadlines of the periods of `years` (those `keep` keeps, else all) as they apply to
-    each of `orgs`: one query for the rows, and one call of a setting-dated kind's dates for
-    each year with a period of it kept."""
-    wanted_years = sorted({y for y in years if is_campaign_year(y)})
-    out: dict[int, list[Resolved]] = {org.pk: [] for org in orgs}
-    if not orgs or not wanted_years:
-        return out
-    kinds = deadline_kinds()
-    periods = {
-        (kind.key, year): [
-            p for p in Period.all_of(year, kind.period_kind) if keep is None or keep(p)
-        ]
-        for kind in kinds
-        for year in wanted_years
-    }
-    above = Q(org=None)
-    for org in orgs:
-        above |= Q(org__tree_id=org.tree_id, org__lft__lte=org.lft, org__rght__gte=org.rght)
-    query = Deadline.objects.filter(above, year__in=wanted_years).select_related("org")
-    rows = list(query)
-    keys = {kind.key for kind in kinds}
-    defaults = defaultdict(int)
-    for row in rows:
-        if row.org_id is None and row.kind in keys:
-            defaults[row.year] += 1
-    missing = [
-        year
-        for year in wanted_years
-        if defaults[year] < sum(len(Period.all_of(year, kind.period_kind)) for kind in kinds)
-    ]
-    if missing:
-        for year in missing:
-            ensure_year(year)
-        rows = list(query.all())  # a fresh read: `query` keeps the first one
-    dated = {
-        (kind.key, year): kind.setting_dates(year)
-        for kind in kinds
-        if kind.setting_dates is not None
-        for year in wanted_years
-        if periods[(kind.key, year)]
-    }
-    for org in orgs:
-        best: dict[tuple[str, str], Deadline] = {}
-        for row in rows:
-            if row.org is not None and not _covers(row.org, org):
-                continue
-            key = (row.kind, row.period)
-            known = best.get(key)
-            if known is None or (
-                row.org is not None and (known.org is None or row.org.level > known.org.level)
-            ):
-                best[key] = row
-        resolved = []
-        for kind in kinds:
-            for year in wanted_years:
-                for period in periods[(kind.key, year)]:
-                    row = best.get((kind.key, period.slug))
-                    if row is None:
-                        continue
-                    item = Resolved(
-                        kind=kind,
-                        period=period,
-                        due_on=row.due_on,
-                        steps=tuple(row.steps or DEFAULT_STEPS),
-                        set_at=row.org,
-                        row=row,
-                    )
-                    if kind.setting_dates is not None:
-                        item = _nearest_setting(item, org, dated[(kind.key, year)])
-                    resolved.append(item)
-        resolved.sort(key=lambda r: (r.due_on, r.kind.order))
-        out[org.pk] = resolved
-    return out
-
-
-def _covers(above: Organization, org: Organization) -> bool:
-    return above.tree_id == org.tree_id and above.lft <= org.lft and above.rght >= org.rght
-
-
-def _nearest_setting(item: Resolved, org: Organization, dates) -> Resolved:
-    nearest = None
-    for at, due_on in dates:
-        if _covers(at, org) and (nearest is None or at.level > nearest[0].level):
-            nearest = (at, due_on)
-    if nearest is None:
-        return item
-    return Resolved(
-        kind=item.kind,
-        period=item.period,
-        due_on=nearest[1],
-        steps=item.steps,
-        set_at=nearest[0],
-        row=None,
-        from_setting=True,
-    )
 
 
 def steps_text(steps: Iterable[int]) -> str:
@@ -549,10 +445,10 @@ def calendar_page(*, user, year: int, today: datetime.date) -> CalendarPage:
     def keep(period: Period) -> bool:
         return period.year == year or _may_fall_due(period, low, high)
 
-    calendars = _calendars(orgs=orgs, years=[year, *_years_reaching(low, high)], keep=keep)
+    found = calendars(orgs=orgs, years=[year, *_years_reaching(low, high)], keep=keep)
     page = CalendarPage(year=year, calendars=[])
     for org in orgs:
-        rows = calendars[org.pk]
+        rows = found[org.pk]
         coming = [r for r in rows if today <= r.due_on <= high]
         first = coming[0].due_on if coming else None
         page.calendars.append(
@@ -576,7 +472,7 @@ def calendar_page(*, user, year: int, today: datetime.date) -> CalendarPage:
     owed = _owed_org_ids(user)
     by_id = {org.pk: org for org in orgs if org.pk in owed}
     page.overdue = _open_work(
-        user=user, by_id=by_id, calendars=calendars, today=today, pick=last_passed
+        user=user, by_id=by_id, calendars=found, today=today, pick=last_passed
     )
     return page
 
