@@ -32,6 +32,7 @@ urlpatterns = [
     path("jobs/", include("orgs.urls_jobs")),
     path("pledges/", include("pledges.urls")),
     path("reviews/", include("reviews.urls")),
+    path("ledgers/", include("ledgers.urls")),
     path("gs/", include((public_urlpatterns, "public"))),
     path("appraisal/", include("reviews.appraisal.urls")),
     path("py/", include((vote_urlpatterns, "vote"))),

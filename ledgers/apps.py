@@ -8,12 +8,14 @@ class LedgersConfig(AppConfig):
     verbose_name = "写实簿"
 
     def ready(self):
+        from ledgers import demo, jobs, links, locks, obligations, services
+        from orgs import extensions
         from orgs.deadlines import DeadlineKind, register_deadline
         from orgs.periods import HALF, QUARTER
 
         # 黑创先办[2010]12号 §四.2: branches write up members each quarter, the committee above
         # writes up organisations each half-year; the sections are signed after the period ends.
-        # Who still owes a section is the ledgers' obligation rule, added with the ledgers.
+        # Who still owes a section is the ledgers' obligation rule (ledgers/obligations.py).
         register_deadline(
             DeadlineKind(
                 key="ledger_member",
@@ -34,3 +36,9 @@ class LedgersConfig(AppConfig):
                 order=71,
             )
         )
+        obligations.register()
+        jobs.register()
+        locks.register()
+        links.register()
+        extensions.demo_seeders.append(demo.seed)
+        extensions.member_transfer_hooks.append(services.member_ledger_moved)

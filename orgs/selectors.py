@@ -9,7 +9,13 @@ from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 
 from orgs.access import members_visible_to, orgs_visible_to
-from orgs.models import Member, Membership, Organization, OrganizationUserObjectPermission
+from orgs.models import (
+    Member,
+    Membership,
+    Organization,
+    OrganizationUserObjectPermission,
+    OrgYearFigure,
+)
 
 K = TypeVar("K", int, str)
 
@@ -156,3 +162,56 @@ def own_member(*, user) -> Member | None:
 
 def org_lookup_by_code(*, user, code: str) -> Organization | None:
     return orgs_visible_to(user).filter(code=code.strip()).first()
+
+
+def members_during(*, org: Organization, start: datetime.date, end: datetime.date):
+    """Members on the roll of `org` at any time in [start, end] (one query), by name."""
+    return (
+        Member.objects.filter(
+            Q(memberships__org=org)
+            & Q(memberships__start__lte=end)
+            & (Q(memberships__end__isnull=True) | Q(memberships__end__gt=start))
+        )
+        .distinct()
+        .select_related("org", "user")
+        .order_by("name", "pk")
+    )
+
+
+def memberships_of(*, member_ids, start: datetime.date, end: datetime.date) -> dict:
+    """The dated memberships of many members overlapping [start, end], by member pk, oldest
+    first, each with its organisation (one query)."""
+    rows = (
+        Membership.objects.filter(member_id__in=list(member_ids), start__lte=end)
+        .filter(Q(end__isnull=True) | Q(end__gt=start))
+        .select_related("org", "org__secretary")
+        .order_by("start", "pk")
+    )
+    found: dict[int, list[Membership]] = {}
+    for row in rows:
+        found.setdefault(row.member_id, []).append(row)
+    return found
+
+
+def org_on(memberships, day: datetime.date) -> Organization | None:
+    """The organisation of the membership (from `memberships_of`) that holds on `day`."""
+    for row in memberships:
+        if row.start <= day and (row.end is None or row.end > day):
+            return row.org
+    return None
+
+
+def org_figures(*, org_ids, year: int) -> dict[int, tuple[int, int]]:
+    """For each organisation: (members in its whole subtree now, 入党积极分子数 of `year`).
+    Two queries however many organisations."""
+    orgs = (
+        Organization.objects.filter(pk__in=list(org_ids))
+        .annotate(member_count=_subtree_member_count())
+        .values_list("pk", "member_count")
+    )
+    activists = dict(
+        OrgYearFigure.objects.filter(org_id__in=list(org_ids), year=year).values_list(
+            "org_id", "activist_count"
+        )
+    )
+    return {pk: (count, activists.get(pk, 0)) for pk, count in orgs}

@@ -355,8 +355,32 @@ def pledges_of_year(
     `include_unvetted`. Two queries: the pledges, and their fulfilment reports."""
     if (member is None) == (org is None):
         raise TypeError("pledges_of_year needs exactly one of member and org")
+    owner = member if member is not None else org
+    found = pledge_records_by_owner(
+        year=year,
+        member_ids=[member.pk] if member is not None else None,
+        org_ids=[org.pk] if org is not None else None,
+        include_unvetted=include_unvetted,
+    )
+    return found.get(owner.pk, [])
+
+
+def pledge_records_by_owner(
+    *,
+    year: int,
+    member_ids: Iterable[int] | None = None,
+    org_ids: Iterable[int] | None = None,
+    include_unvetted: bool = False,
+) -> dict[int, list[PledgeRecord]]:
+    """`pledges_of_year` for many members (or many organisations) at once, by the owner's pk.
+    Two queries however many owners."""
+    if (member_ids is None) == (org_ids is None):
+        raise TypeError("pledge_records_by_owner needs exactly one of member_ids and org_ids")
     pledges = Pledge.objects.filter(year=year)
-    pledges = pledges.filter(owner_member=member) if member else pledges.filter(owner_org=org)
+    if member_ids is not None:
+        pledges = pledges.filter(owner_member_id__in=list(member_ids))
+    else:
+        pledges = pledges.filter(owner_org_id__in=list(org_ids), owner_member__isnull=True)
     if not include_unvetted:
         pledges = pledges.pledged()
     pledges = (
@@ -366,12 +390,13 @@ def pledges_of_year(
         )
         .order_by("created_at", "pk")
     )
-    records = []
+    found: dict[int, list[PledgeRecord]] = {}
     for pledge in pledges:
         reports = {f.period: f for f in pledge.fulfilments.all()}
         periods = [PeriodFulfilment(p, reports.get(p.number)) for p in pledge.periods()]
-        records.append(PledgeRecord(pledge=pledge, periods=periods))
-    return records
+        owner = pledge.owner_member_id if member_ids is not None else pledge.owner_org_id
+        found.setdefault(owner, []).append(PledgeRecord(pledge=pledge, periods=periods))
+    return found
 
 
 def open_rectifications(

@@ -625,3 +625,57 @@ def review_counts_by_org(*, period: Period, within: Organization) -> dict[int, R
     for org_id, n in open_items:
         of(org_id).open_rectifications = n
     return counts
+
+
+PeriodKey = tuple[int, int]  # (the member's or the organisation's pk, the period's number)
+
+
+def signed_reviews_by_subject(
+    *, year: int, member_ids: Iterable[int] | None = None, org_ids: Iterable[int] | None = None
+) -> dict[PeriodKey, LeaderReview]:
+    """The year's signed reviews of many members (by quarter) or many organisations (by
+    half-year), keyed by (subject pk, period number), in one query. As `signed_review`: for a
+    member the review the owing branch wrote (a review counts for the member's branch at the
+    quarter's end: `org`) before another's; for an organisation its parent's before a linked
+    leader's or a random one; the corrected version of a corrected review."""
+    if (member_ids is None) == (org_ids is None):
+        raise TypeError("signed_reviews_by_subject needs exactly one of member_ids and org_ids")
+    reviews = LeaderReview.objects.filter(year=year)
+    if member_ids is not None:
+        reviews = reviews.filter(
+            period_kind=QUARTER,
+            subject_kind=SubjectKind.MEMBER,
+            subject_member_id__in=list(member_ids),
+        )
+        meets = Q(reviewer_org_id=F("org_id"))
+    else:
+        reviews = reviews.filter(
+            period_kind=HALF, subject_kind=SubjectKind.ORG, subject_org_id__in=list(org_ids)
+        )
+        meets = Q(reviewer_org_id=F("subject_org__parent_id"))
+    chosen: dict[PeriodKey, LeaderReview] = {}
+    for review in _signed_first(reviews, meets):
+        subject = review.subject_member_id if member_ids is not None else review.subject_org_id
+        chosen.setdefault((subject, review.period), review)
+    return chosen
+
+
+def exemptions_by_subject(
+    *, year: int, member_ids: Iterable[int] | None = None, org_ids: Iterable[int] | None = None
+) -> dict[PeriodKey, Exemption]:
+    """The year's 免予点评 of many members (quarters) or organisations (half-years), keyed by
+    (subject pk, period number). One query."""
+    if (member_ids is None) == (org_ids is None):
+        raise TypeError("exemptions_by_subject needs exactly one of member_ids and org_ids")
+    found = Exemption.objects.filter(year=year)
+    if member_ids is not None:
+        found = found.filter(
+            period_kind=QUARTER,
+            subject_kind=SubjectKind.MEMBER,
+            subject_member_id__in=list(member_ids),
+        )
+        return {(e.subject_member_id, e.period): e for e in found.order_by("pk")}
+    found = found.filter(
+        period_kind=HALF, subject_kind=SubjectKind.ORG, subject_org_id__in=list(org_ids)
+    )
+    return {(e.subject_org_id, e.period): e for e in found.order_by("pk")}

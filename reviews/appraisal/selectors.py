@@ -4,6 +4,7 @@ rows (the pages format them). `published_entries` is what the ledgers and statis
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
@@ -259,30 +260,68 @@ def published_entries(
     year, newest first). Two queries."""
     if (member is None) == (org is None):
         raise ValueError("published_entries needs a member or an organisation")
+    found = _published_entries(
+        members={member.pk: member} if member is not None else None,
+        orgs={org.pk: org} if org is not None else None,
+        year=year,
+    )
+    return [entry for entries in found.values() for entry in entries]
+
+
+def published_entries_by_subject(
+    *,
+    year: int,
+    members: Iterable[Member] | None = None,
+    orgs: Iterable[Organization] | None = None,
+) -> dict[int, AppraisalEntry]:
+    """The year's published entry of many members (or organisations), by the subject's pk (the
+    latest session's when there were several). Two queries however many subjects."""
+    if (members is None) == (orgs is None):
+        raise ValueError("published_entries_by_subject needs members or organisations")
+    found = _published_entries(
+        members={m.pk: m for m in members} if members is not None else None,
+        orgs={o.pk: o for o in orgs} if orgs is not None else None,
+        year=year,
+    )
+    return {pk: entries[0] for pk, entries in found.items() if entries}
+
+
+def _published_entries(
+    *,
+    members: dict[int, Member] | None,
+    orgs: dict[int, Organization] | None,
+    year: int | None,
+) -> dict[int, list[AppraisalEntry]]:
     found = AppraisalSubject.objects.filter(
         appraisal__in=Appraisal.objects.published().values("pk")
     )
-    found = found.filter(member=member) if member is not None else found.filter(subject_org=org)
+    if members is not None:
+        found = found.filter(member_id__in=list(members))
+    else:
+        found = found.filter(subject_org_id__in=list(orgs))
     sessions = Appraisal.objects.published()
     if year is not None:
         found = found.filter(appraisal__year=year)
         sessions = sessions.filter(year=year)
-    entries = []
-    rows = found.select_related("appraisal", "appraisal__org").order_by("-appraisal__year")
+    entries: dict[int, list[AppraisalEntry]] = {}
+    rows = found.select_related("appraisal", "appraisal__org").order_by(
+        "-appraisal__year", "-appraisal__published_at", "-pk"
+    )
     for subject in rows:
         appraisal = subject.appraisal
         tally = appraisal.tally or {}
         # a session of fewer than SMALL_GROUP ballots: its counts are for the running secretary's
         # results page only, never in a record read by others (nor any group's counts, ever)
         few = tally.get("ballots", 0) < SMALL_GROUP
-        entries.append(
+        pk = subject.member_id if members is not None else subject.subject_org_id
+        entries.setdefault(pk, []).append(
             AppraisalEntry(
                 appraisal=appraisal,
                 year=appraisal.year,
                 kind=appraisal.kind,
                 org=appraisal.org,
-                member=member,
-                subject_org=org,
+                member=members[pk] if members is not None else None,
+                subject_org=orgs[pk] if orgs is not None else None,
                 subject=subject,
                 grade=subject.final_grade,
                 counts=None if few else (subject.counts or [0] * 5)[:4],
@@ -295,30 +334,38 @@ def published_entries(
                 published_on=_published_on(appraisal),
             )
         )
-    key = f"m{member.pk}" if member is not None else f"o{org.pk}"
-    for appraisal in sessions.filter(excluded__has_key=key).select_related("org"):
+    # sessions that left a subject out (暂缓评议): their `excluded` keys are m<pk> / o<pk>
+    prefix = "m" if members is not None else "o"
+    subjects = members if members is not None else orgs
+    keys = [f"{prefix}{pk}" for pk in subjects]
+    for appraisal in sessions.filter(excluded__has_any_keys=keys).select_related("org"):
         tally = appraisal.tally or {}
-        entries.append(
-            AppraisalEntry(
-                appraisal=appraisal,
-                year=appraisal.year,
-                kind=appraisal.kind,
-                org=appraisal.org,
-                member=member,
-                subject_org=org,
-                subject=None,
-                grade="",
-                counts=[0, 0, 0, 0],
-                satisfaction=None,
-                party_participants=tally.get("party_participants", 0),
-                mass_participants=tally.get("mass_participants", 0),
-                ballots=0,
-                few_ballots=False,
-                excluded=appraisal.excluded[key]["reason"],
-                published_on=_published_on(appraisal),
+        for key, left_out in appraisal.excluded.items():
+            if not key.startswith(prefix) or not key[1:].isdigit() or int(key[1:]) not in subjects:
+                continue
+            pk = int(key[1:])
+            entries.setdefault(pk, []).append(
+                AppraisalEntry(
+                    appraisal=appraisal,
+                    year=appraisal.year,
+                    kind=appraisal.kind,
+                    org=appraisal.org,
+                    member=members[pk] if members is not None else None,
+                    subject_org=orgs[pk] if orgs is not None else None,
+                    subject=None,
+                    grade="",
+                    counts=[0, 0, 0, 0],
+                    satisfaction=None,
+                    party_participants=tally.get("party_participants", 0),
+                    mass_participants=tally.get("mass_participants", 0),
+                    ballots=0,
+                    few_ballots=False,
+                    excluded=left_out["reason"],
+                    published_on=_published_on(appraisal),
+                )
             )
-        )
-    entries.sort(key=lambda entry: -entry.year)
+    for found_entries in entries.values():
+        found_entries.sort(key=lambda entry: -entry.year)
     return entries
 
 

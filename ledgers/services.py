@@ -1,0 +1,464 @@
+"""Writes of the 写实簿: opening ledgers, the text people add, signatures and their withdrawal.
+
+A signature freezes a section: the canonical snapshot of what was signed is stored with its
+SHA-256 and chained to the ledger's previous signature (ledgers/chain.py), and every record the
+section was built from is locked (ledgers.models.Lock, held by database triggers) until the
+signature is withdrawn. The ledger row is locked while a signature is written, so two requests
+cannot both take the next link of the chain.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from ledgers import access, chain
+from ledgers import sections as S
+from ledgers.assembly import (
+    MISSING,
+    NONE,
+    NOT_DUE,
+    LedgerView,
+    SectionView,
+    member_ledgers,
+    org_ledgers,
+)
+from ledgers.models import (
+    Ledger,
+    LedgerEvent,
+    LedgerKind,
+    LedgerNote,
+    Lock,
+    NoteKind,
+    Signature,
+)
+from orgs.events import actor_of
+from orgs.models import Member, Organization
+from orgs.refusals import refuse
+
+NOTE_LIMIT = 4000
+REASON_LIMIT = 500
+
+
+def _name_of(user) -> str:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return ""
+    member = Member.objects.filter(user=user).only("name").first()
+    return member.name if member else (user.get_full_name() or user.get_username())
+
+
+def _event(ledger: Ledger, *, by, action: str, section: str = "", slot: str = "", comment=""):
+    LedgerEvent.objects.create(
+        ledger=ledger,
+        actor=actor_of(by),
+        actor_name=_name_of(by),
+        action=action,
+        section=section,
+        slot=slot,
+        comment=(comment or "")[:NOTE_LIMIT],
+    )
+
+
+def assemble(*, subject, year: int, today: datetime.date) -> LedgerView:
+    """The one ledger of a member or an organisation."""
+    if isinstance(subject, Member):
+        return member_ledgers(year=year, members=[subject], today=today)[0]
+    return org_ledgers(year=year, orgs=[subject], today=today)[0]
+
+
+def _open(view: LedgerView) -> Ledger:
+    """The ledger row of `view`, created on first use, locked for this transaction."""
+    if view.keeper is None:
+        refuse("该党员不在任何党支部，无法建立写实簿。")
+    lookup = (
+        {"kind": LedgerKind.MEMBER, "member": view.member}
+        if view.is_member
+        else {"kind": LedgerKind.ORG, "subject_org": view.org}
+    )
+    ledger, _ = Ledger.objects.get_or_create(
+        year=view.year, **lookup, defaults={"keeper": view.keeper}
+    )
+    return Ledger.objects.select_for_update().select_related("keeper").get(pk=ledger.pk)
+
+
+@transaction.atomic
+def ledgers_open(*, by, org: Organization, year: int, today: datetime.date | None = None) -> int:
+    """建立写实簿: the year's ledgers `org` keeps — its members' (a branch) and its basic-level
+    children's — in one step; those already open stay as they are. Returns how many were made."""
+    from ledgers.selectors import kept_members, kept_orgs  # the read side of the same rule
+
+    today = today or timezone.localdate()
+    if access.leading_role_at(by, org) is None:
+        refuse(f"只有{org.name}的书记或副书记可以建立写实簿。")
+    made = 0
+    members = kept_members(org=org, year=year, today=today)
+    have = set(
+        Ledger.objects.filter(kind=LedgerKind.MEMBER, year=year, member__in=members).values_list(
+            "member_id", flat=True
+        )
+    )
+    new = [
+        Ledger(kind=LedgerKind.MEMBER, year=year, member=m, keeper=org)
+        for m in members
+        if m.pk not in have
+    ]
+    children = kept_orgs(org=org)
+    have = set(
+        Ledger.objects.filter(kind=LedgerKind.ORG, year=year, subject_org__in=children).values_list(
+            "subject_org_id", flat=True
+        )
+    )
+    new += [
+        Ledger(kind=LedgerKind.ORG, year=year, subject_org=c, keeper=org)
+        for c in children
+        if c.pk not in have
+    ]
+    created = Ledger.objects.bulk_create(new, ignore_conflicts=True)
+    made = len(created)
+    for ledger in Ledger.objects.filter(pk__in=[c.pk for c in created if c.pk]):
+        _event(ledger, by=by, action="open")
+    return made
+
+
+# ---------------------------------------------------------------- the text people add
+
+
+def _frozen_refusal(section: SectionView) -> str | None:
+    if section.signatures:
+        first = min(section.signatures.values(), key=lambda s: s.seq)
+        return (
+            f"“{section.spec.heading}”已由{first.signer_name}于{first.signed_on:%Y年%m月%d日}"
+            "签字，不能再修改；如需修改，请先撤回签字。"
+        )
+    return None
+
+
+@transaction.atomic
+def ledger_note_save(
+    *,
+    by,
+    subject,
+    year: int,
+    section: str,
+    kind: str,
+    text: str,
+    today: datetime.date | None = None,
+) -> LedgerNote | None:
+    """Write (or, with empty text, delete) the 简要总结, its draft, a 另附页 or the reason a record
+    is missing, on a section not yet signed. Returns the note, or None when deleted."""
+    today = today or timezone.localdate()
+    if kind not in NoteKind.values:
+        refuse("填写内容的类别有误。")
+    if kind in (NoteKind.SUMMARY, NoteKind.DRAFT) and section != "year":
+        refuse("简要总结只在“年度写实”中填写。")
+    text = (text or "").strip()
+    if len(text) > NOTE_LIMIT:
+        refuse(f"内容不能超过{NOTE_LIMIT}字（现有{len(text)}字）。", "text")
+    view = assemble(subject=subject, year=year, today=today)
+    try:
+        spec_view = view.section(section)
+    except KeyError:
+        refuse("没有这个栏目。")
+    refusal = access.note_refusal(by, view, spec_view, kind)
+    if refusal:
+        refuse(refusal)
+    if kind != NoteKind.DRAFT:
+        frozen = _frozen_refusal(spec_view)
+        if frozen:
+            refuse(frozen)
+    if kind == NoteKind.MISSING and text and not spec_view.missing:
+        refuse("此栏记录齐全，不需要说明缺记录的原因。")
+    ledger = _open(view)
+    # read again under the ledger's lock: a signature may have landed since the assembly
+    if (
+        kind != NoteKind.DRAFT
+        and Signature.objects.filter(
+            ledger=ledger, section=section, withdrawn_at__isnull=True
+        ).exists()
+    ):
+        refuse("此栏刚刚已被签字，不能再修改。")
+    note = LedgerNote.objects.filter(ledger=ledger, section=section, kind=kind).first()
+    label = NoteKind(kind).label
+    if not text:
+        if note is not None:
+            note.delete()
+            _event(ledger, by=by, action="note_clear", section=section, comment=label)
+        return None
+    if note is None:
+        note = LedgerNote(ledger=ledger, section=section, kind=kind)
+    elif note.text == text:
+        return note
+    note.text, note.by, note.by_name = text, actor_of(by), _name_of(by)
+    note.save()
+    _event(ledger, by=by, action="note", section=section, comment=f"{label}：{text}")
+    return note
+
+
+# ---------------------------------------------------------------- signatures
+
+
+@dataclass(frozen=True)
+class SignItem:
+    """One signature to make: a section's slot of a member's or an organisation's ledger."""
+
+    subject: Member | Organization
+    section: str
+    slot: str
+
+
+def _item_label(view: LedgerView, section: SectionView) -> str:
+    return f"{view.subject_name}·{section.spec.group}·{section.spec.heading}"
+
+
+def _check(by, view: LedgerView, section: SectionView, slot: str, *, paper: bool, today) -> None:
+    label = _item_label(view, section)
+    if slot not in section.spec.slots:
+        refuse(f"{label}：没有这一签字栏。")
+    if slot in section.signatures:
+        s = section.signatures[slot]
+        refuse(f"{label}：已由{s.signer_name}于{s.signed_on:%Y年%m月%d日}签字。")
+    refusal = access.sign_refusal(by, view, section, slot, paper=paper)
+    if refusal:
+        refuse(f"{label}：{refusal}")
+    if section.state == NONE:
+        refuse(f"{label}：此栏不属于任何党支部。")
+    if section.state == NOT_DUE:
+        refuse(
+            f"{label}：{section.due_after:%Y年%m月%d日}之后才能签字"
+            f"（{'承诺期' if section.spec.builds_from == S.PLEDGES else section.period.label}结束后）。"
+        )
+    if section.state == MISSING:
+        refuse(
+            f"{label}：缺记录——{'；'.join(section.missing)}。请补齐记录，或填写缺记录说明后再签字。"
+        )
+    for earlier in section.spec.slots[: section.spec.slots.index(slot)]:
+        if earlier not in section.signatures:
+            refuse(f"{label}：应先由{S.SLOT_LABELS[earlier]}签字。")
+
+
+def _payload(view: LedgerView, section: SectionView, signature: Signature, ledger: Ledger) -> dict:
+    return {
+        "ledger": ledger.pk,
+        "kind": view.kind,
+        "year": view.year,
+        "header": view.header,
+        "section": section.key,
+        "group": section.spec.group,
+        "heading": section.spec.heading,
+        "period": section.period.slug,
+        "slot": signature.slot,
+        "signer": signature.signer_name,
+        "capacity": signature.capacity,
+        "on_paper": signature.on_paper,
+        "recorded_by": signature.recorded_by_name,
+        "org": signature.org.name,
+        "signed_on": signature.signed_on.isoformat(),
+        "content": section.content if section.signatures else section.live,
+    }
+
+
+def _write(by, view, section, slot, ledger, *, paper_on, today) -> Signature:
+    org = access.slot_org(view, section, slot)
+    now = timezone.now()
+    if paper_on is not None:
+        name, capacity = view.member.name, "党员本人"
+        signer, recorded_by, recorded_name = None, by, _name_of(by)
+        signed_on = paper_on
+    else:
+        name, capacity = access.signer_identity(by, org, slot)
+        signer, recorded_by, recorded_name = by, None, ""
+        signed_on = today
+    signature = Signature(
+        ledger=ledger,
+        seq=ledger.signature_count + 1,
+        section=section.key,
+        slot=slot,
+        org=org,
+        signer=signer,
+        signer_name=name,
+        capacity=capacity,
+        on_paper=paper_on is not None,
+        recorded_by=recorded_by,
+        recorded_by_name=recorded_name,
+        signed_on=signed_on,
+        signed_at=now,
+    )
+    signature.payload = chain.canonical(_payload(view, section, signature, ledger))
+    signature.content_hash = chain.sha256(signature.payload)
+    signature.prev_hash = ledger.head
+    signature.chain_hash = chain.link(ledger.head, signature.content_hash)
+    signature.save()
+    ledger.head, ledger.signature_count = signature.chain_hash, signature.seq
+    ledger.save(update_fields=["head", "signature_count"])
+    until = datetime.date(view.year, 12, 31)
+    Lock.objects.bulk_create(
+        [
+            Lock(
+                signature=signature,
+                source=source,
+                object_id=pk,
+                until=until if source == "member" else None,
+            )
+            for source, pk in dict.fromkeys(section.sources)
+        ]
+    )
+    section.signatures[slot] = signature
+    action = "paper" if paper_on is not None else "sign"
+    comment = f"{S.SLOT_LABELS[slot]}：{name}（{capacity}）"
+    if paper_on is not None:
+        comment += f"，纸质写实簿签字日期{paper_on:%Y年%m月%d日}，{recorded_name}登记"
+    _event(ledger, by=by, action=action, section=section.key, slot=slot, comment=comment)
+    return signature
+
+
+@transaction.atomic
+def ledger_sign_many(
+    *,
+    by,
+    year: int,
+    items: list[SignItem],
+    paper_on: datetime.date | None = None,
+    today: datetime.date | None = None,
+) -> list[Signature]:
+    """Sign many sections at once, each checked as if signed one by one, in the forms' order
+    (a lower slot before the upper one of the same section); all or nothing. With `paper_on`,
+    record that members without a login signed their paper ledgers on that day."""
+    today = today or timezone.localdate()
+    if not items:
+        refuse("请选择要签字的栏目。")
+    if paper_on is not None:
+        if paper_on > today:
+            refuse("纸质签字日期不能晚于今天。", "paper_on")
+        if paper_on.year < year:
+            refuse(f"纸质签字日期不能早于{year}年。", "paper_on")
+    members = [i.subject for i in items if isinstance(i.subject, Member)]
+    orgs = [i.subject for i in items if not isinstance(i.subject, Member)]
+    # lock the ledgers first (in pk order, so two batches cannot deadlock), then assemble
+    views = {}
+    for found in (
+        member_ledgers(year=year, members=list(dict.fromkeys(members)), today=today)
+        if members
+        else []
+    ) + (org_ledgers(year=year, orgs=list(dict.fromkeys(orgs)), today=today) if orgs else []):
+        views[(found.kind, found.subject.pk)] = found
+    rows = {}
+    for key in sorted(views, key=lambda k: (k[0], k[1])):
+        rows[key] = _open(views[key])
+    # assemble again now that the rows are held: what is signed is what is there under the lock
+    fresh_members = [v.member for k, v in views.items() if k[0] == LedgerKind.MEMBER]
+    fresh_orgs = [v.org for k, v in views.items() if k[0] == LedgerKind.ORG]
+    views = {}
+    for found in (
+        member_ledgers(year=year, members=fresh_members, today=today) if fresh_members else []
+    ) + (org_ledgers(year=year, orgs=fresh_orgs, today=today) if fresh_orgs else []):
+        views[(found.kind, found.subject.pk)] = found
+    order = {}
+    for kind in (LedgerKind.MEMBER, LedgerKind.ORG):
+        for n, spec in enumerate(S.sections_of(kind)):
+            order[(kind, spec.key)] = n
+
+    def rank(item: SignItem):
+        kind = LedgerKind.MEMBER if isinstance(item.subject, Member) else LedgerKind.ORG
+        spec_order = order.get((kind, item.section), 99)
+        try:
+            slot_order = S.section_spec(kind, item.section).slots.index(item.slot)
+        except (KeyError, ValueError):
+            slot_order = 9
+        return (kind, item.subject.pk, spec_order, slot_order)
+
+    done = []
+    seen = set()
+    for item in sorted(items, key=rank):
+        kind = LedgerKind.MEMBER if isinstance(item.subject, Member) else LedgerKind.ORG
+        key = (kind, item.subject.pk, item.section, item.slot)
+        if key in seen:
+            continue  # the same box ticked twice: one signature
+        seen.add(key)
+        view = views[(kind, item.subject.pk)]
+        try:
+            section = view.section(item.section)
+        except KeyError:
+            refuse(f"{view.subject_name}：没有这个栏目。")
+        _check(by, view, section, item.slot, paper=paper_on is not None, today=today)
+        ledger = rows[(kind, item.subject.pk)]
+        view.ledger = ledger
+        done.append(_write(by, view, section, item.slot, ledger, paper_on=paper_on, today=today))
+    return done
+
+
+def ledger_sign(
+    *,
+    by,
+    subject,
+    year: int,
+    section: str,
+    slot: str,
+    paper_on: datetime.date | None = None,
+    today: datetime.date | None = None,
+) -> Signature:
+    """Sign one section's slot of a member's or an organisation's ledger (see ledger_sign_many)."""
+    return ledger_sign_many(
+        by=by,
+        year=year,
+        items=[SignItem(subject, section, slot)],
+        paper_on=paper_on,
+        today=today,
+    )[0]
+
+
+@transaction.atomic
+def signature_withdraw(*, by, signature: Signature, reason: str) -> list[Signature]:
+    """Withdraw a signature, with a reason kept in the history: the signer, or the secretary
+    above. The upper signatures of the same section go with it. Its locks are released."""
+    reason = (reason or "").strip()
+    if not reason:
+        refuse("请填写撤回理由。", "reason")
+    if len(reason) > REASON_LIMIT:
+        refuse(f"撤回理由不能超过{REASON_LIMIT}字。", "reason")
+    ledger = Ledger.objects.select_for_update().get(pk=signature.ledger_id)
+    signature = Signature.objects.select_related("org", "org__parent").get(pk=signature.pk)
+    if signature.withdrawn_at is not None:
+        refuse(f"该签字已于{timezone.localtime(signature.withdrawn_at):%Y年%m月%d日}撤回。")
+    refusal = access.withdraw_refusal(by, signature)
+    if refusal:
+        refuse(refusal)
+    spec = S.section_spec(ledger.kind, signature.section)
+    later = spec.slots[spec.slots.index(signature.slot) :]
+    withdrawn = list(
+        Signature.objects.filter(
+            ledger=ledger,
+            section=signature.section,
+            slot__in=later,
+            withdrawn_at__isnull=True,
+        ).order_by("-seq")
+    )
+    now, name = timezone.now(), _name_of(by)
+    for row in withdrawn:
+        Lock.objects.filter(signature=row).delete()
+        row.withdrawn_at, row.withdrawn_by, row.withdrawn_name = now, by, name
+        row.withdraw_reason = reason
+        row.save(
+            update_fields=["withdrawn_at", "withdrawn_by", "withdrawn_name", "withdraw_reason"]
+        )
+        _event(
+            ledger,
+            by=by,
+            action="withdraw",
+            section=row.section,
+            slot=row.slot,
+            comment=f"撤回{row.signer_name}（{row.capacity}）{row.signed_on:%Y年%m月%d日}的签字：{reason}",
+        )
+    return withdrawn
+
+
+def member_ledger_moved(*, member, from_org, to_org, on, by) -> None:
+    """A transfer hook: the ledgers of the year of the move, and later, are kept by the new
+    branch; the quarters already ended stay with the branches that sign them."""
+    if to_org is None:
+        return
+    Ledger.objects.filter(kind=LedgerKind.MEMBER, member=member, year__gte=on.year).update(
+        keeper=to_org
+    )
