@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := fonts-noto-cjk fonts-arphic-ukai fonts-dejavu-core libharfbuzz-subset0 chromium
+DEB_PACKAGES := fonts-noto-cjk fonts-arphic-ukai fonts-dejavu-core libharfbuzz-subset0 chromium poppler-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1:8000
 PYTEST_ARGS ?=

@@ -8,6 +8,7 @@
     BENCH_ONLY=home make bench       # only the home page (time, queries, plans without an index)
     BENCH_ONLY=load make bench       # only the secretary pages under load (bench/load_bench.py)
     BENCH_ONLY=reminders make bench  # only the reminders sweep, sending and the export job
+    BENCH_ONLY=ledgers make bench    # only the 写实簿: one PDF, the batch job, grids, inspection
 
 Prints a table and writes bench/results/latest.json.
 """
@@ -137,6 +138,12 @@ def main() -> None:
         import reminders_bench
 
         reminders_bench.run(results, timed=timed)
+        report(results)
+        return
+    if only == "ledgers":
+        import ledgers_bench
+
+        ledgers_bench.run(results, timed=timed, runs=RUNS)
         report(results)
         return
     if only == "load":
@@ -300,6 +307,11 @@ def main() -> None:
     import reminders_bench
 
     reminders_bench.run(results, timed=timed)
+
+    # ---- the 写实簿: one member ledger as PDF, the batch job, the grids, the inspection
+    import ledgers_bench
+
+    ledgers_bench.run(results, timed=timed, runs=RUNS)
     report(results)
 
 

@@ -95,6 +95,8 @@ MIDDLEWARE = [
     # an account whose password someone else set goes to the change page first
     "orgs.password_policy.PasswordChangeRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # a change refused under a 写实簿 signature by the database: a 409 page with who signed
+    "orgs.middleware.LedgerLockMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -220,6 +222,8 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "创先争优系统 <noreply@localhost>")
 # The address in the links of reminder e-mails and the calendar feed.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+# the issuing office printed on the cover of every 写实簿 (附件1, 附件2)
+LEDGER_ISSUER = os.environ.get("LEDGER_ISSUER", "××省创先争优活动领导小组办公室 制")
 # How long a background job's result file is kept for the user who asked for it.
 JOB_RESULT_HOURS = int(os.environ.get("JOB_RESULT_HOURS", "72"))
 

@@ -25,7 +25,8 @@ from orgs.access import (
     object_id,
 )
 from orgs.models import Member, Organization, OrgKind, Role
-from orgs.selectors import own_member
+from orgs.periods import Period, is_campaign_year
+from orgs.selectors import memberships_of, own_member
 
 
 def _reads(user, org: Organization | None) -> bool:
@@ -43,14 +44,23 @@ def can_view_org_ledger(user, org: Organization) -> bool:
 LEDGER_ORG_KINDS = (OrgKind.COMMITTEE, OrgKind.GENERAL_BRANCH, OrgKind.BRANCH)
 
 
-def get_member_for_ledger(user, pk) -> Member:
-    """The member `pk` whose ledger the user may read, else 404."""
+def get_member_for_ledger(user, pk, *, year: int | None = None) -> Member:
+    """The member `pk` whose ledger the user may read, else 404. With `year`, also a reading
+    role over a branch the member belonged to in that year: a branch signs the quarters the
+    member spent in it, after the member has moved on."""
     member = (
         Member.objects.select_related("org", "org__parent", "user").filter(pk=object_id(pk)).first()
     )
-    if member is None or not can_view_member_ledger(user, member):
+    if member is None:
         raise Http404("没有找到该写实簿。")
-    return member
+    if can_view_member_ledger(user, member):
+        return member
+    if year is not None and is_campaign_year(year) and grants_for(user):
+        whole = Period.whole_year(year)
+        rows = memberships_of(member_ids=[member.pk], start=whole.start, end=whole.end)
+        if any(_reads(user, row.org) for row in rows.get(member.pk, [])):
+            return member
+    raise Http404("没有找到该写实簿。")
 
 
 def get_org_for_ledger(user, pk) -> Organization:
@@ -97,7 +107,9 @@ def slot_org(view, section, slot: str) -> Organization | None:
 
 def sign_refusal(user, view, section, slot: str, *, paper: bool = False) -> str | None:
     """Why `user` may not sign `slot` of `section` (None: may). Who, not when: the order and the
-    period are the service's checks."""
+    period are the service's checks. Nobody signs the keeper's slot of their own ledger (a
+    secretary's own member ledger is signed by a deputy, as their own pledge is vetted by
+    another), nor the upper slot of an organisation they lead."""
     org = slot_org(view, section, slot)
     if org is None:
         return "该党员在本期末不在任何党支部，此栏无人签字。"
@@ -115,6 +127,10 @@ def sign_refusal(user, view, section, slot: str, *, paper: bool = False) -> str 
         return "只有“党员本人”一栏可以登记纸质签字。"
     if leading_role_at(user, org) is None:
         return f"此栏应由{org.name}的书记（或副书记代签）签字。"
+    if slot == S.BRANCH and is_own_record(user, view.member):
+        return "不能以党支部书记身份为本人的写实簿签字，请由本支部其他书记或副书记签字。"
+    if slot == S.UPPER and leading_role_at(user, view.org) is not None:
+        return f"您同时是{view.org.name}的负责人，上级党组织一栏请由{org.name}的其他负责人签字。"
     return None
 
 
@@ -128,11 +144,17 @@ def signer_identity(user, org: Organization, slot: str) -> tuple[str, str]:
 
 
 def withdraw_refusal(user, signature) -> str | None:
-    """The signer, or a secretary (or deputy) of the organisation above the one the signature
-    was made for, may withdraw it."""
-    if signature.signer_id is not None and signature.signer_id == user.pk:
-        return None
+    """The signer while still in the post signed in (the member themselves; a secretary or
+    deputy of the organisation signed for), or a secretary (or deputy) of the organisation above
+    the one the signature was made for, may withdraw it."""
     org = signature.org
+    if (
+        getattr(user, "is_authenticated", False)
+        and signature.signer_id is not None
+        and signature.signer_id == user.pk
+        and (signature.slot == S.MEMBER_SELF or leading_role_at(user, org) is not None)
+    ):
+        return None
     if signature.slot == S.MEMBER_SELF:
         if leading_role_at(user, org) is not None:
             return None  # the branch is above its member

@@ -13,11 +13,13 @@ import datetime
 import json
 from dataclasses import dataclass, field
 
+from django.utils import timezone
+
 from ledgers import sections as S
 from ledgers.models import Ledger, LedgerKind, LedgerNote, NoteKind, Signature
-from orgs.deadlines import deadline_for
+from orgs.deadlines import calendars
 from orgs.models import Member, Organization
-from orgs.periods import Period
+from orgs.periods import QUARTER, YEAR, Period
 from orgs.selectors import memberships_of, org_figures, org_on
 from pledges.selectors import pledge_records_by_owner
 from reviews.appraisal.selectors import published_entries_by_subject
@@ -206,8 +208,9 @@ def _fulfilment_section(records, period: Period, *, owes: str):
         pledge = record.pledge
         if pledge.due_date < period.start:
             continue  # due before the period began: nothing to report in it
-        if record.pledge.created_at.date() > period.end:
-            continue  # pledged after the period
+        if pledge.kind == "immediate" and timezone.localdate(pledge.created_at) > period.end:
+            continue  # an immediate pledge joins from the period it was made in; annual and
+            # term pledges are made in the window and cover the whole year
         fulfilment = next(
             (p.fulfilment for p in record.periods if p.period.number == period.number), None
         )
@@ -328,19 +331,23 @@ def _attach(view: SectionView, ledger: Ledger | None, signatures, notes) -> None
 
 
 class _Windows:
-    """The pledge window's end for each keeper (the calendar's `pledge_window`), read once per
-    keeper: the 承诺写实 is signed after the window closes."""
+    """The pledge window's end for each organisation (the calendar's `pledge_window`), read for
+    all of them at once: the 承诺写实 is signed after the window closes."""
 
-    def __init__(self, year: int):
+    def __init__(self, year: int, orgs):
         self.year = year
-        self.found: dict[int, datetime.date] = {}
+        unique = list({org.pk: org for org in orgs if org is not None}.values())
+        found = calendars(orgs=unique, years=[year], keep=lambda period: period.kind == YEAR)
+        self.found = {
+            pk: item.due_on
+            for pk, items in found.items()
+            for item in items
+            if item.kind.key == "pledge_window"
+        }
 
     def end(self, org: Organization | None) -> datetime.date:
-        if org is None:
+        if org is None or org.pk not in self.found:
             return datetime.date(self.year, 3, 31)
-        if org.pk not in self.found:
-            period = Period.whole_year(self.year)
-            self.found[org.pk] = deadline_for(org=org, kind="pledge_window", period=period).due_on
         return self.found[org.pk]
 
 
@@ -368,17 +375,29 @@ def member_ledgers(*, year: int, members: list[Member], today: datetime.date) ->
     year_period = Period.whole_year(year)
     memberships = memberships_of(member_ids=ids, start=year_period.start, end=year_period.end)
     records = pledge_records_by_owner(year=year, member_ids=ids)
-    reviews = signed_reviews_by_subject(year=year, member_ids=ids)
+    quarters = Period.all_of(year, QUARTER)
+    branch_at = {
+        (pk, q.number): org.pk
+        for pk, rows in memberships.items()
+        for q in quarters
+        if (org := org_on(rows, q.end)) is not None
+    }
+    reviews = signed_reviews_by_subject(year=year, member_ids=ids, branch_at=branch_at)
     exemptions = exemptions_by_subject(year=year, member_ids=ids)
     entries = published_entries_by_subject(year=year, members=members)
     ledgers, signatures, notes = _stored(LedgerKind.MEMBER, year, "member", ids)
-    windows = _Windows(year)
-    views = []
+    keepers = {}
     for member in members:
         ledger = ledgers.get(member.pk)
         rows = memberships.get(member.pk, [])
         at_end = org_on(rows, min(today, year_period.end)) or (rows[-1].org if rows else None)
-        keeper = ledger.keeper if ledger else at_end
+        keepers[member.pk] = ledger.keeper if ledger else at_end
+    windows = _Windows(year, keepers.values())
+    views = []
+    for member in members:
+        ledger = ledgers.get(member.pk)
+        rows = memberships.get(member.pk, [])
+        keeper = keepers[member.pk]
         own = records.get(member.pk, [])
         sections = []
         for spec in S.MEMBER_SECTIONS:
@@ -456,9 +475,9 @@ def org_ledgers(*, year: int, orgs: list[Organization], today: datetime.date) ->
     reviews = signed_reviews_by_subject(year=year, org_ids=ids)
     exemptions = exemptions_by_subject(year=year, org_ids=ids)
     entries = published_entries_by_subject(year=year, orgs=orgs)
-    figures = org_figures(org_ids=ids, year=year)
+    figures = org_figures(org_ids=ids, year=year, day=min(today, Period.whole_year(year).end))
     ledgers, signatures, notes = _stored(LedgerKind.ORG, year, "subject_org", ids)
-    windows = _Windows(year)
+    windows = _Windows(year, orgs)
     views = []
     for org in orgs:
         ledger = ledgers.get(org.pk)

@@ -16,7 +16,7 @@ from ledgers import sections as S
 from ledgers.access import LEDGER_ORG_KINDS
 from ledgers.assembly import LedgerView, member_ledgers, org_ledgers
 from ledgers.models import Ledger, LedgerEvent, LedgerKind, Signature
-from orgs.models import Member, Organization, OrgKind
+from orgs.models import Member, Organization
 from orgs.periods import HALF, Period
 from orgs.selectors import members_during, members_on
 
@@ -153,20 +153,20 @@ class InspectionRow:
 
 
 def inspection(*, county: Organization, half: Period) -> list[InspectionRow]:
-    """Per 基层党委 of the county: member and organisation ledgers, and how many are complete for
-    the half-year (every signature of its sections given). Four queries, whatever the size."""
+    """Per 基层党委 of the county (and per 党总支 or 党支部 directly under the county): member and
+    organisation ledgers below it, and how many are complete for the half-year (every signature
+    of its sections given). Three queries, whatever the size."""
     if half.kind != HALF:
         raise ValueError("the inspection is half-yearly")
-    committees = list(
+    # the county's top basic-level organisations: its 基层党委 and the 党总支 and 党支部 that sit
+    # directly under a non-basic organisation (a committee inside another counts with the outer)
+    tops = list(
         Organization.objects.filter(
-            county.subtree_q(), kind=OrgKind.COMMITTEE, is_active=True
-        ).order_by("lft")
+            county.subtree_q(), kind__in=LEDGER_ORG_KINDS, is_active=True, level__gt=county.level
+        )
+        .exclude(parent__kind__in=LEDGER_ORG_KINDS)
+        .order_by("lft")
     )
-    # a committee inside another counts with the outer one
-    tops: list[Organization] = []
-    for c in committees:
-        if not tops or c.lft > tops[-1].rght:
-            tops.append(c)
     rows = [InspectionRow(org=c) for c in tops]
     starts = [c.lft for c in tops]
 

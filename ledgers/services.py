@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ledgers import access, chain
@@ -37,10 +38,31 @@ from ledgers.models import (
 )
 from orgs.events import actor_of
 from orgs.models import Member, Organization
+from orgs.periods import is_campaign_year
 from orgs.refusals import refuse
 
 NOTE_LIMIT = 4000
 REASON_LIMIT = 500
+# control characters a text field never keeps (PostgreSQL refuses NUL in text outright)
+_CONTROLS = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r")
+
+
+def _clean(text) -> str:
+    """User text as stored: without control characters, without surrounding blanks."""
+    return str(text or "").translate(_CONTROLS).strip()
+
+
+def _check_subject(subject) -> None:
+    """A ledger is about a member, or an active basic-level organisation with a parent."""
+    if isinstance(subject, Member):
+        return
+    if (
+        not isinstance(subject, Organization)
+        or subject.kind not in access.LEDGER_ORG_KINDS
+        or subject.parent_id is None
+        or not subject.is_active
+    ):
+        refuse("只有党员和基层党组织（基层党委、党总支、党支部）有写实簿。")
 
 
 def _name_of(user) -> str:
@@ -69,8 +91,9 @@ def assemble(*, subject, year: int, today: datetime.date) -> LedgerView:
     return org_ledgers(year=year, orgs=[subject], today=today)[0]
 
 
-def _open(view: LedgerView) -> Ledger:
-    """The ledger row of `view`, created on first use, locked for this transaction."""
+def _open(view: LedgerView, *, by) -> Ledger:
+    """The ledger row of `view`, created on first use (with its history's first line), locked
+    for this transaction."""
     if view.keeper is None:
         refuse("该党员不在任何党支部，无法建立写实簿。")
     lookup = (
@@ -78,9 +101,11 @@ def _open(view: LedgerView) -> Ledger:
         if view.is_member
         else {"kind": LedgerKind.ORG, "subject_org": view.org}
     )
-    ledger, _ = Ledger.objects.get_or_create(
+    ledger, created = Ledger.objects.get_or_create(
         year=view.year, **lookup, defaults={"keeper": view.keeper}
     )
+    if created:
+        _event(ledger, by=by, action="open")
     return Ledger.objects.select_for_update().select_related("keeper").get(pk=ledger.pk)
 
 
@@ -93,7 +118,8 @@ def ledgers_open(*, by, org: Organization, year: int, today: datetime.date | Non
     today = today or timezone.localdate()
     if access.leading_role_at(by, org) is None:
         refuse(f"只有{org.name}的书记或副书记可以建立写实簿。")
-    made = 0
+    if not is_campaign_year(year):
+        refuse("年度有误。", "year")
     members = kept_members(org=org, year=year, today=today)
     have = set(
         Ledger.objects.filter(kind=LedgerKind.MEMBER, year=year, member__in=members).values_list(
@@ -116,11 +142,28 @@ def ledgers_open(*, by, org: Organization, year: int, today: datetime.date | Non
         for c in children
         if c.pk not in have
     ]
-    created = Ledger.objects.bulk_create(new, ignore_conflicts=True)
-    made = len(created)
-    for ledger in Ledger.objects.filter(pk__in=[c.pk for c in created if c.pk]):
-        _event(ledger, by=by, action="open")
-    return made
+    if not new:
+        return 0
+    Ledger.objects.bulk_create(new, ignore_conflicts=True)
+    # ignore_conflicts leaves the rows without their keys: read back those not yet opened in the
+    # history (a row another request made meanwhile was skipped here and is in its history)
+    made = list(
+        Ledger.objects.filter(year=year, keeper=org)
+        .filter(
+            Q(kind=LedgerKind.MEMBER, member_id__in=[n.member_id for n in new if n.member_id])
+            | Q(
+                kind=LedgerKind.ORG,
+                subject_org_id__in=[n.subject_org_id for n in new if n.subject_org_id],
+            )
+        )
+        .exclude(events__action="open")
+        .values_list("pk", flat=True)
+    )
+    actor, name = actor_of(by), _name_of(by)
+    LedgerEvent.objects.bulk_create(
+        [LedgerEvent(ledger_id=pk, actor=actor, actor_name=name, action="open") for pk in made]
+    )
+    return len(made)
 
 
 # ---------------------------------------------------------------- the text people add
@@ -154,7 +197,10 @@ def ledger_note_save(
         refuse("填写内容的类别有误。")
     if kind in (NoteKind.SUMMARY, NoteKind.DRAFT) and section != "year":
         refuse("简要总结只在“年度写实”中填写。")
-    text = (text or "").strip()
+    if not is_campaign_year(year):
+        refuse("年度有误。", "year")
+    _check_subject(subject)
+    text = _clean(text)
     if len(text) > NOTE_LIMIT:
         refuse(f"内容不能超过{NOTE_LIMIT}字（现有{len(text)}字）。", "text")
     view = assemble(subject=subject, year=year, today=today)
@@ -165,20 +211,14 @@ def ledger_note_save(
     refusal = access.note_refusal(by, view, spec_view, kind)
     if refusal:
         refuse(refusal)
-    if kind != NoteKind.DRAFT:
-        frozen = _frozen_refusal(spec_view)
-        if frozen:
-            refuse(frozen)
+    frozen = _frozen_refusal(spec_view)
+    if frozen:
+        refuse(frozen)
     if kind == NoteKind.MISSING and text and not spec_view.missing:
         refuse("此栏记录齐全，不需要说明缺记录的原因。")
-    ledger = _open(view)
+    ledger = _open(view, by=by)
     # read again under the ledger's lock: a signature may have landed since the assembly
-    if (
-        kind != NoteKind.DRAFT
-        and Signature.objects.filter(
-            ledger=ledger, section=section, withdrawn_at__isnull=True
-        ).exists()
-    ):
+    if Signature.objects.filter(ledger=ledger, section=section, withdrawn_at__isnull=True).exists():
         refuse("此栏刚刚已被签字，不能再修改。")
     note = LedgerNote.objects.filter(ledger=ledger, section=section, kind=kind).first()
     label = NoteKind(kind).label
@@ -213,14 +253,16 @@ def _item_label(view: LedgerView, section: SectionView) -> str:
     return f"{view.subject_name}·{section.spec.group}·{section.spec.heading}"
 
 
-def _check(by, view: LedgerView, section: SectionView, slot: str, *, paper: bool, today) -> None:
+def _check(
+    by, view: LedgerView, section: SectionView, slot: str, *, paper_on: datetime.date | None
+) -> None:
     label = _item_label(view, section)
     if slot not in section.spec.slots:
         refuse(f"{label}：没有这一签字栏。")
     if slot in section.signatures:
         s = section.signatures[slot]
         refuse(f"{label}：已由{s.signer_name}于{s.signed_on:%Y年%m月%d日}签字。")
-    refusal = access.sign_refusal(by, view, section, slot, paper=paper)
+    refusal = access.sign_refusal(by, view, section, slot, paper=paper_on is not None)
     if refusal:
         refuse(f"{label}：{refusal}")
     if section.state == NONE:
@@ -237,6 +279,10 @@ def _check(by, view: LedgerView, section: SectionView, slot: str, *, paper: bool
     for earlier in section.spec.slots[: section.spec.slots.index(slot)]:
         if earlier not in section.signatures:
             refuse(f"{label}：应先由{S.SLOT_LABELS[earlier]}签字。")
+    if paper_on is not None and paper_on <= section.due_after:
+        refuse(
+            f"{label}：纸质签字日期应在{section.due_after:%Y年%m月%d日}之后（此栏到期后才能签字）。"
+        )
 
 
 def _payload(view: LedgerView, section: SectionView, signature: Signature, ledger: Ledger) -> dict:
@@ -290,7 +336,11 @@ def _write(by, view, section, slot, ledger, *, paper_on, today) -> Signature:
     signature.content_hash = chain.sha256(signature.payload)
     signature.prev_hash = ledger.head
     signature.chain_hash = chain.link(ledger.head, signature.content_hash)
-    signature.save()
+    try:
+        with transaction.atomic():  # a savepoint: the constraints are the last word on a race
+            signature.save()
+    except IntegrityError:
+        refuse(f"{_item_label(view, section)}：此写实簿刚刚有人签字，请刷新页面后再试。")
     ledger.head, ledger.signature_count = signature.chain_hash, signature.seq
     ledger.save(update_fields=["head", "signature_count"])
     until = datetime.date(view.year, 12, 31)
@@ -334,6 +384,10 @@ def ledger_sign_many(
             refuse("纸质签字日期不能晚于今天。", "paper_on")
         if paper_on.year < year:
             refuse(f"纸质签字日期不能早于{year}年。", "paper_on")
+    if not is_campaign_year(year):
+        refuse("年度有误。", "year")
+    for item in items:
+        _check_subject(item.subject)
     members = [i.subject for i in items if isinstance(i.subject, Member)]
     orgs = [i.subject for i in items if not isinstance(i.subject, Member)]
     # lock the ledgers first (in pk order, so two batches cannot deadlock), then assemble
@@ -346,10 +400,22 @@ def ledger_sign_many(
         views[(found.kind, found.subject.pk)] = found
     rows = {}
     for key in sorted(views, key=lambda k: (k[0], k[1])):
-        rows[key] = _open(views[key])
+        rows[key] = _open(views[key], by=by)
     # assemble again now that the rows are held: what is signed is what is there under the lock
-    fresh_members = [v.member for k, v in views.items() if k[0] == LedgerKind.MEMBER]
-    fresh_orgs = [v.org for k, v in views.items() if k[0] == LedgerKind.ORG]
+    # (the subjects read again too: their header and login are what the checks and the
+    # snapshot see, not the caller's copies)
+    fresh_members = list(
+        Member.objects.select_related("org", "user")
+        .filter(pk__in=[k[1] for k in views if k[0] == LedgerKind.MEMBER])
+        .order_by("pk")
+    )
+    fresh_orgs = list(
+        Organization.objects.select_related("parent", "secretary")
+        .filter(pk__in=[k[1] for k in views if k[0] == LedgerKind.ORG])
+        .order_by("pk")
+    )
+    for org in fresh_orgs:
+        _check_subject(org)
     views = {}
     for found in (
         member_ledgers(year=year, members=fresh_members, today=today) if fresh_members else []
@@ -382,7 +448,7 @@ def ledger_sign_many(
             section = view.section(item.section)
         except KeyError:
             refuse(f"{view.subject_name}：没有这个栏目。")
-        _check(by, view, section, item.slot, paper=paper_on is not None, today=today)
+        _check(by, view, section, item.slot, paper_on=paper_on)
         ledger = rows[(kind, item.subject.pk)]
         view.ledger = ledger
         done.append(_write(by, view, section, item.slot, ledger, paper_on=paper_on, today=today))
@@ -413,7 +479,7 @@ def ledger_sign(
 def signature_withdraw(*, by, signature: Signature, reason: str) -> list[Signature]:
     """Withdraw a signature, with a reason kept in the history: the signer, or the secretary
     above. The upper signatures of the same section go with it. Its locks are released."""
-    reason = (reason or "").strip()
+    reason = _clean(reason)
     if not reason:
         refuse("请填写撤回理由。", "reason")
     if len(reason) > REASON_LIMIT:

@@ -1,3 +1,5 @@
+from ledgers import urls_office, urls_pages
+
 app_name = "ledgers"
 
-urlpatterns: list = []
+urlpatterns = urls_pages.urlpatterns + urls_office.urlpatterns

@@ -13,6 +13,7 @@ from orgs import services
 from orgs.accounts import password_set_by
 from orgs.admin_base import ReadOnlyAdmin
 from orgs.forms import AdminLoginForm
+from orgs.locks import refuse_if_locked
 from orgs.models import (
     AuditEntry,
     Member,
@@ -64,8 +65,21 @@ class MembershipInline(admin.TabularInline):
         return False
 
 
+class MemberAdminForm(forms.ModelForm):
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk:
+            # the 写实簿 header under a signature, refused on the form (the triggers hold it too)
+            try:
+                refuse_if_locked("member", [self.instance.pk], fields=self.changed_data)
+            except ValidationError as error:
+                raise forms.ValidationError(error.messages) from None
+        return data
+
+
 @admin.register(Member)
 class MemberAdmin(admin.ModelAdmin):
+    form = MemberAdminForm
     list_display = ["name", "gender", "birth_date", "joined_on", "category", "org"]
     list_filter = ["category", "gender", "education"]
     search_fields = ["name", "org__name", "org__code"]

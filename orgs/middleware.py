@@ -1,9 +1,11 @@
-"""Middleware every request passes: one normalisation of submitted text, and the site's CSP."""
+"""Middleware every request passes: one normalisation of submitted text, the site's CSP, and the
+page that answers a change refused under a 写实簿 signature."""
 
 from django.conf import settings
 from django.http import Http404, QueryDict
 from django.shortcuts import render
 
+from orgs.locks import is_lock_error, lock_error_text
 from orgs.text import NUL, strip_invisible
 
 # Values of fields whose name contains this are passed on exactly as typed.
@@ -92,3 +94,21 @@ def _normalised(query: QueryDict) -> QueryDict:
         result.setlist(key, values)
     result._mutable = False
     return result
+
+
+class LedgerLockMiddleware:
+    """A change to a record under a live 写实簿 signature that reached the database by a path with
+    no check of its own (the admin, a page that did not expect it) is refused there by a trigger;
+    the user gets a 409 page with the refusal — who signed and when — instead of a server error.
+    The refused statement changed nothing, and the transaction it ran in is rolled back."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not is_lock_error(exception):
+            return None
+        return render(request, "409.html", {"message": lock_error_text(exception)}, status=409)

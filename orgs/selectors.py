@@ -201,12 +201,32 @@ def org_on(memberships, day: datetime.date) -> Organization | None:
     return None
 
 
-def org_figures(*, org_ids, year: int) -> dict[int, tuple[int, int]]:
-    """For each organisation: (members in its whole subtree now, 入党积极分子数 of `year`).
-    Two queries however many organisations."""
+def _subtree_roll_count(day: datetime.date) -> Subquery:
+    """Members on the roll of the row's whole subtree on `day`, by the dated memberships."""
+    counted = (
+        Membership.objects.on(day)
+        .filter(
+            org__tree_id=OuterRef("tree_id"),
+            org__lft__gte=OuterRef("lft"),
+            org__lft__lt=OuterRef("rght"),
+        )
+        .order_by()
+        .values("org__tree_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def org_figures(
+    *, org_ids, year: int, day: datetime.date | None = None
+) -> dict[int, tuple[int, int]]:
+    """For each organisation: (members in its whole subtree — now, or on `day` by the dated
+    memberships —, 入党积极分子数 of `year`). Two queries however many organisations."""
+    counted = _subtree_roll_count(day) if day is not None else _subtree_member_count()
     orgs = (
         Organization.objects.filter(pk__in=list(org_ids))
-        .annotate(member_count=_subtree_member_count())
+        .annotate(member_count=counted)
         .values_list("pk", "member_count")
     )
     activists = dict(

@@ -17,6 +17,7 @@ from orgs import access, extensions, selectors
 from orgs.access import forget_grants
 from orgs.accounts import password_set_by
 from orgs.events import actor_of
+from orgs.locks import refuse_if_locked
 from orgs.models import (
     AuditEntry,
     Member,
@@ -318,6 +319,7 @@ def member_update(*, by, member: Member, **fields) -> Member:
     diff = changes(member, fields)
     if not diff:
         return member
+    refuse_if_locked("member", [member.pk], fields=diff)
     if not diff.keys().isdisjoint(IDENTITY_FIELDS):
         _check_member_identity(
             fields={name: fields.get(name, getattr(member, name)) for name in IDENTITY_FIELDS},

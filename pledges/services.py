@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from orgs.calendar import SettingKind, office_setting_set, register_setting, setting_for
 from orgs.events import actor_of, record_event
+from orgs.locks import refuse_if_locked
 from orgs.models import Member, Organization, Sector
 from orgs.periods import Period, is_campaign_year
 from orgs.rectifications import rectification_mark_closed, rectification_mark_reported
@@ -361,6 +362,7 @@ def pledge_reopen(*, by, pledge: Pledge, reason: str) -> Pledge:
             "撤销审定由审核人进行：组织承诺为上级党组织书记，党员承诺为所在支部书记"
             "（不能审核本人的承诺）。"
         )
+    refuse_if_locked("pledge", [pledge.pk])  # back to 待审核: out of the signed 承诺写实
     return _step_back(pledge, by=by, reason=reason, step="撤销审定", action="reopen")
 
 
@@ -489,6 +491,11 @@ def fulfilment_record(
             refuse(f"“{upload.name}”超过 5 MB。", "files")
         kinds.append(_sniff(upload))
     fulfilment = Fulfilment.objects.filter(pledge=pledge, year=year, period=period).first()
+    kept_reason = reason if status == Progress.CANNOT else ""
+    if fulfilment is not None and (fulfilment.text, fulfilment.status, fulfilment.reason) != (
+        text, status, kept_reason,
+    ):  # fmt: skip
+        refuse_if_locked("fulfilment", [fulfilment.pk])
     replaced = {}
     if fulfilment is not None and (fulfilment.text, fulfilment.status) != (text, status):
         replaced = {"text": [fulfilment.text, text], "progress": [fulfilment.status, status]}
@@ -519,7 +526,7 @@ def fulfilment_record(
         )  # fmt: skip
     else:
         fulfilment.text, fulfilment.status, fulfilment.entered_by = text, status, by
-        fulfilment.reason = reason if status == Progress.CANNOT else ""
+        fulfilment.reason = kept_reason
         fulfilment.save()
     for upload, (content_type, extension) in zip(files, kinds, strict=True):
         stored = f"{uuid.uuid4().hex}{extension}"

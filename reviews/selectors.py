@@ -631,13 +631,18 @@ PeriodKey = tuple[int, int]  # (the member's or the organisation's pk, the perio
 
 
 def signed_reviews_by_subject(
-    *, year: int, member_ids: Iterable[int] | None = None, org_ids: Iterable[int] | None = None
+    *,
+    year: int,
+    member_ids: Iterable[int] | None = None,
+    org_ids: Iterable[int] | None = None,
+    branch_at: dict[PeriodKey, int] | None = None,
 ) -> dict[PeriodKey, LeaderReview]:
     """The year's signed reviews of many members (by quarter) or many organisations (by
     half-year), keyed by (subject pk, period number), in one query. As `signed_review`: for a
-    member the review the owing branch wrote (a review counts for the member's branch at the
-    quarter's end: `org`) before another's; for an organisation its parent's before a linked
-    leader's or a random one; the corrected version of a corrected review."""
+    member the review the owing branch wrote (`branch_at`: the branch on the roll at each
+    quarter's end, when the caller knows it; else the branch the review was written for) before
+    another's; for an organisation its parent's before a linked leader's or a random one; the
+    corrected version of a corrected review."""
     if (member_ids is None) == (org_ids is None):
         raise TypeError("signed_reviews_by_subject needs exactly one of member_ids and org_ids")
     reviews = LeaderReview.objects.filter(year=year)
@@ -654,9 +659,15 @@ def signed_reviews_by_subject(
         )
         meets = Q(reviewer_org_id=F("subject_org__parent_id"))
     chosen: dict[PeriodKey, LeaderReview] = {}
+    owed = branch_at if member_ids is not None else None
     for review in _signed_first(reviews, meets):
         subject = review.subject_member_id if member_ids is not None else review.subject_org_id
-        chosen.setdefault((subject, review.period), review)
+        key = (subject, review.period)
+        known = chosen.get(key)
+        if known is None:
+            chosen[key] = review
+        elif owed and key in owed and known.org_id != owed[key] and review.org_id == owed[key]:
+            chosen[key] = review  # the owing branch's, before one written before a back-dated move
     return chosen
 
 

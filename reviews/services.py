@@ -13,6 +13,7 @@ from django.utils import timezone
 from orgs import access
 from orgs.access import grants_for
 from orgs.events import record_event
+from orgs.locks import refuse_if_locked
 from orgs.models import Member, Organization
 from orgs.periods import HALF, QUARTER, Period
 from orgs.rectifications import rectification_mark_closed, rectification_mark_reported
@@ -182,6 +183,7 @@ def review_sign(*, by, review: LeaderReview) -> LeaderReview:
     """Sign the 点评意见表; a signed review never changes. Signing a correction retires the
     version it corrects (which stays readable)."""
     review = _own_draft(by, review)
+    refuse_if_locked("review", [review.previous_id])  # the corrected version would be retired
     review.status, review.signed_at = ReviewStatus.SIGNED, timezone.now()
     review.save(update_fields=["status", "signed_at", "updated_at"])
     if review.previous_id:
@@ -199,6 +201,7 @@ def review_correct(*, by, review: LeaderReview) -> LeaderReview:
         refuse(reason)
     if LeaderReview.objects.filter(previous=review).exists():
         refuse("该点评已有更正版本。")
+    refuse_if_locked("review", [review.pk])  # signing the correction would retire this one
     copy = LeaderReview.objects.get(pk=review.pk)
     copy.pk, copy.id = None, None
     copy.status, copy.signed_at, copy.version, copy.previous = (

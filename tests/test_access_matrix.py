@@ -13,7 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
-from tests import matrix_jobs, matrix_notices
+from tests import matrix_jobs, matrix_ledgers, matrix_ledgers_office, matrix_notices
 from tests.personas import PERSONA_NAMES
 from tests.pledge_world import YEAR, approved_org_pledge
 
@@ -394,6 +394,8 @@ MATRIX = {
 # Django's admin guards itself (staff only); it is for the provincial office.
 MATRIX.update(matrix_notices.ROUTES)
 MATRIX.update(matrix_jobs.ROUTES)
+MATRIX.update(matrix_ledgers.ROUTES)
+MATRIX.update(matrix_ledgers_office.ROUTES)
 
 EXEMPT_NAMESPACES = {"admin"}
 

@@ -64,7 +64,7 @@ def _png(text: str) -> str:
 def slips_pdf(appraisal: Appraisal, group: str, issued, *, url: str, progress=None) -> bytes:
     """The printed slips. Each carries two QR codes: the voting page's address (no code in it)
     and the code alone, which the page's scanner reads; both are also printed as text."""
-    from weasyprint import HTML
+    from orgs.pdf import render_pdf
 
     link_qr = _png(url)
     slips = []
@@ -83,7 +83,7 @@ def slips_pdf(appraisal: Appraisal, group: str, issued, *, url: str, progress=No
             "link_qr": link_qr,
         },
     )
-    return HTML(string=html).write_pdf()
+    return render_pdf(html)
 
 
 def slips_filename(appraisal: Appraisal, issued) -> str:
