@@ -1,8 +1,7 @@
 from django.contrib import admin
 
-from orgs.admin_base import ReadOnlyAdmin
-
 from ledgers.models import Ledger, LedgerEvent, Signature
+from orgs.admin_base import ReadOnlyAdmin
 
 
 @admin.register(Ledger)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
+from ledgers import chain
 from ledgers import sections as S
 from ledgers.models import Ledger, LedgerKind, LedgerNote, NoteKind, Signature
 from orgs.deadlines import calendars
@@ -75,6 +76,12 @@ class SectionView:
             last = max(self.signatures.values(), key=lambda s: s.seq)
             return json.loads(last.payload)["content"]
         return self.live
+
+    @property
+    def shown_hash(self) -> str:
+        """The SHA-256 of `content` as a page shows it: a signature made with it (SignItem.shown)
+        is refused if the section changed in between."""
+        return chain.sha256(chain.canonical(self.content))
 
     @property
     def missing_reason(self) -> str:
@@ -432,8 +439,9 @@ def member_ledgers(*, year: int, members: list[Member], today: datetime.date) ->
                     owes_appraisal=f"由{keeper.name if keeper else '党支部'}组织民主评议",
                 )
             view.live, view.missing, view.sources = content, missing, sources
-            if spec.builds_from == S.PLEDGES and ledger is not None:
-                # the header is frozen with the first signature of the year's ledger
+            if ledger is not None:
+                # every snapshot carries the header: it is frozen by whichever section is
+                # signed first, through the ledger's year
                 view.sources.append(("member", member.pk))
             sections.append(_with_notes(view))
         views.append(

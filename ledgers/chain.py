@@ -61,6 +61,11 @@ def verify(ledger, signatures) -> Verdict:
             or payload.get("signer") != signature.signer_name
             or payload.get("signed_on") != signature.signed_on.isoformat()
             or payload.get("ledger") != ledger.pk
+            or payload.get("capacity") != signature.capacity
+            or payload.get("on_paper") != signature.on_paper
+            or payload.get("recorded_by") != signature.recorded_by_name
+            or payload.get("org_id") != signature.org_id
+            or payload.get("signer_id") != signature.signer_id
         ):
             verdict.problems.append(f"{name}：签字记录与签字内容不符")
         if signature.prev_hash != prev:
@@ -70,6 +75,7 @@ def verify(ledger, signatures) -> Verdict:
             verdict.problems.append(f"{name}：签字链摘要不符")
         prev = signature.chain_hash
     verdict.head = prev
+    _check_order(ledger, signatures, verdict)
     if ledger.head != prev:
         verdict.problems.append("写实簿记录的签字链末端与签字记录不符")
     if ledger.signature_count != verdict.checked:
@@ -77,3 +83,23 @@ def verify(ledger, signatures) -> Verdict:
             f"写实簿记录签字{ledger.signature_count}次，实有签字记录{verdict.checked}条"
         )
     return verdict
+
+
+def _check_order(ledger, signatures, verdict: Verdict) -> None:
+    """A live upper signature stands on a live lower one of its section (a withdrawal takes the
+    upper ones with it)."""
+    from ledgers.sections import section_spec
+
+    live = {(s.section, s.slot) for s in signatures if s.withdrawn_at is None}
+    for section, slot in sorted(live):
+        try:
+            slots = section_spec(ledger.kind, section).slots
+        except KeyError:
+            verdict.problems.append(f"签字栏目“{section}”不存在")
+            continue
+        if slot not in slots:
+            verdict.problems.append(f"签字栏目“{section}”没有“{slot}”一栏")
+            continue
+        for lower in slots[: slots.index(slot)]:
+            if (section, lower) not in live:
+                verdict.problems.append(f"“{section}”的上一级签字仍在，下一级签字却已撤回或不存在")

@@ -85,6 +85,8 @@ class SignForm(forms.Form):
     signed the paper ledger."""
 
     confirm = forms.BooleanField(widget=forms.HiddenInput, initial=True)
+    # the digest of the content the page showed: a change since refuses the signature
+    shown = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
     paper_on = forms.DateField(label="党员在纸质写实簿上签字的日期", widget=DateInput())
 
     def __init__(self, *args, paper: bool, **kwargs):

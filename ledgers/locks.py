@@ -106,9 +106,13 @@ SOURCES: dict[str, Source] = {
         "这份领导点评",
     ),  # fmt: skip
     "exemption": Source("reviews_exemption", ("reason", "year", "period"), "这项免予点评"),
-    "subject": Source("reviews_appraisalsubject", ("final_grade", "counts"), "这项民主评议结果"),
+    "subject": Source(
+        "reviews_appraisalsubject", ("final_grade", "counts", "name"), "这项民主评议结果"
+    ),
     "appraisal": Source(
-        "reviews_appraisal", ("tally", "state", "excluded", "year"), "这次民主评议的计票结果"
+        "reviews_appraisal",
+        ("tally", "state", "excluded", "year", "published_at"),
+        "这次民主评议的计票结果",
     ),
     "member": Source(
         "orgs_member",
@@ -135,6 +139,7 @@ SIGNATURE_DELETED = (
     "写实簿的签字记录不能删除；如需撤回，请由签字人或上级党组织书记写明理由撤回签字。"
 )
 LOCK_CHANGED = "写实簿签字锁定的记录清单不能修改。"
+LOCK_DELETED = "签字未撤回，其锁定的记录清单不能删除。"
 WITHDRAWAL_FIELDS = ("withdrawn_at", "withdrawn_by", "withdrawn_name", "withdraw_reason")
 
 
@@ -391,8 +396,11 @@ def _guard_triggers(pg: bool) -> list[Trigger]:
                 pg,
                 SIGNATURE_CHANGED,
                 # the withdrawal columns change only together with withdrawn_at, from NULL
+                # and a withdrawal names who withdrew and why (the service's rule, on every path)
                 when=f"OLD.withdrawn_at IS NULL AND (({content_change}) OR "
-                f"(NEW.withdrawn_at IS NULL AND ({_differs(pg, withdrawal)})))",
+                f"(NEW.withdrawn_at IS NULL AND ({_differs(pg, withdrawal)})) OR "
+                "(NEW.withdrawn_at IS NOT NULL AND (NEW.withdrawn_by_id IS NULL OR "
+                "NEW.withdrawn_name = '' OR NEW.withdraw_reason = '')))",
             ),
         ),
         Trigger(
@@ -406,6 +414,19 @@ def _guard_triggers(pg: bool) -> list[Trigger]:
             lock_table,
             f"CREATE TRIGGER ledgers_lock_upd BEFORE UPDATE ON {lock_table} "
             + _refusing(pg, LOCK_CHANGED, when=lock_change),
+        ),
+        # a withdrawal sets withdrawn_at, which releases the locks; the rows stay as the record
+        # of what the signature held, and cannot be deleted to release a live one
+        Trigger(
+            "ledgers_lock_del",
+            lock_table,
+            f"CREATE TRIGGER ledgers_lock_del BEFORE DELETE ON {lock_table} "
+            + _refusing(
+                pg,
+                LOCK_DELETED,
+                when=f"EXISTS (SELECT 1 FROM {table} WHERE id = OLD.signature_id "
+                "AND withdrawn_at IS NULL)",
+            ),
         ),
     ]
 

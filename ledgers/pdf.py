@@ -22,8 +22,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from ledgers import sections as S
-from orgs.pdf import LocalOnlyFetcher, html_document, render_pdf, url_fetcher  # noqa: F401
 from ledgers.assembly import MISSING, NONE, READY, LedgerView, SectionView
+from orgs.pdf import LocalOnlyFetcher, html_document, render_pdf, url_fetcher  # noqa: F401
 
 DEFAULT_ISSUER = "××省创先争优活动领导小组办公室 制"
 

@@ -8,7 +8,19 @@ import datetime
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from ledgers import chain
@@ -16,7 +28,7 @@ from ledgers import sections as S
 from ledgers.access import LEDGER_ORG_KINDS
 from ledgers.assembly import LedgerView, member_ledgers, org_ledgers
 from ledgers.models import Ledger, LedgerEvent, LedgerKind, Signature
-from orgs.models import Member, Organization
+from orgs.models import Member, Membership, Organization
 from orgs.periods import HALF, Period
 from orgs.selectors import members_during, members_on
 
@@ -135,6 +147,39 @@ def _signed_in(kind: str, half: Period, outer: str) -> Subquery:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
+def _member_need(half: Period):
+    """The signatures a member's ledger needs for the half-year: the 承诺写实 (or 年度写实) lines,
+    and a quarter's lines only when the member was on a branch's roll at the quarter's end (a
+    quarter before the member joined has nobody to sign it)."""
+    fixed, by_quarter = 0, {}
+    for spec in half_sections(LedgerKind.MEMBER, half):
+        if spec.builds_from in (S.PLEDGES, S.YEAR_END):
+            fixed += len(spec.slots)
+        else:
+            period = spec.period(half.year)
+            by_quarter[period] = by_quarter.get(period, 0) + len(spec.slots)
+    need = Value(fixed, output_field=IntegerField())
+    for period, n in by_quarter.items():
+        on_roll = Exists(Membership.objects.on(period.end).filter(member=OuterRef("pk")))
+        need = need + Case(When(on_roll, then=Value(n)), default=Value(0))
+    return need
+
+
+def _members_of_half(within: Organization, half: Period) -> QuerySet[Member]:
+    """The members now under `within` who were on a roll at some time from the year's start to
+    the half-year's end, each with the signatures of the half's sections (`n`) and those it
+    needs (`need`)."""
+    start = Period.whole_year(half.year).start
+    stayed = Membership.objects.filter(member=OuterRef("pk"), start__lte=half.end).filter(
+        Q(end__isnull=True) | Q(end__gt=start)
+    )
+    return (
+        Member.objects.filter(within.subtree_q("org__"))
+        .filter(Exists(stayed))
+        .annotate(n=_signed_in(LedgerKind.MEMBER, half, "pk"), need=_member_need(half))
+    )
+
+
 @dataclass
 class InspectionRow:
     org: Organization  # a 基层党委 (or the county's other direct basic-level organisations)
@@ -176,12 +221,10 @@ def inspection(*, county: Organization, half: Period) -> list[InspectionRow]:
             return rows[i]
         return None
 
-    _, member_need = _required(LedgerKind.MEMBER, half)
     members = (
-        Member.objects.filter(county.subtree_q("org__"))
-        .annotate(n=_signed_in(LedgerKind.MEMBER, half, "pk"))
+        _members_of_half(county, half)
         .values("org__lft")
-        .annotate(total=Count("pk"), complete=Count("pk", filter=Q(n__gte=member_need)))
+        .annotate(total=Count("pk"), complete=Count("pk", filter=Q(n__gte=F("need"))))
         .order_by()
     )
     for found in members:
@@ -210,11 +253,9 @@ def inspection(*, county: Organization, half: Period) -> list[InspectionRow]:
 def unsigned_members(*, within: Organization, half: Period) -> QuerySet[Member]:
     """The members under `within` whose ledger is not complete for the half-year, by branch and
     name (one query; paginate it)."""
-    _, need = _required(LedgerKind.MEMBER, half)
     return (
-        Member.objects.filter(within.subtree_q("org__"))
-        .annotate(n=_signed_in(LedgerKind.MEMBER, half, "pk"))
-        .filter(n__lt=need)
+        _members_of_half(within, half)
+        .filter(n__lt=F("need"))
         .select_related("org")
         .order_by("org__lft", "name", "pk")
     )

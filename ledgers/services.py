@@ -65,11 +65,14 @@ def _check_subject(subject) -> None:
         refuse("只有党员和基层党组织（基层党委、党总支、党支部）有写实簿。")
 
 
+NAME_LIMIT = 50  # the name columns of the ledger tables
+
+
 def _name_of(user) -> str:
     if user is None or not getattr(user, "is_authenticated", False):
         return ""
     member = Member.objects.filter(user=user).only("name").first()
-    return member.name if member else (user.get_full_name() or user.get_username())
+    return (member.name if member else (user.get_full_name() or user.get_username()))[:NAME_LIMIT]
 
 
 def _event(ledger: Ledger, *, by, action: str, section: str = "", slot: str = "", comment=""):
@@ -247,6 +250,8 @@ class SignItem:
     subject: Member | Organization
     section: str
     slot: str
+    # SectionView.shown_hash of the section as the signer saw it ("": not checked)
+    shown: str = ""
 
 
 def _item_label(view: LedgerView, section: SectionView) -> str:
@@ -301,6 +306,8 @@ def _payload(view: LedgerView, section: SectionView, signature: Signature, ledge
         "on_paper": signature.on_paper,
         "recorded_by": signature.recorded_by_name,
         "org": signature.org.name,
+        "org_id": signature.org_id,
+        "signer_id": signature.signer_id,
         "signed_on": signature.signed_on.isoformat(),
         "content": section.content if section.signatures else section.live,
     }
@@ -315,6 +322,7 @@ def _write(by, view, section, slot, ledger, *, paper_on, today) -> Signature:
         signed_on = paper_on
     else:
         name, capacity = access.signer_identity(by, org, slot)
+        name = name[:NAME_LIMIT]
         signer, recorded_by, recorded_name = by, None, ""
         signed_on = today
     signature = Signature(
@@ -449,6 +457,10 @@ def ledger_sign_many(
         except KeyError:
             refuse(f"{view.subject_name}：没有这个栏目。")
         _check(by, view, section, item.slot, paper_on=paper_on)
+        if item.shown and item.shown != section.shown_hash:
+            refuse(
+                f"{_item_label(view, section)}：内容在您查看之后有了变化，请刷新页面核对后再签字。"
+            )
         ledger = rows[(kind, item.subject.pk)]
         view.ledger = ledger
         done.append(_write(by, view, section, item.slot, ledger, paper_on=paper_on, today=today))
@@ -464,12 +476,14 @@ def ledger_sign(
     slot: str,
     paper_on: datetime.date | None = None,
     today: datetime.date | None = None,
+    shown: str = "",
 ) -> Signature:
-    """Sign one section's slot of a member's or an organisation's ledger (see ledger_sign_many)."""
+    """Sign one section's slot of a member's or an organisation's ledger (see ledger_sign_many);
+    with `shown`, only if the section is still what the signer saw."""
     return ledger_sign_many(
         by=by,
         year=year,
-        items=[SignItem(subject, section, slot)],
+        items=[SignItem(subject, section, slot, shown)],
         paper_on=paper_on,
         today=today,
     )[0]
@@ -503,7 +517,6 @@ def signature_withdraw(*, by, signature: Signature, reason: str) -> list[Signatu
     )
     now, name = timezone.now(), _name_of(by)
     for row in withdrawn:
-        Lock.objects.filter(signature=row).delete()
         row.withdrawn_at, row.withdrawn_by, row.withdrawn_name = now, by, name
         row.withdraw_reason = reason
         row.save(
@@ -525,6 +538,29 @@ def member_ledger_moved(*, member, from_org, to_org, on, by) -> None:
     branch; the quarters already ended stay with the branches that sign them."""
     if to_org is None:
         return
+    # a move dated on or before the end of a quarter already signed would hand that quarter to
+    # another branch under its signature: refused until the signature is withdrawn
+    quarter_sections = [s.key for s in S.MEMBER_SECTIONS if s.period_kind == "Q"]
+    signed = (
+        Signature.objects.filter(
+            ledger__kind=LedgerKind.MEMBER,
+            ledger__member=member,
+            ledger__year__gte=on.year,
+            section__in=quarter_sections,
+            withdrawn_at__isnull=True,
+        )
+        .select_related("ledger")
+        .order_by("ledger__year", "seq")
+    )
+    for signature in signed:
+        spec = S.section_spec(LedgerKind.MEMBER, signature.section)
+        period = spec.period(signature.ledger.year)
+        if period.end >= on:
+            refuse(
+                f"{member.name}{period.label}的写实簿“{spec.heading}”已由{signature.signer_name}"
+                f"（{signature.capacity}）于{signature.signed_on:%Y年%m月%d日}签字，转接日期须在"
+                f"{period.end:%Y年%m月%d日}之后；如确需更改，请先撤回该签字。"
+            )
     Ledger.objects.filter(kind=LedgerKind.MEMBER, member=member, year__gte=on.year).update(
         keeper=to_org
     )

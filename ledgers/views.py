@@ -622,7 +622,7 @@ def _sign(request, pk, year, section_key, slot, subject: Subject):
     refusal = access.sign_refusal(request.user, view, section, slot, paper=paper)
     if refusal:
         raise PermissionDenied(refusal)
-    form = SignForm(request.POST or None, paper=paper)
+    form = SignForm(request.POST or None, paper=paper, initial={"shown": section.shown_hash})
     if request.method == "POST" and form.is_valid():
         try:
             services.ledger_sign(
@@ -632,6 +632,7 @@ def _sign(request, pk, year, section_key, slot, subject: Subject):
                 section=section.key,
                 slot=slot,
                 paper_on=form.cleaned_data.get("paper_on"),
+                shown=form.cleaned_data.get("shown") or "",
             )
         except ValidationError as error:
             if hasattr(error, "error_dict") and "paper_on" in error.error_dict:

@@ -297,7 +297,7 @@ TAG = re.compile(r"<script\b[^>]*>", re.I)
 HANDLER = re.compile(r"<[a-z][^>]*\son[a-z]+\s*=", re.I | re.S)
 STYLE = re.compile(r"\sstyle\s*=|<style\b", re.I)
 # Rendered to PDF by WeasyPrint only, never served as a page: CSS may be inline there.
-PDF_ONLY = re.compile(r"(_print\.html|/pdf/[^/]+\.html)$")
+PDF_ONLY = re.compile(r"(_print\.html|/pdf/[^/]+\.html|/print/[^/]+\.html)$")
 
 
 def _templates():

@@ -2,16 +2,17 @@
 
 PostgreSQL's flush truncates, which no row trigger sees. SQLite's deletes table by table in no set
 order, and the lock triggers (ledgers/locks.py) would refuse a held record deleted before its lock,
-or a signature deleted before its ledger. So on SQLite the locks and the ledgers go first, in the
-same transaction as the rest (the foreign keys are checked when it commits, once all is gone).
+a signature deleted before its ledger, or a lock deleted before its signature. So on SQLite the
+ledgers, their signatures and the locks go first, in that order, in the same transaction as the
+rest (the foreign keys are checked when it commits, once all is gone).
 """
 
 from django.core.management.commands import flush
 from django.db import connections, transaction
 
-from ledgers.models import Ledger, Lock
+from ledgers.models import Ledger, Lock, Signature
 
-FIRST = (Lock._meta.db_table, Ledger._meta.db_table)
+FIRST = (Ledger._meta.db_table, Signature._meta.db_table, Lock._meta.db_table)
 
 
 class Command(flush.Command):
