@@ -69,9 +69,11 @@ def hold(signature, source, pk, until=None) -> Lock:
 
 def withdraw(signature) -> None:
     """What the withdrawal writes: the withdrawal columns once, which releases the locks."""
+    by, _ = get_user_model().objects.get_or_create(username="withdrawer")
     Signature.objects.filter(pk=signature.pk).update(
-        withdrawn_at=timezone.now(), withdrawn_name="王书记", withdraw_reason="写错了"
-    )
+        withdrawn_at=timezone.now(), withdrawn_by=by, withdrawn_name="王书记",
+        withdraw_reason="写错了",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -244,11 +246,10 @@ def test_the_lock_ends_with_the_withdrawal(held):
     assert refuse_if_locked(case.source, [row.pk]) is None
 
 
-def test_a_withdrawn_signature_holds_nothing_even_before_its_locks_go(held):
+def test_a_withdrawn_signature_holds_nothing_though_its_lock_rows_stay(held):
     case, row, signature = held
-    Signature.objects.filter(pk=signature.pk).update(
-        withdrawn_at=timezone.now(), withdrawn_name="王书记", withdraw_reason="写错了"
-    )
+    withdraw(signature)
+    assert Lock.objects.filter(signature=signature).exists()
     name, value = case.held
     case.model.objects.filter(pk=row.pk).update(**{name: value})
     assert stored(row, name) == value
@@ -416,10 +417,24 @@ def test_saving_a_signature_unchanged_passes(signature):
     Signature.objects.get(pk=signature.pk).save()
 
 
+def test_a_withdrawal_names_who_and_why(signature):
+    for missing in ({"withdrawn_by": None}, {"withdrawn_name": ""}, {"withdraw_reason": ""}):
+        by, _ = get_user_model().objects.get_or_create(username="withdrawer")
+        columns = {"withdrawn_by": by, "withdrawn_name": "王书记", "withdraw_reason": "写错了"}
+        error = refused(
+            lambda columns=columns | missing: Signature.objects.filter(pk=signature.pk).update(
+                withdrawn_at=timezone.now(), **columns
+            )
+        )
+        assert lock_error_text(error) == locks.SIGNATURE_CHANGED
+    assert Signature.objects.get(pk=signature.pk).withdrawn_at is None
+
+
 def test_the_withdrawal_is_written_once(signature):
     now = timezone.now()
+    by, _ = get_user_model().objects.get_or_create(username="withdrawer")
     Signature.objects.filter(pk=signature.pk).update(
-        withdrawn_at=now, withdrawn_name="王书记", withdraw_reason="写错了"
+        withdrawn_at=now, withdrawn_by=by, withdrawn_name="王书记", withdraw_reason="写错了"
     )
     again = refused(
         lambda: Signature.objects.filter(pk=signature.pk).update(withdraw_reason="换个理由")

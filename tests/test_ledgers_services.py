@@ -749,7 +749,8 @@ def test_withdrawing_the_lower_signature_withdraws_the_upper(lw):
     for row in (lower, upper):
         row.refresh_from_db()
         assert row.withdrawn_name == "李二" and row.withdraw_reason == "承诺内容需调整"
-    assert not Lock.objects.filter(signature__in=[lower, upper]).exists()
+    # the lock rows stay as the record of what was held; the withdrawal released them
+    assert Lock.objects.filter(signature__in=[lower, upper]).exists()
     assert view_of(m1b).section("pledge").state == READY
     events = LedgerEvent.objects.filter(action="withdraw").order_by("pk")
     assert [e.slot for e in events] == ["branch", "member"]
