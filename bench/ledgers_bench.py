@@ -25,12 +25,15 @@
   One job runs on one worker, so this is measured as: the PDF alone, the zip alone, two
   branches' PDFs at once (both workers busy), and the one branch split into two subprocesses
   that each lay out half the ledgers the way the job does (two half PDFs, not merged).
-- The branch grid (ledgers.selectors.branch_grid, and the page when ledgers has one) for the
-  province's largest branch, the committee's children grid, the county inspection
-  (ledgers.selectors.inspection and its page) for the largest county and its drill-down's first
-  page: queries and median time, against a floor measured in the same run (count(*) over the
-  review table); the slowest query of each, and the tables of more than 10,000 rows its plan
-  reads whole. EXPLAIN ANALYZE of the slowest queries goes to bench/results/ledgers_explain.txt.
+- The branch grid (ledgers.selectors.branch_grid, and its page as the branch's secretary) for
+  the province's largest other branch and for the signed 50-member one; the children grid
+  (selectors.children_grid and its page) of the committee with most children and of the signed
+  branches' parent; the county inspection (selectors.inspection and its page, as the county's
+  office login bo<id>) of the last half-year ended, for the county with most members, and the
+  drill-down's first page (members and organisations) of the signed committee: queries and
+  median time, against a floor measured in the same run (count(*) over the review table); the
+  slowest query of each, and the tables of more than 10,000 rows its plan reads whole. EXPLAIN
+  ANALYZE of each one's slowest query goes to bench/results/ledgers_explain.txt.
 """
 
 from __future__ import annotations
@@ -693,8 +696,9 @@ def _job_row(job, wall: float, workers: Workers) -> dict:
 
 
 def _discard(jobs: list) -> None:
-    for job in jobs:
-        job.refresh_from_db()
+    from orgs.models import Job
+
+    for job in Job.objects.filter(pk__in=[j.pk for j in jobs]):
         if job.result:
             job.result.delete(save=False)
         job.delete()
@@ -785,16 +789,17 @@ def bench_batch(results: dict, *, places: dict, today: datetime.date) -> None:
     sender = _sender()
     logs = Path(tempfile.mkdtemp(prefix="ledgers_bench_"))
     base = {"branch": first.name, "members": places["batch_members"][0], "logs": str(logs)}
+    started_jobs: list = []  # deleted at the end, whatever happens (a batch is exclusive)
     try:
         for form, label in ((ledger_jobs.PDF, "pdf"), (ledger_jobs.ZIP, "zip")):
             with Workers(2, logs) as workers:
                 started = time.perf_counter()
-                (job,) = _start_batches(sender, [(users[first.pk], first, year, form)])
-                ended = _wait([job], started)
+                jobs = _start_batches(sender, [(users[first.pk], first, year, form)])
+                started_jobs += jobs
+                ended = _wait(jobs, started)
                 results[f"ledger_batch_{label}_one_job_2_workers"] = base | _job_row(
-                    job, ended[job.pk], workers
+                    jobs[0], ended[jobs[0].pk], workers
                 )
-                _discard([job])
         with Workers(2, logs) as workers:
             started = time.perf_counter()
             jobs = _start_batches(
@@ -804,6 +809,7 @@ def bench_batch(results: dict, *, places: dict, today: datetime.date) -> None:
                     (users[second.pk], second, year, ledger_jobs.PDF),
                 ],
             )
+            started_jobs += jobs
             ended = _wait(jobs, started)
             rows = [_job_row(job, ended[job.pk], workers) for job in jobs]
             results["ledger_batch_pdf_two_branches_2_workers"] = {
@@ -811,8 +817,8 @@ def bench_batch(results: dict, *, places: dict, today: datetime.date) -> None:
                 "wall_s": round(max(ended.values()), 2),
                 "jobs": rows,
             }
-            _discard(jobs)
     finally:
+        _discard(started_jobs)
         _flush_redis()
     results["ledger_batch_pdf_split_2_processes"] = base | _split(first, today)
 

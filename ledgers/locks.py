@@ -305,6 +305,18 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = 'integrity_constraint_violation', MESSAGE = TG_ARGV[0];
 END
 $fn$""",
+        # PostgreSQL allows no subquery in a trigger's WHEN: the lock rows' delete guard asks
+        # inside the function whether their signature still stands
+        f"""CREATE OR REPLACE FUNCTION ledgers_lock_row_guard() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF EXISTS (SELECT 1 FROM {Signature._meta.db_table}
+                WHERE id = OLD.signature_id AND withdrawn_at IS NULL) THEN
+        RAISE EXCEPTION USING ERRCODE = 'integrity_constraint_violation', MESSAGE = TG_ARGV[0];
+    END IF;
+    RETURN OLD;
+END
+$fn$""",
     ]
 
 
@@ -421,11 +433,16 @@ def _guard_triggers(pg: bool) -> list[Trigger]:
             "ledgers_lock_del",
             lock_table,
             f"CREATE TRIGGER ledgers_lock_del BEFORE DELETE ON {lock_table} "
-            + _refusing(
-                pg,
-                LOCK_DELETED,
-                when=f"EXISTS (SELECT 1 FROM {table} WHERE id = OLD.signature_id "
-                "AND withdrawn_at IS NULL)",
+            + (
+                "FOR EACH ROW EXECUTE FUNCTION ledgers_lock_row_guard("
+                f"{_literal(LOCK_MARKER + LOCK_DELETED)})"
+                if pg
+                else _refusing(
+                    pg,
+                    LOCK_DELETED,
+                    when=f"EXISTS (SELECT 1 FROM {table} WHERE id = OLD.signature_id "
+                    "AND withdrawn_at IS NULL)",
+                )
             ),
         ),
     ]
@@ -457,6 +474,7 @@ def uninstall_sql(vendor: str) -> list[str]:
         statements += [
             "DROP FUNCTION IF EXISTS ledgers_lock_refuse()",
             "DROP FUNCTION IF EXISTS ledgers_refuse()",
+            "DROP FUNCTION IF EXISTS ledgers_lock_row_guard()",
         ]
     return statements
 
