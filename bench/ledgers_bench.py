@@ -466,7 +466,9 @@ def ensure_signed(places: dict, today: datetime.date) -> dict:
 # ---------------------------------------------------------------- one member ledger as PDF
 
 
-def bench_pdf(results: dict, *, member_pk: int, today: datetime.date, runs: int) -> None:
+def pdf_measure(*, member_pk: int, today: datetime.date, runs: int) -> dict:
+    """Both renders of one member ledger, alternating, in this process (a fresh one: see
+    bench_pdf)."""
     from weasyprint import HTML
 
     from ledgers import pdf, services
@@ -502,9 +504,7 @@ def bench_pdf(results: dict, *, member_pk: int, today: datetime.date, runs: int)
     project_ms = statistics.median(samples["project"])
     bare_ms = statistics.median(samples["bare"])
     project_cpu, bare_cpu = statistics.median(cpu["project"]), statistics.median(cpu["bare"])
-    pages = len(HTML(string=html).render().pages)
-    signed = sum(len(s.signatures) for s in view.sections)
-    results["ledger_pdf_one_member"] = {
+    return {
         "project_median_ms": _ms(project_ms),
         "bare_weasyprint_median_ms": _ms(bare_ms),
         "ratio": round(project_ms / bare_ms, 3),
@@ -514,14 +514,47 @@ def bench_pdf(results: dict, *, member_pk: int, today: datetime.date, runs: int)
         "project_min_max_ms": [_ms(min(samples["project"])), _ms(max(samples["project"]))],
         "bare_min_max_ms": [_ms(min(samples["bare"])), _ms(max(samples["bare"]))],
         "runs": runs,
-        "pages": pages,
+        "pages": len(HTML(string=html).render().pages),
         "html_chars": len(html),
         "pdf_bytes": [len(first_project), len(first_bare)],
-        "signatures": signed,
+        "signatures": sum(len(s.signatures) for s in view.sections),
         "assemble_ms": _ms(assembled),
         "html_ms": _ms(built),
-        "loadavg": _load(),
     }
+
+
+_PDF = r"""
+import datetime, json, os, sys
+sys.path[:0] = [{root!r}, {bench!r}]
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+import django
+django.setup()
+import ledgers_bench
+out = ledgers_bench.pdf_measure(
+    member_pk={member_pk}, today=datetime.date.fromisoformat({today!r}), runs={runs}
+)
+print(json.dumps(out))
+"""
+
+
+def bench_pdf(results: dict, *, member_pk: int, today: datetime.date, runs: int) -> None:
+    """One member ledger, the project's render against a bare WeasyPrint render of its HTML, in
+    a fresh process (the benchmark's own, after writing thousands of rows, holds a large heap
+    whose garbage collections would fall more on the render that allocates more)."""
+    code = _PDF.format(
+        root=str(ROOT), bench=str(ROOT / "bench"), member_pk=member_pk,
+        today=today.isoformat(), runs=runs,
+    )  # fmt: skip
+    env = os.environ.copy()
+    env["DEBUG"] = "0"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    row = json.loads(done.stdout.strip().splitlines()[-1])
+    results["ledger_pdf_one_member"] = row | {"loadavg": _load()}
 
 
 # ---------------------------------------------------------------- the batch job
@@ -712,7 +745,6 @@ began = time.perf_counter()
 import django
 django.setup()
 import datetime
-from weasyprint import HTML
 from ledgers import jobs, pdf
 from ledgers.views_office import verify_url
 from orgs.models import Organization
@@ -728,7 +760,7 @@ mine = subjects[:cut] if {part} == 0 else subjects[cut:]
 documents = []
 for chunk in jobs._chunks(mine):
     html = pdf.ledger_html(assemble(chunk), verify_url=verify_url)
-    documents.append(HTML(string=html, url_fetcher=pdf.url_fetcher).render())
+    documents.append(pdf.html_document(html).render())
 pages = [page for document in documents for page in document.pages]
 content = documents[0].copy(pages).write_pdf()
 usage = resource.getrusage(resource.RUSAGE_SELF)

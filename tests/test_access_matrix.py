@@ -423,9 +423,16 @@ def _outcome(response) -> str:
     return {403: FORBIDDEN, 404: NOT_FOUND, 405: NOT_ALLOWED}.get(response.status_code, OK)
 
 
+def _without_pdf_layout(monkeypatch) -> None:
+    """The print routes still fetch, check and draw their document; only WeasyPrint's layout,
+    seconds per ledger and tested in tests/test_ledgers_pdf.py, is left out here."""
+    monkeypatch.setattr("ledgers.pdf.render_pdf", lambda html: b"%PDF-1.7 " + html[:64].encode())
+
+
 @pytest.mark.parametrize("route", sorted(MATRIX))
-def test_route_access(route, world, client):
+def test_route_access(route, world, client, monkeypatch):
     personas = world
+    _without_pdf_layout(monkeypatch)
     kwargs_for, expected = MATRIX[route]
     url = reverse(route, kwargs=kwargs_for(personas))
     failures = []
@@ -595,9 +602,7 @@ def test_every_link_on_every_reachable_page_answers(world, client, monkeypatch):
     """The pages each persona reaches from home link only to pages the persona may open: no
     breadcrumb or button leads to a 404 or a 403 (issue 9, item 20)."""
     _crawl_world(world)
-    # The print routes still fetch, check and draw their document; only WeasyPrint's layout,
-    # seconds per ledger and tested in tests/test_ledgers_pdf.py, is left out of the crawl.
-    monkeypatch.setattr("ledgers.pdf.render_pdf", lambda html: b"%PDF-1.7 " + html[:64].encode())
+    _without_pdf_layout(monkeypatch)
     failures, opened = [], {}
     for persona in PERSONA_NAMES:
         client.logout()
