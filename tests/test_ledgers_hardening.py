@@ -138,3 +138,13 @@ def test_the_published_date_of_a_signed_appraisal_is_held(lw):
         type(appraisal).objects.filter(pk=appraisal.pk).update(
             published_at=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
         )
+
+
+def test_an_organisation_without_members_or_children_has_an_empty_grid(lw):
+    """No members, no children: the grids are empty, not an invalid query."""
+    B1 = lw.orgs["B1"]
+    assert selectors.children_grid(org=B1, year=YEAR, today=TODAY) == []
+    empty = org_services.organization_create(
+        by=None, parent=lw.orgs["T1"], name="新建党支部", code="B9", kind="branch", sector="rural"
+    )
+    assert selectors.branch_grid(org=empty, year=YEAR, today=TODAY) == []

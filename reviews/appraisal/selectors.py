@@ -292,6 +292,9 @@ def _published_entries(
     orgs: dict[int, Organization] | None,
     year: int | None,
 ) -> dict[int, list[AppraisalEntry]]:
+    subjects = members if members is not None else orgs
+    if not subjects:
+        return {}  # an empty key list is not even valid SQL on SQLite
     found = AppraisalSubject.objects.filter(
         appraisal__in=Appraisal.objects.published().values("pk")
     )
@@ -304,16 +307,9 @@ def _published_entries(
         found = found.filter(appraisal__year=year)
         sessions = sessions.filter(year=year)
     entries: dict[int, list[AppraisalEntry]] = {}
-    rows = found.select_related("appraisal", "appraisal__org").order_by(
-        "-appraisal__year", "-appraisal__published_at", "-pk"
-    )
-    for subject in rows:
-        appraisal = subject.appraisal
+
+    def add(pk: int, appraisal: Appraisal, **result) -> None:
         tally = appraisal.tally or {}
-        # a session of fewer than SMALL_GROUP ballots: its counts are for the running secretary's
-        # results page only, never in a record read by others (nor any group's counts, ever)
-        few = tally.get("ballots", 0) < SMALL_GROUP
-        pk = subject.member_id if members is not None else subject.subject_org_id
         entries.setdefault(pk, []).append(
             AppraisalEntry(
                 appraisal=appraisal,
@@ -322,47 +318,49 @@ def _published_entries(
                 org=appraisal.org,
                 member=members[pk] if members is not None else None,
                 subject_org=orgs[pk] if orgs is not None else None,
-                subject=subject,
-                grade=subject.final_grade,
-                counts=None if few else (subject.counts or [0] * 5)[:4],
-                satisfaction=None if few else subject.satisfaction,
                 party_participants=tally.get("party_participants", 0),
                 mass_participants=tally.get("mass_participants", 0),
-                ballots=tally.get("ballots", 0),
-                few_ballots=few,
-                excluded="",
                 published_on=_published_on(appraisal),
+                **result,
             )
+        )
+
+    rows = found.select_related("appraisal", "appraisal__org").order_by(
+        "-appraisal__year", "-appraisal__published_at", "-pk"
+    )
+    for subject in rows:
+        ballots = (subject.appraisal.tally or {}).get("ballots", 0)
+        # a session of fewer than SMALL_GROUP ballots: its counts are for the running secretary's
+        # results page only, never in a record read by others (nor any group's counts, ever)
+        few = ballots < SMALL_GROUP
+        add(
+            subject.member_id if members is not None else subject.subject_org_id,
+            subject.appraisal,
+            subject=subject,
+            grade=subject.final_grade,
+            counts=None if few else (subject.counts or [0] * 5)[:4],
+            satisfaction=None if few else subject.satisfaction,
+            ballots=ballots,
+            few_ballots=few,
+            excluded="",
         )
     # sessions that left a subject out (暂缓评议): their `excluded` keys are m<pk> / o<pk>
     prefix = "m" if members is not None else "o"
-    subjects = members if members is not None else orgs
     keys = [f"{prefix}{pk}" for pk in subjects]
     for appraisal in sessions.filter(excluded__has_any_keys=keys).select_related("org"):
-        tally = appraisal.tally or {}
         for key, left_out in appraisal.excluded.items():
             if not key.startswith(prefix) or not key[1:].isdigit() or int(key[1:]) not in subjects:
                 continue
-            pk = int(key[1:])
-            entries.setdefault(pk, []).append(
-                AppraisalEntry(
-                    appraisal=appraisal,
-                    year=appraisal.year,
-                    kind=appraisal.kind,
-                    org=appraisal.org,
-                    member=members[pk] if members is not None else None,
-                    subject_org=orgs[pk] if orgs is not None else None,
-                    subject=None,
-                    grade="",
-                    counts=[0, 0, 0, 0],
-                    satisfaction=None,
-                    party_participants=tally.get("party_participants", 0),
-                    mass_participants=tally.get("mass_participants", 0),
-                    ballots=0,
-                    few_ballots=False,
-                    excluded=left_out["reason"],
-                    published_on=_published_on(appraisal),
-                )
+            add(
+                int(key[1:]),
+                appraisal,
+                subject=None,
+                grade="",
+                counts=[0, 0, 0, 0],
+                satisfaction=None,
+                ballots=0,
+                few_ballots=False,
+                excluded=left_out["reason"],
             )
     for found_entries in entries.values():
         found_entries.sort(key=lambda entry: -entry.year)
