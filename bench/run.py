@@ -9,6 +9,7 @@
     BENCH_ONLY=load make bench       # only the secretary pages under load (bench/load_bench.py)
     BENCH_ONLY=reminders make bench  # only the reminders sweep, sending and the export job
     BENCH_ONLY=ledgers make bench    # only the 写实簿: one PDF, the batch job, grids, inspection
+    BENCH_ONLY=seed make bench       # only seed the database
 
 Prints a table and writes bench/results/latest.json.
 """
@@ -122,6 +123,9 @@ def main() -> None:
         "reviews": LeaderReview.objects.count(),
     }
     only = os.environ.get("BENCH_ONLY", "")
+    if only == "seed":  # only prepare the database
+        report(results)
+        return
     if only == "appraisal":
         import appraisal_bench
 

@@ -26,6 +26,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*/10"),
         "options": {"expire_seconds": 9 * 60},
     },
+    "figures-rebuild": {  # nightly: the kept statistics recomputed from the raw rows
+        "task": "orgs.rebuild_figures",
+        "schedule": crontab(hour=2, minute=30),
+        "options": {"expire_seconds": 3 * 60 * 60},
+    },
     "jobs-expire": {
         "task": "orgs.expire_jobs",
         "schedule": crontab(minute=20),  # hourly: a slips file lives two hours only

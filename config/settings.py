@@ -203,6 +203,9 @@ CACHES = {
 # The embedded default has no beat: a login runs the reminders sweep, at most hourly per process
 # (orgs/embedded.py). Never with a broker, whatever this says: there beat runs it.
 REMINDERS_SWEEP_ON_LOGIN = env_bool("REMINDERS_SWEEP_ON_LOGIN", not REDIS_URL)
+# The kept statistics (orgs/figures.py) are refreshed by a task queued when a write commits; set
+# to refresh at once, inside the writing transaction (the test suite does).
+FIGURES_IMMEDIATE = env_bool("FIGURES_IMMEDIATE", False)
 
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
 # SMTP when EMAIL_HOST is set, else printed to the console; EMAIL_BACKEND names another backend

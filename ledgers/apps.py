@@ -6,11 +6,12 @@ class LedgersConfig(AppConfig):
     verbose_name = "写实簿"
 
     def ready(self):
-        from ledgers import demo, jobs, links, locks, obligations, services, views_office
+        from ledgers import demo, figures, jobs, links, locks, obligations, services, views_office
         from orgs import extensions
 
         # the deadlines ledger_member and ledger_org, with who still owes their signatures
         obligations.register()
+        figures.register()
         jobs.register()
         locks.register()
         links.register()

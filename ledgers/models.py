@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from orgs.figures import FigureRow
 from orgs.models import Member, Organization
 
 
@@ -216,3 +217,34 @@ class Lock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.object_id}"
+
+
+class LedgerFigure(FigureRow):
+    """An organisation's own 写实簿 figures for a half-year (ledgers/figures.py): the members' ledgers
+    a branch keeps and its own organisation ledger, and their sections signed against due."""
+
+    member_owed = models.PositiveIntegerField("党员写实簿应建", default=0)
+    member_open = models.PositiveIntegerField("党员写实簿已建", default=0)
+    org_owed = models.PositiveIntegerField("党组织写实簿应建", default=0)
+    org_open = models.PositiveIntegerField("党组织写实簿已建", default=0)
+    m_pledges_due = models.PositiveIntegerField("党员承诺写实应签", default=0)
+    m_pledges_signed = models.PositiveIntegerField("党员承诺写实已签", default=0)
+    m_fulfilment_due = models.PositiveIntegerField("党员履诺写实应签", default=0)
+    m_fulfilment_signed = models.PositiveIntegerField("党员履诺写实已签", default=0)
+    m_review_due = models.PositiveIntegerField("党员领导点评应签", default=0)
+    m_review_signed = models.PositiveIntegerField("党员领导点评已签", default=0)
+    m_year_due = models.PositiveIntegerField("党员年度写实应签", default=0)
+    m_year_signed = models.PositiveIntegerField("党员年度写实已签", default=0)
+    o_pledges_due = models.PositiveIntegerField("党组织承诺写实应签", default=0)
+    o_pledges_signed = models.PositiveIntegerField("党组织承诺写实已签", default=0)
+    o_fulfilment_due = models.PositiveIntegerField("党组织履诺写实应签", default=0)
+    o_fulfilment_signed = models.PositiveIntegerField("党组织履诺写实已签", default=0)
+    o_review_due = models.PositiveIntegerField("党组织领导点评应签", default=0)
+    o_review_signed = models.PositiveIntegerField("党组织领导点评已签", default=0)
+    o_year_due = models.PositiveIntegerField("党组织年度写实应签", default=0)
+    o_year_signed = models.PositiveIntegerField("党组织年度写实已签", default=0)
+
+    class Meta:
+        verbose_name = "写实簿统计数"
+        verbose_name_plural = "写实簿统计数"
+        constraints = [models.UniqueConstraint(fields=["period", "org"], name="ledger_figure_once")]

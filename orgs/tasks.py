@@ -49,3 +49,29 @@ def run_job(job_id: int) -> str:
 @shared_task(name="orgs.expire_jobs")
 def expire_jobs() -> int:
     return jobs.expire_jobs()
+
+
+@shared_task(name="orgs.refresh_figures")
+def refresh_figures(spans: list[list]) -> int:
+    """Refresh the kept figures of the organisations and date spans a transaction touched
+    ([org_id, "YYYY-MM-DD", "YYYY-MM-DD"], ...); idempotent."""
+    from orgs import figures
+
+    return figures.refresh_span(
+        (int(org_id), datetime.date.fromisoformat(start), datetime.date.fromisoformat(end))
+        for org_id, start, end in spans
+    )
+
+
+@shared_task(name="orgs.rebuild_figures")
+def rebuild_figures(today: str | None = None) -> dict:
+    """The nightly full rebuild: every period of the current year, and of the previous year
+    until its reports are in (through February)."""
+    from django.utils import timezone
+
+    from orgs import figures
+
+    day = datetime.date.fromisoformat(today) if today else timezone.localdate()
+    years = [day.year - 1, day.year] if day.month <= 2 else [day.year]
+    periods = [p for year in years for p in figures.periods_of_year(year)]
+    return figures.rebuild(periods)

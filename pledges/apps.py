@@ -9,9 +9,10 @@ class PledgesConfig(AppConfig):
         from orgs import access as org_access
         from orgs import extensions
         from orgs.access import Action
-        from pledges import access, demo, links, obligations, services
+        from pledges import access, demo, figures, links, obligations, services
 
         obligations.register()
+        figures.register()
         extensions.todo_providers.append(links.todo)
         extensions.org_link_providers.append(links.org_links)
         extensions.member_link_providers.append(links.member_links)

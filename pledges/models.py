@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from orgs.figures import FigureRow
 from orgs.models import Member, Organization, Sector
 from orgs.periods import HALF, QUARTER, Period
 from orgs.rectifications import RectificationBase, RectificationStatus
@@ -566,3 +567,33 @@ class SecretaryReport(models.Model):
     @property
     def period(self) -> Period:
         return Period.quarter(self.pledge.year, self.quarter)
+
+
+class PledgeFigure(FigureRow):
+    """An organisation's own 公开承诺 figures for a year (pledges/figures.py computes them)."""
+
+    orgs_owed = models.PositiveIntegerField("应承诺党组织", default=0)
+    orgs_pledged = models.PositiveIntegerField("已承诺党组织", default=0)
+    orgs_annual = models.PositiveIntegerField("作年度承诺的党组织", default=0)
+    orgs_immediate = models.PositiveIntegerField("作即时承诺的党组织", default=0)
+    orgs_term = models.PositiveIntegerField("作任期承诺的党组织", default=0)
+    members_owed = models.PositiveIntegerField("应承诺党员", default=0)
+    members_pledged = models.PositiveIntegerField("已承诺党员", default=0)
+    members_oral = models.PositiveIntegerField("口头承诺党员", default=0)
+    members_community = models.PositiveIntegerField("在职党员社区承诺", default=0)
+    items = models.PositiveIntegerField("承诺事项", default=0)
+    items_approved = models.PositiveIntegerField("已审定", default=0)
+    items_published = models.PositiveIntegerField("已公示", default=0)
+    fulfilled = models.PositiveIntegerField("已兑现", default=0)
+    partly = models.PositiveIntegerField("部分兑现", default=0)
+    not_fulfilled = models.PositiveIntegerField("未兑现", default=0)
+    overdue = models.PositiveIntegerField("超期未完成", default=0)
+    rect_open = models.PositiveIntegerField("整改中", default=0)
+    rect_closed = models.PositiveIntegerField("整改已销号", default=0)
+    makeup_orgs = models.PositiveIntegerField("需补课党组织", default=0)
+    makeup_members = models.PositiveIntegerField("需补课党员", default=0)
+
+    class Meta:
+        verbose_name = "公开承诺统计数"
+        verbose_name_plural = "公开承诺统计数"
+        constraints = [models.UniqueConstraint(fields=["period", "org"], name="pledge_figure_once")]

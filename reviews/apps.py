@@ -8,13 +8,16 @@ class ReviewsConfig(AppConfig):
     def ready(self):
         from orgs import access, extensions
         from orgs.access import Action
-        from reviews import demo, links, obligations
+        from reviews import demo, figures, links, obligations
         from reviews.appraisal import access as appraisal_access
         from reviews.appraisal import demo as appraisal_demo
+        from reviews.appraisal import figures as appraisal_figures
         from reviews.appraisal import jobs as appraisal_jobs
         from reviews.appraisal import links as appraisal_links
 
         obligations.register()
+        figures.register()
+        appraisal_figures.register()
         appraisal_jobs.register()
         extensions.org_link_providers.append(links.org_links)
         extensions.org_link_providers.append(appraisal_links.org_links)

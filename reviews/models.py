@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from orgs.figures import FigureRow
 from orgs.models import MEMBER_HOLDING_KINDS, Member, Organization
 from orgs.periods import HALF, QUARTER, Period
 from orgs.rectifications import RectificationBase, RectificationStatus
@@ -310,3 +311,33 @@ from reviews.appraisal.models import (  # noqa: E402, F401
     PaperEntry,
     Slip,
 )
+
+
+class ReviewFigure(FigureRow):
+    """An organisation's own 领导点评 figures for a quarter (reviews/figures.py computes them).
+
+    Member columns count the quarter; organisation and secretary columns count the half-year
+    the quarter falls in (org reviews are half-yearly), so both quarters of a half carry them."""
+
+    members_owed = models.PositiveIntegerField("党员应点评", default=0)
+    members_reviewed = models.PositiveIntegerField("党员已点评", default=0)
+    orgs_owed = models.PositiveIntegerField("基层党组织应点评", default=0)
+    orgs_reviewed = models.PositiveIntegerField("基层党组织已点评", default=0)
+    secretaries_owed = models.PositiveIntegerField("党组织书记应点评", default=0)
+    secretaries_reviewed = models.PositiveIntegerField("党组织书记已点评", default=0)
+    reviewers_owed = models.PositiveIntegerField("应作点评的书记", default=0)
+    reviewers_done = models.PositiveIntegerField("点评全部完成的书记", default=0)
+    by_central = models.PositiveIntegerField("集中点评", default=0)
+    by_individual = models.PositiveIntegerField("个别点评", default=0)
+    by_onsite = models.PositiveIntegerField("现场点评", default=0)
+    by_random = models.PositiveIntegerField("随机点评", default=0)
+    rect_raised = models.PositiveIntegerField("整改事项提出", default=0)
+    rect_closed = models.PositiveIntegerField("整改事项已销号", default=0)
+    rect_overdue = models.PositiveIntegerField("整改事项逾期", default=0)
+    exempt_members = models.PositiveIntegerField("免予点评党员", default=0)
+    exempt_orgs = models.PositiveIntegerField("免予点评党组织及书记", default=0)
+
+    class Meta:
+        verbose_name = "领导点评统计数"
+        verbose_name_plural = "领导点评统计数"
+        constraints = [models.UniqueConstraint(fields=["period", "org"], name="review_figure_once")]

@@ -64,6 +64,14 @@ def pytest_sessionstart(session):
         pytest.exit("\n".join(problems), returncode=3)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _figures_immediate():
+    """The kept figures refresh inside the writing transaction, which a test never commits
+    (tests/test_figures.py checks the on-commit path)."""
+    settings.FIGURES_IMMEDIATE = True
+    yield
+
+
 # ---------------------------------------------------------------- scenes
 
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from orgs.figures import FigureRow
 from orgs.models import Member, Organization
 
 
@@ -453,3 +454,33 @@ EVENT_LABELS = {
     "adopt": "采用全部建议等次",
     "publish": "公开结果",
 }
+
+
+class AppraisalFigure(FigureRow):
+    """An organisation's own 民主评议 figures for a year (reviews/appraisal/figures.py)."""
+
+    sessions_owed = models.PositiveIntegerField("应开展评议", default=0)
+    sessions_held = models.PositiveIntegerField("已开展评议", default=0)
+    sessions_published = models.PositiveIntegerField("已公开结果", default=0)
+    voters_member = models.PositiveIntegerField("参加党员人数", default=0)
+    voters_masses = models.PositiveIntegerField("参加群众人数", default=0)
+    orgs_band_1 = models.PositiveIntegerField("满意率90%以上的党组织", default=0)
+    orgs_band_2 = models.PositiveIntegerField("满意率80%至90%的党组织", default=0)
+    orgs_band_3 = models.PositiveIntegerField("满意率60%至80%的党组织", default=0)
+    orgs_band_4 = models.PositiveIntegerField("满意率60%以下的党组织", default=0)
+    votes_1 = models.PositiveIntegerField("满意票", default=0)
+    votes_2 = models.PositiveIntegerField("比较满意票", default=0)
+    votes_3 = models.PositiveIntegerField("一般票", default=0)
+    votes_4 = models.PositiveIntegerField("不满意票", default=0)
+    members_excellent = models.PositiveIntegerField("优秀", default=0)
+    members_pass = models.PositiveIntegerField("合格", default=0)
+    members_basic = models.PositiveIntegerField("基本合格", default=0)
+    members_fail = models.PositiveIntegerField("不合格", default=0)
+    members_deferred = models.PositiveIntegerField("暂缓评议", default=0)
+
+    class Meta:
+        verbose_name = "民主评议统计数"
+        verbose_name_plural = "民主评议统计数"
+        constraints = [
+            models.UniqueConstraint(fields=["period", "org"], name="appraisal_figure_once")
+        ]
