@@ -33,6 +33,7 @@ urlpatterns = [
     path("pledges/", include("pledges.urls")),
     path("reviews/", include("reviews.urls")),
     path("ledgers/", include("ledgers.urls")),
+    path("reports/", include("reports.urls")),
     path("gs/", include((public_urlpatterns, "public"))),
     path("appraisal/", include("reviews.appraisal.urls")),
     path("py/", include((vote_urlpatterns, "vote"))),

@@ -16,6 +16,9 @@ todo_providers: list[Callable] = []
 org_link_providers: list[Callable] = []
 member_link_providers: list[Callable] = []
 member_section_providers: list[Callable] = []
+# f(user, orgs) -> list of {"title", "template", ...}: sections other apps add to the home page
+# (the statistics dashboards), for the organisations the user holds roles at
+home_section_providers: list[Callable] = []
 # f(*, scale, rng, today, log) -> dict of counts; called by seed_demo after the tree and roster
 demo_seeders: list[Callable] = []
 page_rules: dict[str, Callable[..., bool]] = {}
@@ -32,6 +35,12 @@ def org_links_for(user, org) -> list[dict]:
 
 def member_links_for(user, member) -> list[dict]:
     return [link for provider in member_link_providers for link in provider(user, member)]
+
+
+def home_sections_for(user, orgs) -> list[dict]:
+    """Sections other apps add to the home page, each drawn by its template (which receives the
+    dict as `section`)."""
+    return [part for provider in home_section_providers for part in provider(user, orgs)]
 
 
 def member_sections_for(user, member) -> list[dict]:

@@ -13,7 +13,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
-from orgs import access, extensions, selectors
+from orgs import access, extensions, figures, selectors
 from orgs.access import forget_grants
 from orgs.accounts import password_set_by
 from orgs.events import actor_of
@@ -139,6 +139,7 @@ def organization_create(
     )
     org.full_clean(exclude=["parent", "secretary"])
     org.save()
+    figures.touch([org.pk, org.parent_id], timezone.localdate())
     audit(by=by, action="org_create", org=org, summary=f"新建党组织“{name}”（{code}）")
     return org
 
@@ -165,6 +166,8 @@ def organization_update(*, by, org: Organization, **fields) -> Organization:
         setattr(org, name, value)
     org.full_clean(exclude=["parent", "secretary"])
     org.save(update_fields=[*fields, "updated_at"])
+    if not diff.keys().isdisjoint({"is_active", "kind", "secretary"}):
+        figures.touch([org.pk, org.parent_id], timezone.localdate())
     audit(by=by, action="org_update", org=org, summary=f"修改党组织“{org.name}”", changes=diff)
     return org
 
@@ -203,6 +206,7 @@ def organization_move(*, by, org: Organization, new_parent: Organization) -> Org
     old_parent = org.parent
     org.move_to(new_parent, "last-child")
     org.refresh_from_db()
+    figures.touch([org.pk, old_parent.pk, new_parent.pk], timezone.localdate())
     audit(
         by=by,
         action="org_move",
@@ -296,6 +300,7 @@ def member_create(*, by, org: Organization, since: datetime.date | None = None, 
     member.full_clean(exclude=["user", "org"])
     member.save()
     Membership.objects.create(member=member, org=org, start=since or timezone.localdate())
+    figures.touch(org.pk, since or timezone.localdate(), timezone.localdate())
     audit(by=by, action="member_create", org=org, member=member, summary=f"新增党员“{member.name}”")
     return member
 
@@ -378,6 +383,7 @@ def member_transfer(
     left = set(selectors.secretary_posts(member_org=from_org.pk, parent=from_org.parent_id))
     left -= set(selectors.secretary_posts(member_org=to_org.pk, parent=to_org.parent_id))
     Organization.objects.filter(pk__in=left, secretary=member).update(secretary=None)
+    figures.touch([from_org.pk, to_org.pk, *left], on, timezone.localdate())
     _roles_follow_transfer(by=by, member=member, from_org=from_org, to_org=to_org)
     # what later apps move with the member (open pledges…), in this transaction
     extensions.member_transferred(member=member, from_org=from_org, to_org=to_org, on=on, by=by)

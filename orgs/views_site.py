@@ -32,6 +32,7 @@ def home(request):
             "own_member": selectors.own_member(user=request.user),
             "due": notices.due_work(user=request.user, today=timezone.localdate(), orgs=orgs),
             "todo": extensions.todo_for(request.user),
+            "sections": extensions.home_sections_for(request.user, orgs),
         },
     )
 

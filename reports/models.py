@@ -54,9 +54,7 @@ class Submission(models.Model):
 
 
 class SubmissionAttachment(models.Model):
-    submission = models.ForeignKey(
-        Submission, on_delete=models.PROTECT, related_name="attachments"
-    )
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="attachments")
     name = models.CharField("文件名", max_length=200)
     file = models.FileField("附件", upload_to="reports/%Y/%m/")
     size = models.PositiveIntegerField("大小")
@@ -73,9 +71,7 @@ class SubmissionAttachment(models.Model):
 class SubmissionReturn(models.Model):
     """The parent office sent a submission back for correction."""
 
-    submission = models.OneToOneField(
-        Submission, on_delete=models.PROTECT, related_name="returned"
-    )
+    submission = models.OneToOneField(Submission, on_delete=models.PROTECT, related_name="returned")
     reason = models.CharField("退回理由", max_length=500)
     returned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="退回人", on_delete=models.PROTECT, related_name="+"

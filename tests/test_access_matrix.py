@@ -13,7 +13,14 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
-from tests import matrix_jobs, matrix_ledgers, matrix_ledgers_office, matrix_notices
+from tests import (
+    matrix_jobs,
+    matrix_ledgers,
+    matrix_ledgers_office,
+    matrix_notices,
+    matrix_reports,
+    matrix_submissions,
+)
 from tests.personas import PERSONA_NAMES
 from tests.pledge_world import YEAR, approved_org_pledge
 
@@ -396,6 +403,8 @@ MATRIX.update(matrix_notices.ROUTES)
 MATRIX.update(matrix_jobs.ROUTES)
 MATRIX.update(matrix_ledgers.ROUTES)
 MATRIX.update(matrix_ledgers_office.ROUTES)
+MATRIX.update(matrix_reports.ROUTES)
+MATRIX.update(matrix_submissions.ROUTES)
 
 EXEMPT_NAMESPACES = {"admin"}
 
