@@ -1,5 +1,3 @@
-import datetime
-
 from django.apps import AppConfig
 
 
@@ -8,20 +6,9 @@ class ReportsConfig(AppConfig):
     verbose_name = "统计报表"
 
     def ready(self):
-        from orgs.deadlines import DeadlineKind, register_deadline
-        from orgs.periods import QUARTER
+        from reports import dashboards, jobs, links, obligations
 
-        # 黑创先办[2010]11号 §4: reports to the provincial office on fixed dates (the 16th of the
-        # month); by default the 16th of the month after each quarter. Who has not yet reported
-        # is the statistics' obligation rule, added with the tables.
-        register_deadline(
-            DeadlineKind(
-                key="stats_report",
-                label="统计报表报送",
-                period_kind=QUARTER,
-                default_due=lambda p: (p.end + datetime.timedelta(days=1)).replace(day=16),
-                roles=("office",),
-                source="黑创先办[2010]11号 4",
-                order=80,
-            )
-        )
+        obligations.register()  # the stats_report deadline (报送 dates) and who has not reported
+        jobs.register()  # the workbooks as background jobs
+        links.register()  # links on organisation pages, page rules for the breadcrumbs
+        dashboards.register()  # the charts on the home page

@@ -19,6 +19,7 @@ from tests import (
     matrix_ledgers_office,
     matrix_notices,
     matrix_reports,
+    matrix_reports_excel,
     matrix_submissions,
 )
 from tests.personas import PERSONA_NAMES
@@ -404,6 +405,7 @@ MATRIX.update(matrix_jobs.ROUTES)
 MATRIX.update(matrix_ledgers.ROUTES)
 MATRIX.update(matrix_ledgers_office.ROUTES)
 MATRIX.update(matrix_reports.ROUTES)
+MATRIX.update(matrix_reports_excel.ROUTES)
 MATRIX.update(matrix_submissions.ROUTES)
 
 EXEMPT_NAMESPACES = {"admin"}
