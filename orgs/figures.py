@@ -31,7 +31,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -188,13 +188,13 @@ def refresh_span(spans: Iterable[tuple[int, datetime.date, datetime.date]]) -> i
     return written
 
 
-@dataclass
-class _Pending:
-    spans: set[tuple[int, datetime.date, datetime.date]] = field(default_factory=set)
-    queued: bool = False
-
-
 _local = threading.local()
+
+
+def _pending() -> set[tuple[int, datetime.date, datetime.date]]:
+    if not hasattr(_local, "spans"):
+        _local.spans = set()
+    return _local.spans
 
 
 def touch(
@@ -204,7 +204,9 @@ def touch(
 ) -> None:
     """The figures of `org_ids` for every period overlapping [start, end] (default: the day
     `start`) are no longer current: refresh them when the transaction commits. The touches of
-    one transaction are coalesced into one task."""
+    one transaction are coalesced into one task: the first callback to run takes every span
+    waiting in this thread, the others find nothing left. Spans of a transaction that rolled
+    back stay and are refreshed with the next ones (a refresh is idempotent)."""
     ids = {org_ids} if isinstance(org_ids, int) else {i for i in org_ids if i}
     if not ids or not _sources:
         return
@@ -213,13 +215,8 @@ def touch(
     if getattr(settings, "FIGURES_IMMEDIATE", False):
         refresh_span(spans)
         return
-    pending: _Pending | None = getattr(_local, "pending", None)
-    if pending is None or not pending.queued:
-        pending = _local.pending = _Pending()
-    pending.spans |= spans
-    if not pending.queued:
-        pending.queued = True
-        transaction.on_commit(_dispatch)
+    _pending().update(spans)
+    transaction.on_commit(_dispatch)
 
 
 def touch_period(org_ids, period: Period) -> None:
@@ -227,22 +224,17 @@ def touch_period(org_ids, period: Period) -> None:
 
 
 def _dispatch() -> None:
-    pending: _Pending | None = getattr(_local, "pending", None)
-    _local.pending = None
-    if pending is None or not pending.spans:
+    spans = _pending()
+    if not spans:
         return
+    payload = [[i, s.isoformat(), e.isoformat()] for i, s, e in sorted(spans)]
+    spans.clear()
     from orgs.tasks import refresh_figures
 
-    payload = [[i, s.isoformat(), e.isoformat()] for i, s, e in sorted(pending.spans)]
     try:
         refresh_figures.delay(payload)
     except Exception:  # the broker is down: the nightly rebuild catches up
         log.exception("figures refresh could not be queued (%d spans)", len(payload))
-
-
-def discard_pending() -> None:
-    """Forget touches not yet dispatched (a transaction rolled back leaves them behind)."""
-    _local.pending = None
 
 
 # ---------------------------------------------------------------- rebuild and check
