@@ -25,9 +25,7 @@ DAY = datetime.date(2026, 8, 1)
 
 def _count_members(period, org_ids):
     counted = {}
-    for org_id in Member.objects.filter(org_id__in=org_ids).values_list(
-        "org_id", flat=True
-    ):
+    for org_id in Member.objects.filter(org_id__in=org_ids).values_list("org_id", flat=True):
         counted.setdefault(org_id, {"members_owed": 0})["members_owed"] += 1
     return counted
 
@@ -100,9 +98,7 @@ def test_touch_refreshes_once_on_commit_for_every_touch_of_the_transaction(
 ):
     settings.FIGURES_IMMEDIATE = False
     calls = []
-    monkeypatch.setattr(
-        "orgs.tasks.refresh_figures.delay", lambda payload: calls.append(payload)
-    )
+    monkeypatch.setattr("orgs.tasks.refresh_figures.delay", lambda payload: calls.append(payload))
     b1, b2 = tree["支部一"], tree["支部二"]
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():
@@ -159,3 +155,11 @@ def test_rebuild_drops_the_rows_of_an_organisation_no_longer_active(fake, tree):
 def test_a_bad_period_is_refused_by_the_commands():
     with pytest.raises(CommandError, match="无法识别的期间"):
         call_command("stats_rebuild", "--period", "2026Q9")
+
+
+def test_the_beat_schedule_rebuilds_the_figures_nightly():
+    from config.celery import app
+
+    entry = app.conf.beat_schedule["figures-rebuild"]
+    assert entry["task"] == "orgs.rebuild_figures"
+    assert entry["schedule"].hour == {2}
