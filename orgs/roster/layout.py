@@ -33,5 +33,3 @@ FLAG_BY_LABEL = {
     str(Member._meta.get_field(name).verbose_name): name for name in Member.FLAG_FIELDS
 }
 EDUCATION_SHORT_FORMS = "、".join(EDUCATION_ALIASES)
-# Text starting with one of these becomes a formula when typed into (or opened by) a spreadsheet.
-FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")

@@ -23,7 +23,6 @@ from orgs.models import (
 from orgs.roster.layout import (
     EDUCATION_SHORT_FORMS,
     FLAG_BY_LABEL,
-    FORMULA_LEADS,
     KIND_BY_LABEL,
     MEMBER_COLUMNS,
     MEMBER_SHEET,
@@ -31,6 +30,7 @@ from orgs.roster.layout import (
     ORG_SHEET,
     SECTOR_BY_LABEL,
 )
+from orgs.spreadsheets import keep_as_text, looks_like_formula
 
 
 def _header_row(sheet, columns):
@@ -90,10 +90,9 @@ def _as_text_cells(sheet, values: list) -> list:
     -a, @b) made a text cell with Excel's quote prefix, so it is shown, never run."""
     row = []
     for value in values:
-        if isinstance(value, str) and value.startswith(FORMULA_LEADS):
+        if looks_like_formula(value):
             cell = WriteOnlyCell(sheet, value=value)
-            cell.data_type = "s"
-            cell.quotePrefix = True
+            keep_as_text(cell)
             value = cell
         row.append(value)
     return row
