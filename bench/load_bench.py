@@ -5,6 +5,7 @@ province database; 20 concurrent connections from a bounded thread pool on 127.0
 is requested for BENCH_LOAD_SECONDS by every thread, one page at a time, and /healthz/ (one
 `SELECT 1`) before and after the pages in the same run. Each page's requests per second is
 reported as a ratio to /healthz/'s, with its query count (measured once in-process).
+bench/stats_bench.py runs the statistics pages (`stats_pages`) the same way, for their p95.
 
     BENCH_ONLY=load make bench
 """
@@ -44,6 +45,38 @@ def _pages() -> list[tuple[str, str, str]]:
         ("vet_queue_township", "zhen_shuji", "/pledges/vet/"),
         ("quarter_review_branch", "zhibu_shuji", f"/reviews/quarter/{branch.pk}/{quarter.slug}/"),
         ("coverage_county", "xian_shuji", f"/reviews/coverage/{county.pk}/{quarter.slug}/"),
+    ]
+
+
+def stats_pages() -> list[tuple[str, str, str]]:
+    """(name, username, path): the statistics tables the offices open, for the province and a
+    county, and the names behind one number of a branch (the bottom of a drill-down)."""
+    from django.utils import timezone
+
+    from orgs.models import Organization
+    from reports.tables import TABLES, default_period
+
+    today = timezone.localdate()
+    province = Organization.objects.get(code="JY")
+    county = Organization.objects.get(code="JY0101")
+    branch = Organization.objects.get(secretary__user__username="zhibu_shuji")
+    quarter = default_period(TABLES["reviews"], today).slug
+    pages = [
+        (
+            f"{key}_province",
+            "sheng_office",
+            f"/reports/{key}/{province.pk}/{default_period(spec, today).slug}/",
+        )
+        for key, spec in TABLES.items()
+    ]
+    return [
+        *pages,
+        ("reviews_county", "xian_office", f"/reports/reviews/{county.pk}/{quarter}/"),
+        (
+            "reviews_names_branch",
+            "xian_office",
+            f"/reports/reviews/{branch.pk}/{quarter}/names/members_owed-members_reviewed/",
+        ),
     ]
 
 
@@ -135,13 +168,22 @@ def _query_count(user, path: str) -> int:
     return len(ctx.captured_queries)
 
 
-def run(results: dict, *, database_url: str) -> None:
+def run(
+    results: dict,
+    *,
+    database_url: str,
+    pages: list[tuple[str, str, str]] | None = None,
+    prefix: str = "load",
+    healthz: bool = True,
+) -> None:
+    """Each of `pages` (default: the secretary pages) under load, as results[f"{prefix}_{name}"];
+    with `healthz`, /healthz/ before and after, and each page's rate as a ratio to it."""
     from django.contrib.auth import get_user_model
     from django.db import connection
 
     from orgs import accounts
 
-    pages = _pages()
+    pages = pages if pages is not None else _pages()
     users = {
         u.username: u for u in get_user_model().objects.filter(username__in=[p[1] for p in pages])
     }
@@ -156,24 +198,27 @@ def run(results: dict, *, database_url: str) -> None:
             for _ in range(2 * WORKERS):
                 status, _ = _get(path, cookies[username])
                 assert status == 200, (name, path, status)
-        healthz_before = _load("/healthz/", "")
+        healthz_before = _load("/healthz/", "") if healthz else None
         rows = {name: _load(path, cookies[username]) for name, username, path in pages}
-        healthz_after = _load("/healthz/", "")
+        healthz_after = _load("/healthz/", "") if healthz else None
     finally:
         server.terminate()
         server.wait(timeout=30)
-    healthz = (healthz_before["requests_per_s"] + healthz_after["requests_per_s"]) / 2
-    results["load_healthz"] = {
-        "requests_per_s": round(healthz, 1),
-        "before": healthz_before,
-        "after": healthz_after,
-        "connections": CONNECTIONS,
-        "seconds_per_page": SECONDS,
-        "gunicorn_workers": WORKERS,
-    }
+    rate = None
+    if healthz:
+        rate = (healthz_before["requests_per_s"] + healthz_after["requests_per_s"]) / 2
+        results[f"{prefix}_healthz"] = {
+            "requests_per_s": round(rate, 1),
+            "before": healthz_before,
+            "after": healthz_after,
+            "connections": CONNECTIONS,
+            "seconds_per_page": SECONDS,
+            "gunicorn_workers": WORKERS,
+        }
     for name, row in rows.items():
-        results[f"load_{name}"] = {
-            "ratio_to_healthz": round(row["requests_per_s"] / healthz, 2) if healthz else None,
+        results[f"{prefix}_{name}"] = {
+            **({"ratio_to_healthz": round(row["requests_per_s"] / rate, 2)} if rate else {}),
             "queries": queries[name],
+            "connections": CONNECTIONS,
             **row,
         }

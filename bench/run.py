@@ -9,7 +9,8 @@
     BENCH_ONLY=load make bench       # only the secretary pages under load (bench/load_bench.py)
     BENCH_ONLY=reminders make bench  # only the reminders sweep, sending and the export job
     BENCH_ONLY=ledgers make bench    # only the 写实簿: one PDF, the batch job, grids, inspection
-    BENCH_ONLY=seed make bench       # only seed the database
+    BENCH_ONLY=stats make bench      # only the statistics (bench/stats_bench.py)
+    BENCH_ONLY=seed make bench       # only seed the database (and rebuild the figures)
 
 Prints a table and writes bench/results/latest.json.
 """
@@ -116,14 +117,26 @@ def main() -> None:
         results["seed_reviews"] = {"seconds": round(time.perf_counter() - started, 1)}
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-    results["size"] = {
-        "organizations": Organization.objects.count(),
-        "members": Member.objects.count(),
-        "pledges": Pledge.objects.count(),
-        "reviews": LeaderReview.objects.count(),
-    }
+    seeded = _seed_activity(results)
+    if seeded:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    results["size"] = _size()
     only = os.environ.get("BENCH_ONLY", "")
+    import stats_bench
+    from django.utils import timezone
+
+    from orgs import figures
+
+    year = timezone.localdate().year
+    kept = any(s.model.objects.exists() for s in figures.sources())
+    if only in ("", "seed", "stats") or seeded or not kept:
+        stats_bench.rebuild(results, year=year)  # the figures the tables read
     if only == "seed":  # only prepare the database
+        report(results)
+        return
+    if only == "stats":
+        stats_bench.run(results, timed=timed, database_url=URL)
         report(results)
         return
     if only == "appraisal":
@@ -316,7 +329,77 @@ def main() -> None:
     import ledgers_bench
 
     ledgers_bench.run(results, timed=timed, runs=RUNS)
+
+    # ---- statistics: the tables against the floor, the workbook, refresh, pages under load
+    stats_bench.run(results, timed=timed, database_url=URL)
     report(results)
+
+
+def _seed_activity(results: dict) -> bool:
+    """What the statistics count beyond the pledges and reviews — fulfilment reports,
+    rectifications, evaluations, exemptions, appraisals with results, signed ledgers — seeded
+    into a province that has none yet (each part once, in its own transaction). Whether any
+    was seeded."""
+    import random
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from ledgers import demo as ledger_demo
+    from ledgers.models import Signature
+    from pledges import demo as pledge_demo
+    from pledges.models import Fulfilment
+    from reviews import demo as review_demo
+    from reviews.appraisal import demo as appraisal_demo
+    from reviews.appraisal.models import PaperCount
+    from reviews.models import Exemption
+
+    today = timezone.localdate()
+    parts = [
+        ("seed_pledge_activity", Fulfilment.objects, pledge_demo.seed_activity, 13),
+        ("seed_review_activity", Exemption.objects, review_demo.seed_activity, 17),
+        ("seed_appraisals", PaperCount.objects, appraisal_demo.seed_province, 19),
+        (
+            "seed_ledgers",
+            Signature.objects.filter(signer__username=ledger_demo.BENCH_SIGNER),
+            ledger_demo.seed_province,
+            23,
+        ),
+    ]
+    seeded = False
+    for name, rows, seeder, seed in parts:
+        if rows.exists():
+            continue
+        started = time.perf_counter()
+        with transaction.atomic():
+            made = seeder(rng=random.Random(seed), today=today, log=print)
+        results[name] = {"seconds": round(time.perf_counter() - started, 1), **made}
+        seeded = True
+    return seeded
+
+
+def _size() -> dict:
+    from ledgers.models import Ledger, Signature
+    from orgs.models import Member, Organization
+    from pledges.models import Fulfilment, Pledge, Rectification
+    from reviews.appraisal.models import Appraisal, AppraisalSubject
+    from reviews.models import Exemption, LeaderReview, ReviewRectification
+
+    models = {
+        "organizations": Organization,
+        "members": Member,
+        "pledges": Pledge,
+        "reviews": LeaderReview,
+        "fulfilments": Fulfilment,
+        "pledge_rectifications": Rectification,
+        "exemptions": Exemption,
+        "review_rectifications": ReviewRectification,
+        "appraisals": Appraisal,
+        "appraisal_subjects": AppraisalSubject,
+        "ledgers": Ledger,
+        "ledger_signatures": Signature,
+    }
+    return {name: model.objects.count() for name, model in models.items()}
 
 
 def report(results: dict) -> None:

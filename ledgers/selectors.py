@@ -147,43 +147,90 @@ def _signed_in(kind: str, half: Period, outer: str) -> Subquery:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
-def _member_need(half: Period):
+def section_signed(kind: str, spec: S.SectionSpec, year: int, outer: str) -> Exists:
+    """Whether the ledger of the row's subject (`outer`: its member or organisation id) has a
+    live signature in every slot of the section: how the 写实簿 statistics count a section
+    signed."""
+    subject = "ledger__member_id" if kind == LedgerKind.MEMBER else "ledger__subject_org_id"
+    return Exists(
+        Signature.objects.filter(
+            ledger__kind=kind,
+            ledger__year=year,
+            section=spec.key,
+            slot__in=spec.slots,
+            withdrawn_at__isnull=True,
+            **{subject: OuterRef(outer)},
+        )
+        .order_by()
+        .values("ledger_id")
+        .annotate(n=Count("pk"))
+        .filter(n__gte=len(spec.slots))
+    )
+
+
+def member_section_due(spec: S.SectionSpec, year: int, outer: str) -> Exists | None:
+    """Whether a member's ledger (`outer`: the member id) owes the section: a quarter's only
+    when the member was on a branch's roll at the quarter's end; None for the 承诺写实 and
+    年度写实, which every member of the half-year owes."""
+    if spec.builds_from in (S.PLEDGES, S.YEAR_END):
+        return None
+    return Exists(Membership.objects.on(spec.period(year).end).filter(member=OuterRef(outer)))
+
+
+def _member_need(half: Period, outer: str):
     """The signatures a member's ledger needs for the half-year: the 承诺写实 (or 年度写实) lines,
     and a quarter's lines only when the member was on a branch's roll at the quarter's end (a
     quarter before the member joined has nobody to sign it)."""
     fixed, by_quarter = 0, {}
     for spec in half_sections(LedgerKind.MEMBER, half):
-        if spec.builds_from in (S.PLEDGES, S.YEAR_END):
+        if member_section_due(spec, half.year, outer) is None:
             fixed += len(spec.slots)
         else:
             period = spec.period(half.year)
             by_quarter[period] = by_quarter.get(period, 0) + len(spec.slots)
     need = Value(fixed, output_field=IntegerField())
     for period, n in by_quarter.items():
-        on_roll = Exists(Membership.objects.on(period.end).filter(member=OuterRef("pk")))
+        on_roll = Exists(Membership.objects.on(period.end).filter(member=OuterRef(outer)))
         need = need + Case(When(on_roll, then=Value(n)), default=Value(0))
     return need
 
 
-def _members_of_half(within: Organization, half: Period) -> QuerySet[Member]:
-    """The members now under `within` who were on a roll at some time from the year's start to
-    the half-year's end, each with the signatures of the half's sections (`n`) and those it
-    needs (`need`)."""
+def half_places(half: Period) -> QuerySet[Membership]:
+    """Where each member of the half-year counts: the membership of the branch that held them
+    at the half-year's end, or the last that held them before it in the year — one row per
+    member who was on a roll at some time from the year's start to the half-year's end.
+
+    The place is fixed once the half-year is over (a later transfer does not move it), so the
+    inspection of a past half-year, its drill-down and the kept statistics agree with each
+    other and stay as they were counted."""
     start = Period.whole_year(half.year).start
-    stayed = Membership.objects.filter(member=OuterRef("pk"), start__lte=half.end).filter(
-        Q(end__isnull=True) | Q(end__gt=start)
+    later = Membership.objects.filter(member=OuterRef("member_id"), start__lte=half.end).filter(
+        Q(start__gt=OuterRef("start")) | Q(start=OuterRef("start"), pk__gt=OuterRef("pk"))
     )
     return (
-        Member.objects.filter(within.subtree_q("org__"))
-        .filter(Exists(stayed))
-        .annotate(n=_signed_in(LedgerKind.MEMBER, half, "pk"), need=_member_need(half))
+        Membership.objects.filter(start__lte=half.end)
+        .filter(Q(end__isnull=True) | Q(end__gt=start))
+        .filter(~Exists(later))
+    )
+
+
+def _members_of_half(within: Organization, half: Period) -> QuerySet[Membership]:
+    """The places (`half_places`) under `within`, each with the signatures of the half's
+    sections on the member's ledger (`n`) and those it needs (`need`)."""
+    return (
+        half_places(half)
+        .filter(within.subtree_q("org__"))
+        .annotate(
+            n=_signed_in(LedgerKind.MEMBER, half, "member_id"),
+            need=_member_need(half, "member_id"),
+        )
     )
 
 
 @dataclass
 class InspectionRow:
     org: Organization  # a 基层党委 (or the county's other direct basic-level organisations)
-    members: int = 0  # member ledgers due (members in its subtree)
+    members: int = 0  # member ledgers due (members whose `half_places` are in its subtree)
     members_complete: int = 0
     orgs: int = 0  # organisation ledgers due (basic-level organisations below it)
     orgs_complete: int = 0
@@ -200,7 +247,8 @@ class InspectionRow:
 def inspection(*, county: Organization, half: Period) -> list[InspectionRow]:
     """Per 基层党委 of the county (and per 党总支 or 党支部 directly under the county): member and
     organisation ledgers below it, and how many are complete for the half-year (every signature
-    of its sections given). Three queries, whatever the size."""
+    of its sections given); a member counts where `half_places` puts them. Three queries,
+    whatever the size."""
     if half.kind != HALF:
         raise ValueError("the inspection is half-yearly")
     # the county's top basic-level organisations: its 基层党委 and the 党总支 and 党支部 that sit
@@ -251,11 +299,11 @@ def inspection(*, county: Organization, half: Period) -> list[InspectionRow]:
 
 
 def unsigned_members(*, within: Organization, half: Period) -> QuerySet[Member]:
-    """The members under `within` whose ledger is not complete for the half-year, by branch and
-    name (one query; paginate it)."""
+    """The members counted under `within` for the half-year (`half_places`) whose ledger is not
+    complete, by branch and name (one query; paginate it)."""
+    open_places = _members_of_half(within, half).filter(n__lt=F("need"))
     return (
-        _members_of_half(within, half)
-        .filter(n__lt=F("need"))
+        Member.objects.filter(pk__in=open_places.values("member_id"))
         .select_related("org")
         .order_by("org__lft", "name", "pk")
     )

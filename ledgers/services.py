@@ -10,6 +10,7 @@ cannot both take the next link of the chain.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -27,6 +28,7 @@ from ledgers.assembly import (
     member_ledgers,
     org_ledgers,
 )
+from ledgers.figures import section_half, touch_ledgers
 from ledgers.models import (
     Ledger,
     LedgerEvent,
@@ -109,6 +111,11 @@ def _open(view: LedgerView, *, by) -> Ledger:
     )
     if created:
         _event(ledger, by=by, action="open")
+        touch_ledgers(
+            year=view.year,
+            members=[view.member.pk] if view.is_member else [],
+            orgs=[] if view.is_member else [view.org.pk],
+        )
     return Ledger.objects.select_for_update().select_related("keeper").get(pk=ledger.pk)
 
 
@@ -165,6 +172,11 @@ def ledgers_open(*, by, org: Organization, year: int, today: datetime.date | Non
     actor, name = actor_of(by), _name_of(by)
     LedgerEvent.objects.bulk_create(
         [LedgerEvent(ledger_id=pk, actor=actor, actor_name=name, action="open") for pk in made]
+    )
+    touch_ledgers(
+        year=year,
+        members=[n.member_id for n in new if n.member_id],
+        orgs=[n.subject_org_id for n in new if n.subject_org_id],
     )
     return len(made)
 
@@ -464,7 +476,23 @@ def ledger_sign_many(
         ledger = rows[(kind, item.subject.pk)]
         view.ledger = ledger
         done.append(_write(by, view, section, item.slot, ledger, paper_on=paper_on, today=today))
+    _touch_signed((signature.ledger, signature.section) for signature in done)
     return done
+
+
+def _touch_signed(signed: Iterable[tuple[Ledger, str]]) -> None:
+    """Refresh the figures that count the sections signed or withdrawn, (ledger, section): each
+    section's half-year, where its ledger counts."""
+    by_half: dict = {}
+    for ledger, section in signed:
+        half = section_half(ledger.kind, section, ledger.year)
+        members, orgs = by_half.setdefault(half, (set(), set()))
+        if ledger.kind == LedgerKind.MEMBER:
+            members.add(ledger.member_id)
+        else:
+            orgs.add(ledger.subject_org_id)
+    for half, (members, orgs) in by_half.items():
+        touch_ledgers(year=half.year, members=members, orgs=orgs, halves=[half])
 
 
 def ledger_sign(
@@ -530,6 +558,7 @@ def signature_withdraw(*, by, signature: Signature, reason: str) -> list[Signatu
             slot=row.slot,
             comment=f"撤回{row.signer_name}（{row.capacity}）{row.signed_on:%Y年%m月%d日}的签字：{reason}",
         )
+    _touch_signed((ledger, row.section) for row in withdrawn)
     return withdrawn
 
 

@@ -1,22 +1,26 @@
 """Demo pledges for the demo province: every state of the lifecycle, some overdue, fulfilment
 reports, rectifications and the secretaries' pledge letters. Written with bulk inserts (COPY on
-PostgreSQL); at province scale only the pledges themselves (about two per member)."""
+PostgreSQL). At province scale the pledges (about two per member), the year's fulfilment reports,
+rectifications and the first evaluations (`seed_activity`), without history or letters."""
 
 from __future__ import annotations
 
 import datetime
 
 from django.contrib.auth import get_user_model
-from django.db.models import Max
+from django.db.models import Max, Min
 from django.utils import timezone
 
-from orgs.demo import bulk_copy, reset_sequences
+from orgs.demo import bulk_copy, loading, reset_sequences
 from orgs.models import Member, Organization, Sector
-from orgs.periods import QUARTER, Period
+from orgs.periods import HALF, QUARTER, Period
 from pledges.models import (
+    ACTIVE,
+    EvaluationResult,
     Fulfilment,
     Pledge,
     PledgeEvent,
+    PledgeKind,
     PledgeStatus,
     Progress,
     Rectification,
@@ -91,7 +95,10 @@ def seed(*, scale: str, rng, today: datetime.date, log) -> dict:
     now = timezone.now()
     first = (Pledge.objects.aggregate(m=Max("id"))["m"] or 0) + 1
     sectors = dict(Organization.objects.values_list("id", "sector"))
-    made: list[tuple[int, str, str, datetime.date, int]] = []  # id, status, progress, due, org
+    # id, status, progress, due, org: what the small demo's history is written from
+    made: list[tuple[int, str, str, datetime.date, int]] = []
+    keep = made.append if scale == "small" else (lambda item: None)
+    written = 0
     log("公开承诺写入中…")
 
     # Read everything first: the connection is busy while COPY runs.
@@ -107,6 +114,7 @@ def seed(*, scale: str, rng, today: datetime.date, log) -> dict:
     )
 
     def rows():
+        nonlocal written
         pid = first
         for (org_id,) in orgs:
             for _ in range(rng.choice((1, 1, 2))):
@@ -114,7 +122,8 @@ def seed(*, scale: str, rng, today: datetime.date, log) -> dict:
                 status, progress = _status_for(rng.random())
                 month, day = rng.choice(DUE[1:])
                 due = datetime.date(year, month, day)
-                made.append((pid, status, progress, due, org_id))
+                keep((pid, status, progress, due, org_id))
+                written += 1
                 yield (
                     pid, org_id, None, org_id, False, year, "annual", "", category, content, target,
                     due, False, status, progress,
@@ -131,7 +140,8 @@ def seed(*, scale: str, rng, today: datetime.date, log) -> dict:
                 immediate = n == 2
                 month, day = rng.choice(DUE)
                 due = datetime.date(year, month, day)
-                made.append((pid, status, progress, due, org_id))
+                keep((pid, status, progress, due, org_id))
+                written += 1
                 yield (
                     pid, None, member_id, org_id, False, year,
                     "immediate" if immediate else "annual",
@@ -144,11 +154,165 @@ def seed(*, scale: str, rng, today: datetime.date, log) -> dict:
 
     bulk_copy(Pledge._meta.db_table, PLEDGE_COLUMNS, rows())
     reset_sequences([Pledge])
-    log(f"公开承诺 {len(made)} 项。")
+    log(f"公开承诺 {written} 项。")
     if scale != "small":
-        return {"pledges": len(made)}
+        return {"pledges": written, **seed_activity(rng=rng, today=today, log=log)}
     _small_extras(made, year=year, today=today, now=now, rng=rng)
-    return {"pledges": len(made)}
+    return {"pledges": written}
+
+
+# ---------------------------------------------------------------- province scale: the year's activity
+
+ACTIVITY_CHUNK = 100_000  # pledge ids read and written at a time
+REPORT_TEXT = {
+    Progress.NOT_STARTED: "尚未开始，已制定推进计划。",
+    Progress.IN_PROGRESS: "已按计划推进。",
+    Progress.DONE: "已全部完成。",
+}
+# each organisation's members report this share of the periods ended (the current one: a third
+# of that): most branches keep up, some lag
+DILIGENCE = (0.98, 0.95, 0.9, 0.9, 0.8, 0.6)
+RECTIFIED = 0.06  # share of the overdue pledges set a rectification
+EVALUATED = 0.08  # share of organisations whose pledges are evaluated (评诺) already
+REQUIREMENT = "承诺已超过完成时限，请于期限内完成并报告整改情况。"
+RESPONSE = "已落实整改，承诺事项已完成，请审核销号。"
+REMARK = {
+    EvaluationResult.PARTLY: "承诺事项完成了一部分，剩余部分列入下一年度承诺。",
+    EvaluationResult.NOT_FULFILLED: "承诺事项未按期兑现，已责成说明原因并整改。",
+}
+FULFILMENT_COLUMNS = [
+    "pledge_id", "org_id", "year", "period", "text", "status", "reason", "entered_by_id",
+    "updated_at",
+]  # fmt: skip
+RECTIFICATION_COLUMNS = [
+    "pledge_id", "org_id", "requirement", "deadline", "status", "response", "issued_by_id",
+    "issued_at", "closed_at",
+]  # fmt: skip
+
+
+def _reported_periods(pledge, periods, today: datetime.date, rate: float, rng) -> list[int]:
+    """The numbers of the periods a pledge's fulfilment is reported for: those begun by today
+    that the pledge reports in (not after its due date; an immediate pledge from the period it
+    was made in), a share of them; never none when its progress has moved (only a report
+    moves it)."""
+    _pid, _member, _org, kind, due, progress, created = pledge
+    made_on = timezone.localdate(created)
+    eligible = [
+        p
+        for p in periods
+        if p.has_begun(today)
+        and due >= p.start
+        and (kind != PledgeKind.IMMEDIATE or made_on <= p.end)
+    ]
+    chosen = [p.number for p in eligible if rng.random() < (rate if p.end < today else rate / 3)]
+    if not chosen and eligible and progress != Progress.NOT_STARTED:
+        chosen = [eligible[-1].number]
+    return chosen
+
+
+def seed_activity(*, rng, today: datetime.date, log) -> dict:
+    """Province scale: the year's fulfilment reports (members quarterly, organisations
+    half-yearly; the last report's progress is the pledge's), rectifications of a share of the
+    overdue pledges (open, reported or closed; some past their deadline), and for a share of
+    organisations the year-end evaluation (评诺, from 1 December; before then only of pledges
+    done). Read and written a chunk of pledge ids at a time."""
+    year = today.year
+    now = timezone.now()
+    periods = {kind: Period.all_of(year, kind) for kind in (QUARTER, HALF)}
+    orgs = list(Organization.objects.order_by("id").values_list("id", flat=True))
+    diligence = {org_id: rng.choice(DILIGENCE) for org_id in orgs}
+    evaluating = sorted(org_id for org_id in orgs if rng.random() < EVALUATED)
+    active = Pledge.objects.filter(year=year, status__in=ACTIVE)
+    # pledges reported on or rectified already (the small demo's, say) are left as they are
+    reported = set(Fulfilment.objects.filter(year=year).values_list("pledge_id", flat=True))
+    rectified_before = set(Rectification.objects.values_list("pledge_id", flat=True))
+    bounds = active.aggregate(low=Min("id"), high=Max("id"))
+    log("承诺兑现情况、整改写入中…")
+    reports = rectified = 0
+    with loading(Fulfilment._meta.db_table), loading(Rectification._meta.db_table):
+        for start in range(bounds["low"] or 0, (bounds["high"] or -1) + 1, ACTIVITY_CHUNK):
+            pledges = list(
+                active.filter(id__gte=start, id__lt=start + ACTIVITY_CHUNK)
+                .order_by("id")
+                .values_list(
+                    "id", "owner_member_id", "org_id", "kind", "due_date", "progress", "created_at"
+                )
+            )
+            fulfilments, rectifications = [], []
+            for pledge in pledges:
+                pid, member_id, org_id, _kind, due, progress, _created = pledge
+                if pid in reported:
+                    continue
+                kind = QUARTER if member_id else HALF
+                chosen = _reported_periods(pledge, periods[kind], today, diligence[org_id], rng)
+                for number in chosen:
+                    status = progress if number == chosen[-1] else (
+                        Progress.NOT_STARTED
+                        if progress == Progress.NOT_STARTED
+                        else Progress.IN_PROGRESS
+                    )  # fmt: skip
+                    fulfilments.append(
+                        (pid, org_id, year, number, REPORT_TEXT[status], status, "", None, now)
+                    )
+                if (
+                    due < today
+                    and progress != Progress.DONE
+                    and rng.random() < RECTIFIED
+                    and pid not in rectified_before
+                ):
+                    rectifications.append(_rectification(pid, org_id, due, today, rng))
+            bulk_copy(Fulfilment._meta.db_table, FULFILMENT_COLUMNS, fulfilments)
+            bulk_copy(Rectification._meta.db_table, RECTIFICATION_COLUMNS, rectifications)
+            reports += len(fulfilments)
+            rectified += len(rectifications)
+    evaluated = _evaluate(evaluating, year=year, today=today)
+    log(f"承诺兑现情况 {reports} 份，整改 {rectified} 项，评诺 {evaluated} 项。")
+    return {"fulfilments": reports, "rectifications": rectified, "evaluations": evaluated}
+
+
+def _rectification(pid: int, org_id: int, due: datetime.date, today: datetime.date, rng):
+    """One rectification of an overdue pledge, issued some days after its due date."""
+    issued = min(due + datetime.timedelta(days=rng.randint(3, 30)), today)
+    deadline = issued + datetime.timedelta(days=rng.randint(15, 60))
+    roll = rng.random()
+    if deadline < today:  # most are dealt with by their deadline, some are overdue
+        status = "closed" if roll < 0.55 else "reported" if roll < 0.75 else "open"
+    else:
+        status = "closed" if roll < 0.1 else "reported" if roll < 0.4 else "open"
+    closed_on = min(deadline, today) - datetime.timedelta(days=rng.randint(0, 5))
+    return (
+        pid, org_id, REQUIREMENT, deadline, status, "" if status == "open" else RESPONSE, None,
+        _at(issued), _at(max(closed_on, issued)) if status == "closed" else None,
+    )  # fmt: skip
+
+
+def _at(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(10)))
+
+
+def _evaluate(org_ids: list[int], *, year: int, today: datetime.date) -> int:
+    """评诺 of the active pledges of `org_ids`: done ones fulfilled, the others partly (under
+    way) or not fulfilled (not started) with the evaluator's remark. Before 1 December only the
+    pledges done may be evaluated."""
+    evaluated = 0
+    year_end = today >= datetime.date(year, 12, 1)
+    for start in range(0, len(org_ids), 5000):
+        pledges = Pledge.objects.filter(
+            year=year, status__in=ACTIVE, org_id__in=org_ids[start : start + 5000]
+        )
+        evaluated += pledges.filter(progress=Progress.DONE).update(
+            status=PledgeStatus.EVALUATED, result=EvaluationResult.FULFILLED
+        )
+        if not year_end:
+            continue
+        for progress, result in (
+            (Progress.IN_PROGRESS, EvaluationResult.PARTLY),
+            (Progress.NOT_STARTED, EvaluationResult.NOT_FULFILLED),
+        ):
+            evaluated += pledges.filter(progress=progress).update(
+                status=PledgeStatus.EVALUATED, result=result, result_remark=REMARK[result]
+            )
+    return evaluated
 
 
 def _small_extras(made, *, year, today, now, rng) -> None:

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from orgs import access as org_access
 from orgs.access import LEADING, grants_for
-from orgs.models import Member, Organization
+from orgs.models import Member, Organization, OrgKind
 from orgs.periods import HALF, QUARTER, Period
 from orgs.rectifications import RectificationRow
 from pledges import access
@@ -41,6 +41,8 @@ from pledges.models import (
     SecretaryPledge,
 )
 
+# The organisations that make pledges of their own and need a 补课 without one.
+OWN_PLEDGE_KINDS = (OrgKind.COMMITTEE, OrgKind.GENERAL_BRANCH, OrgKind.BRANCH)
 # A home-page badge counts this far and then says "999+".
 TODO_COUNT_CAP = 999
 # what a branch secretary should look at first, most urgent first
@@ -184,9 +186,7 @@ def orgs_without_pledge(*, user, within: Organization, year: int) -> QuerySet[Or
     pledged = Pledge.objects.pledged().filter(owner_org=OuterRef("pk"), year=year)
     return (
         org_access.orgs_visible_to(user)
-        .filter(
-            within.subtree_q(), kind__in=["committee", "general_branch", "branch"], is_active=True
-        )
+        .filter(within.subtree_q(), kind__in=OWN_PLEDGE_KINDS, is_active=True)
         .filter(~Exists(pledged))
         .order_by("lft")
     )

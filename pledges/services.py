@@ -1,5 +1,8 @@
 """The pledge lifecycle (提诺 审诺 示诺 履诺 督诺 评诺). Each step checks who acts and the current
-state, and refuses with a message a secretary understands; every change leaves a PledgeEvent."""
+state, and refuses with a message a secretary understands; every change leaves a PledgeEvent.
+Every step that changes what the statistics count (a pledge's state, progress, result,
+organisation or rectifications) marks the kept figures stale (`touch_pledges`); a draft, created
+or edited, is counted nowhere yet."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from orgs import figures
 from orgs.calendar import SettingKind, office_setting_set, register_setting, setting_for
 from orgs.events import actor_of, record_event
 from orgs.locks import refuse_if_locked
@@ -19,6 +23,7 @@ from orgs.periods import Period, is_campaign_year
 from orgs.rectifications import rectification_mark_closed, rectification_mark_reported
 from orgs.refusals import refuse
 from pledges import access
+from pledges.figures import touch_pledges
 from pledges.models import (
     MEMBER_CATEGORIES,
     ORG_CATEGORIES,
@@ -252,6 +257,7 @@ def pledge_submit(*, by, pledge: Pledge, today: datetime.date | None = None) -> 
     pledge.status = PledgeStatus.SUBMITTED
     pledge.save(update_fields=["status", "updated_at"])
     _event(pledge, by=by, action="submit", before=before)
+    touch_pledges([pledge])
     return pledge
 
 
@@ -271,6 +277,7 @@ def _step_back(pledge: Pledge, *, by, reason: str, step: str, action: str) -> Pl
     pledge.status = after
     pledge.save(update_fields=["status", "updated_at"])
     _event(pledge, by=by, action=action, before=before, comment=reason)
+    touch_pledges([pledge])
     return pledge
 
 
@@ -316,6 +323,7 @@ def pledge_approve(*, by, pledge: Pledge, comment: str = "") -> Pledge:
     pledge.status = PledgeStatus.APPROVED
     pledge.save(update_fields=["status", "updated_at"])
     _event(pledge, by=by, action="approve", before=PledgeStatus.SUBMITTED, comment=comment)
+    touch_pledges([pledge])
     return pledge
 
 
@@ -328,6 +336,7 @@ def pledge_return(*, by, pledge: Pledge, comment: str) -> Pledge:
     pledge.status = PledgeStatus.RETURNED
     pledge.save(update_fields=["status", "updated_at"])
     _event(pledge, by=by, action="return", before=PledgeStatus.SUBMITTED, comment=comment)
+    touch_pledges([pledge])
     return pledge
 
 
@@ -394,6 +403,8 @@ def pledge_follow_transfer(
             action="transfer",
             comment=f"随组织关系转接至“{to_org.name}”（原“{from_org.name}”），由转入组织审核",
         )
+    for year in sorted({pledge.year for pledge in moving}):
+        figures.touch_period([from_org.pk, to_org.pk], Period.whole_year(year))
     return len(moving)
 
 
@@ -418,6 +429,7 @@ def pledge_publish(*, by, pledge: Pledge, on: datetime.date | None = None) -> Pl
     pledge.published_on = on or timezone.localdate()
     pledge.save(update_fields=["status", "published_on", "updated_at"])
     _event(pledge, by=by, action="publish", before=PledgeStatus.APPROVED)
+    touch_pledges([pledge])
     return pledge
 
 
@@ -547,6 +559,7 @@ def fulfilment_record(
         _event(
             pledge, by=by, action="undo_done", comment=undone_note + "填报人已确认承诺尚未完成。"
         )
+    touch_pledges([pledge])
     return fulfilment
 
 
@@ -578,6 +591,7 @@ def rectification_issue(
         pledge=pledge, org=pledge.org, requirement=requirement, deadline=deadline, issued_by=by
     )
     _event(pledge, by=by, action="rectify", comment=f"整改期限 {deadline:%Y-%m-%d}：{requirement}")
+    touch_pledges([pledge], rectification=rectification)
     return rectification
 
 
@@ -600,6 +614,7 @@ def rectification_respond(*, by, rectification: Rectification, response: str) ->
         refuse("整改情况由承诺人（或所在组织书记）报告。")
     rectification_mark_reported(rectification, response=response)
     _event(pledge, by=by, action="rectify_report", comment=response[:500])
+    touch_pledges([pledge], rectification=rectification)
     return rectification
 
 
@@ -614,6 +629,7 @@ def rectification_close(*, by, rectification: Rectification, reopen: bool = Fals
         refuse("承诺人报告整改情况后才能销号。")
     rectification_mark_closed(rectification, reopen=reopen)
     _event(pledge, by=by, action="rectify_reopen" if reopen else "rectify_close")
+    touch_pledges([pledge], rectification=rectification)
     return rectification
 
 
@@ -652,6 +668,7 @@ def pledge_evaluate(*, by, pledge: Pledge, result: str, remark: str, today=None)
         before=before,
         comment=f"{EvaluationResult(result).label}。{remark}",
     )
+    touch_pledges([pledge])
     return pledge
 
 

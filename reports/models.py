@@ -1,20 +1,51 @@
 """报送: the statistics tables an office reports upward on the calendar's dates, as frozen snapshots.
 
-A `Submission` is written once and never changed (save refuses an update; the tables' figures,
-who and when are in the row). Returning one is a `SubmissionReturn` row beside it; submitting
-again writes the next version, so every version stays."""
+A `Submission` is written once and never changed (save refuses an update, delete refuses, and so
+do a queryset's update() and delete(); the tables' figures, who and when are in the row), nor are
+its attachments and its return. Returning one is a `SubmissionReturn` row beside it; submitting
+again writes the next version, so every version stays. The rules are in reports/submissions.py."""
+
+from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
 
 from orgs.models import Organization
+from orgs.periods import Period
 
 
 class FrozenError(Exception):
     """A submitted snapshot was about to change."""
 
 
-class Submission(models.Model):
+class FrozenQuerySet(models.QuerySet):
+    """Rows written once: a bulk update or delete is refused like a single one."""
+
+    def update(self, **kwargs):
+        raise FrozenError(f"{self.model._meta.verbose_name}不能修改。")
+
+    def delete(self):
+        raise FrozenError(f"{self.model._meta.verbose_name}不能删除。")
+
+
+class Frozen(models.Model):
+    """Written once, never changed or deleted (save refuses an update, delete refuses)."""
+
+    objects = FrozenQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise FrozenError(f"{self._meta.verbose_name}不能修改。")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise FrozenError(f"{self._meta.verbose_name}不能删除。")
+
+
+class Submission(Frozen):
     org = models.ForeignKey(
         Organization, verbose_name="填报单位", on_delete=models.PROTECT, related_name="+"
     )
@@ -52,8 +83,25 @@ class Submission(models.Model):
     def delete(self, *args, **kwargs):
         raise FrozenError("已报送的统计表不能删除。")
 
+    @property
+    def period_obj(self) -> Period:
+        """The quarter reported, as a Period."""
+        return Period.parse(self.period)
 
-class SubmissionAttachment(models.Model):
+    @property
+    def return_row(self) -> SubmissionReturn | None:
+        """The return of this version, if the parent sent it back."""
+        try:
+            return self.returned
+        except SubmissionReturn.DoesNotExist:
+            return None
+
+    @property
+    def is_returned(self) -> bool:
+        return self.return_row is not None
+
+
+class SubmissionAttachment(Frozen):
     submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="attachments")
     name = models.CharField("文件名", max_length=200)
     file = models.FileField("附件", upload_to="reports/%Y/%m/")
@@ -68,7 +116,7 @@ class SubmissionAttachment(models.Model):
         return self.name
 
 
-class SubmissionReturn(models.Model):
+class SubmissionReturn(Frozen):
     """The parent office sent a submission back for correction."""
 
     submission = models.OneToOneField(Submission, on_delete=models.PROTECT, related_name="returned")

@@ -1,7 +1,8 @@
 """Demo reviews: member reviews for every quarter begun this year and organisation/secretary
 reviews for every half-year begun, mostly signed, a few drafts and gaps. Bulk-written (COPY on
 PostgreSQL). At small scale every secretary gets a login of their own to sign with; at province
-scale (benchmarks) one account stands for the reviewers."""
+scale (benchmarks) one account stands for the reviewers, and the year's exemptions and
+rectification items follow (`seed_activity`)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,20 @@ import datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from orgs import services as org_services
 from orgs.demo import DEMO_PASSWORD, bulk_copy, reset_sequences
 from orgs.models import MEMBER_HOLDING_KINDS, Member, Membership, Organization, Role
 from orgs.periods import HALF, QUARTER, Period
-from reviews.models import LeaderReview, ReviewEvent
+from reviews.models import (
+    Exemption,
+    LeaderReview,
+    ReviewEvent,
+    ReviewRectification,
+    SubjectKind,
+)
 
 COLUMNS = [
     "reviewer_id", "reviewer_name", "reviewer_post", "reviewer_org_id", "subject_kind",
@@ -146,4 +154,126 @@ def seed(*, scale: str, rng, today: datetime.date, log) -> dict:
             batch_size=2000,
         )
     log(f"领导点评 {count} 份。")
-    return {"reviews": count}
+    if scale == "small":
+        return {"reviews": count}
+    return {"reviews": count, **seed_activity(rng=rng, today=today, log=log)}
+
+
+# ---------------------------------------------------------------- province scale: the year's activity
+
+# of those not reviewed in a period, the share whose review is waived (免予点评): the periods
+# ended, the current one
+EXEMPTED = (0.3, 0.03)
+EXEMPTION_REASONS = (
+    "长期患病住院，经上级党组织同意免予点评。",
+    "外出务工，长期联系不上，经上级党组织同意免予点评。",
+    "年老体弱、行动不便，经上级党组织同意免予点评。",
+)
+RECTIFY_EVERY = 50  # one signed review in so many (by id) sets rectification items
+REQUIREMENTS = (
+    "联系群众还不够经常，限期走访联系户并报告走访情况。",
+    "承诺事项推进较慢，限期制定推进计划并落实。",
+    "党员教育管理不够规范，限期健全“三会一课”记录。",
+)
+RESPONSE = "已按要求完成整改，整改材料已报上级党组织。"
+EXEMPTION_COLUMNS = [
+    "year", "period_kind", "period", "subject_kind", "subject_org_id", "subject_member_id",
+    "org_id", "reason", "by_id", "at",
+]  # fmt: skip
+RECTIFICATION_COLUMNS = [
+    "review_id", "org_id", "requirement", "deadline", "status", "response", "issued_by_id",
+    "issued_at", "closed_at",
+]  # fmt: skip
+
+
+def seed_activity(*, rng, today: datetime.date, log) -> dict:
+    """Province scale: exemptions (免予点评) for a share of those not reviewed in each period
+    begun this year — members quarterly in the branch that held them at the quarter's end (never
+    a branch's own secretary, who is reviewed above), organisations and their secretaries
+    half-yearly — and rectification items on a share of the signed reviews (open, reported or
+    closed; some past their deadline). Found with a few grouped queries, written with COPY."""
+    year, now = today.year, timezone.now()
+    log("免予点评、点评整改写入中…")
+    exemptions = []
+    for period in [p for p in Period.all_of(year, QUARTER) if p.has_begun(today)]:
+        share = EXEMPTED[0] if period.end < today else EXEMPTED[1]
+        reviewed = (
+            LeaderReview.objects.live()
+            .in_period(period)
+            .filter(subject_kind=SubjectKind.MEMBER, subject_member=OuterRef("member_id"))
+        )
+        unreviewed = (
+            Membership.objects.on(period.end)
+            .exclude(Exists(reviewed))
+            .exclude(org__secretary_id=F("member_id"))
+            .order_by("member_id")
+            .values_list("member_id", "org_id")
+        )
+        exemptions += [
+            (year, QUARTER, period.number, SubjectKind.MEMBER, None, member_id, org_id,
+             rng.choice(EXEMPTION_REASONS), None, now)
+            for member_id, org_id in unreviewed
+            if rng.random() < share
+        ]  # fmt: skip
+    for period in [p for p in Period.all_of(year, HALF) if p.has_begun(today)]:
+        share = EXEMPTED[0] if period.end < today else EXEMPTED[1]
+        for subject_kind in (SubjectKind.ORG, SubjectKind.SECRETARY):
+            reviewed = (
+                LeaderReview.objects.live()
+                .in_period(period)
+                .filter(subject_kind=subject_kind, subject_org=OuterRef("pk"))
+            )
+            owing = Organization.objects.filter(
+                is_active=True, kind__in=MEMBER_HOLDING_KINDS, parent__isnull=False
+            )
+            if subject_kind == SubjectKind.SECRETARY:
+                owing = owing.filter(secretary__isnull=False)
+            unreviewed = owing.exclude(Exists(reviewed)).order_by("pk").values_list("pk", flat=True)
+            exemptions += [
+                (year, HALF, period.number, subject_kind, org_id,
+                 secretary if subject_kind == SubjectKind.SECRETARY else None, org_id,
+                 rng.choice(EXEMPTION_REASONS[:1]), None, now)
+                for org_id, secretary in _with_secretaries(unreviewed)
+                if rng.random() < share
+            ]  # fmt: skip
+    bulk_copy(Exemption._meta.db_table, EXEMPTION_COLUMNS, exemptions)
+    items = [
+        _rectification(review, today, rng)
+        for review in LeaderReview.objects.signed()
+        .filter(year=year)
+        .annotate(every=F("id") % RECTIFY_EVERY)
+        .filter(every=0)
+        .order_by("id")
+        .values_list("id", "org_id", "reviewer_id", "reviewed_on")
+    ]
+    bulk_copy(ReviewRectification._meta.db_table, RECTIFICATION_COLUMNS, items)
+    log(f"免予点评 {len(exemptions)} 项，点评整改事项 {len(items)} 项。")
+    return {"exemptions": len(exemptions), "review_rectifications": len(items)}
+
+
+def _with_secretaries(org_ids) -> list[tuple[int, int | None]]:
+    ids = list(org_ids)
+    secretaries = dict(Organization.objects.filter(pk__in=ids).values_list("pk", "secretary_id"))
+    return [(pk, secretaries.get(pk)) for pk in ids]
+
+
+def _rectification(review, today: datetime.date, rng) -> tuple:
+    """An item set on a signed review a few days after it, with its deadline and its state."""
+    pk, org_id, reviewer_id, reviewed_on = review
+    issued = min(reviewed_on + datetime.timedelta(days=rng.randint(0, 7)), today)
+    deadline = issued + datetime.timedelta(days=rng.randint(15, 45))
+    roll = rng.random()
+    if deadline < today:
+        status = "closed" if roll < 0.6 else "reported" if roll < 0.8 else "open"
+    else:
+        status = "closed" if roll < 0.1 else "reported" if roll < 0.4 else "open"
+    closed_on = max(min(deadline, today) - datetime.timedelta(days=rng.randint(0, 5)), issued)
+    return (
+        pk, org_id, rng.choice(REQUIREMENTS), deadline, status,
+        "" if status == "open" else RESPONSE, reviewer_id, _at(issued),
+        _at(closed_on) if status == "closed" else None,
+    )  # fmt: skip
+
+
+def _at(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(10)))

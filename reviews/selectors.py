@@ -5,11 +5,11 @@ and dataclass rows; the templates format them."""
 
 from __future__ import annotations
 
-import bisect
 import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -24,6 +24,7 @@ from django.db.models import (
 )
 from django.urls import reverse
 
+from orgs import figures
 from orgs.models import Member, Membership, Organization
 from orgs.numbers import share
 from orgs.periods import HALF, QUARTER, Period
@@ -38,6 +39,7 @@ from reviews.models import (
     LeaderReview,
     RandomDraw,
     ReviewEvent,
+    ReviewFigure,
     ReviewRectification,
     SubjectKind,
 )
@@ -245,81 +247,94 @@ def _member_counts(in_tree: Q, quarter: Period) -> tuple[dict[int, int], dict[in
     return owed, done
 
 
-def coverage(*, root: Organization, quarter: Period, half: Period) -> dict:
-    """全覆盖 for `root`'s subtree: members reviewed in `quarter`, organisations and secretaries
-    reviewed in `half`, and reviewers whose every obligation is met — in total and for each child.
-
-    Seven grouped queries whatever the size of the subtree; the roll-up to children is by
-    nested-set range over the grouped rows."""
-    in_tree = root.subtree_q("org__")
-    owed, done = _member_counts(in_tree, quarter)
-    counts = {org_id: (n, done.get(org_id, 0)) for org_id, n in owed.items()}
-    orgs = list(
-        Organization.objects.filter(root.subtree_q(), is_active=True)
-        .order_by("lft")
-        .values_list("pk", "lft", "parent_id", "kind", "secretary_id")
+def _member_exempt_counts(in_rows: Q, quarter: Period) -> dict[int, int]:
+    """Per branch (org id): the members on its roll at the quarter's end (not its secretary)
+    exempted from this quarter's review — those `_member_counts` leaves out of owed. One grouped
+    query."""
+    return dict(
+        Membership.objects.on(quarter.end)
+        .filter(in_rows)
+        .exclude(member_id=F("org__secretary_id"))
+        .filter(Exists(_exempted_member(quarter, "member_id")))
+        .values("org_id")
+        .annotate(n=Count("member_id", distinct=True))
+        .values_list("org_id", "n")
     )
-    parent_of = {pk: parent_id for pk, _, parent_id, *_ in orgs}
-    org_done = {  # only the parent's review meets the obligation; other leaders' are extra
-        (subject, kind)
-        for subject, kind, reviewer_org in LeaderReview.objects.signed()
+
+
+def parent_reviews(half: Period) -> QuerySet[LeaderReview]:
+    """The half-year's signed reviews of organisations and secretaries that meet the obligation:
+    the parent's (a linked leader's or a random one is extra)."""
+    return (
+        LeaderReview.objects.signed()
         .in_period(half)
-        .filter(in_tree)
         .exclude(subject_kind=SubjectKind.MEMBER)
-        .values_list("subject_org_id", "subject_kind", "reviewer_org_id")
-        .distinct()
-        if parent_of.get(subject) == reviewer_org
-    }
-    org_exempt = set(
-        Exemption.objects.in_period(half).filter(in_tree).exclude(subject_kind=SubjectKind.MEMBER)
-        .values_list("subject_org_id", "subject_kind")
-    )  # fmt: skip
-    children = list(root.get_children().filter(is_active=True).order_by("lft"))
-    starts = [c.lft for c in children]
-    total = Coverage(root)
-    parts = {c.pk: Coverage(c) for c in children}
-    reviewer_gaps: dict[int, int] = {}  # reviewer org → obligations not met
+        .filter(reviewer_org_id=F("subject_org__parent_id"))
+    )
 
-    def bucket(lft: int) -> Coverage | None:
-        i = bisect.bisect_right(starts, lft) - 1
-        return parts[children[i].pk] if i >= 0 and lft <= children[i].rght else None
 
-    lft_of = {pk: lft for pk, lft, *_ in orgs}
-    for pk, lft, parent_id, kind, secretary_id in orgs:
-        part = bucket(lft)
-        targets = [total] + ([part] if part else [])
-        members_owed, members_done = counts.get(pk, (0, 0))
-        if members_owed > 0:
-            reviewer_gaps[pk] = reviewer_gaps.get(pk, 0) + members_owed - members_done
-        reviewable = kind in REVIEWABLE_KINDS and parent_id is not None and pk != root.pk
-        for t in targets:
-            t.members_owed += members_owed
-            t.members_reviewed += members_done
-        if not reviewable:
-            continue
-        kinds = [SubjectKind.ORG] + ([SubjectKind.SECRETARY] if secretary_id else [])
-        for subject_kind in kinds:
-            if (pk, subject_kind) in org_exempt:
-                continue
-            met = (pk, subject_kind) in org_done
-            if parent_id in lft_of:
-                reviewer_gaps[parent_id] = reviewer_gaps.get(parent_id, 0) + (not met)
-            for t in targets:
-                if subject_kind == SubjectKind.ORG:
-                    t.orgs_owed += 1
-                    t.orgs_reviewed += met
-                else:
-                    t.secretaries_owed += 1
-                    t.secretaries_reviewed += met
-    for pk, gap in reviewer_gaps.items():
-        part = bucket(lft_of[pk])
-        for t in [total] + ([part] if part else []):
-            t.reviewers_owed += 1
-            t.reviewers_done += gap == 0
-    missing = sorted(((g, pk) for pk, g in reviewer_gaps.items() if g), reverse=True)[:100]
-    missing_orgs = Organization.objects.in_bulk([pk for _, pk in missing])
-    total.gaps = [(missing_orgs[pk], g) for g, pk in missing]
-    return {"total": total, "children": list(parts.values())}
+COVERAGE_COLUMNS = (
+    "members_owed",
+    "members_reviewed",
+    "orgs_owed",
+    "orgs_reviewed",
+    "secretaries_owed",
+    "secretaries_reviewed",
+    "reviewers_owed",
+    "reviewers_done",
+)
+
+
+def coverage(*, root: Organization, quarter: Period, half: Period | None = None) -> dict:
+    """全覆盖 for `root`'s subtree: members reviewed in `quarter`, organisations and secretaries
+    reviewed in its half-year, and reviewers whose every obligation is met — in total and for each
+    child, with the reviewers that still owe the most (`total.gaps`) and the time of the figures
+    (`as_of`).
+
+    Read from the kept figures (reviews/figures.py), the numbers of the 领导点评 statistics table:
+    the subtree's own rows, the root's included — so a reviewable root counts its own review by
+    its parent. `half`, when given, must be the quarter's: the figures keep no other pairing.
+    Five queries whatever the size of the subtree."""
+    if half is not None and half != Period.containing(quarter.end, HALF):
+        raise ValueError(f"{half.label} is not the half-year of {quarter.label}")
+    rolled = figures.rollup("reviews", root, quarter)
+
+    def of(org: Organization, values: dict[str, int]) -> Coverage:
+        return Coverage(org, **{c: values[c] for c in COVERAGE_COLUMNS})
+
+    total = of(root, rolled.total)
+    total.gaps = reviewer_gaps(root=root, quarter=quarter)
+    children = [of(org, values) for org, values in rolled.children]
+    return {"total": total, "children": children, "as_of": rolled.as_of}
+
+
+def reviewer_gaps(
+    *, root: Organization, quarter: Period, limit: int = 100
+) -> list[tuple[Organization, int]]:
+    """The reviewers of `root`'s subtree with obligations not met, the most first, and how many
+    each: one grouped query on the kept figures — a reviewer's own members not reviewed, and its
+    children and their secretaries not reviewed, kept at each child's row (the root's own review
+    is its parent's to write, outside the subtree) — and one for their names."""
+    fig = connection.ops.quote_name(ReviewFigure._meta.db_table)
+    org = connection.ops.quote_name(Organization._meta.db_table)
+    sql = (
+        "SELECT g.reviewer, SUM(g.gap) FROM ("
+        " SELECT f.org_id AS reviewer, f.members_owed - f.members_reviewed AS gap"
+        f" FROM {fig} f JOIN {org} o ON o.id = f.org_id"
+        " WHERE f.period = %s AND o.tree_id = %s AND o.lft BETWEEN %s AND %s"
+        " UNION ALL"
+        " SELECT o.parent_id AS reviewer, f.orgs_owed - f.orgs_reviewed"
+        " + f.secretaries_owed - f.secretaries_reviewed AS gap"
+        f" FROM {fig} f JOIN {org} o ON o.id = f.org_id JOIN {org} r ON r.id = o.parent_id"
+        " WHERE f.period = %s AND r.is_active AND o.tree_id = %s AND o.lft > %s AND o.lft <= %s"
+        ") g GROUP BY g.reviewer HAVING SUM(g.gap) > 0 ORDER BY 2 DESC, 1 DESC LIMIT %s"
+    )
+    span = [quarter.slug, root.tree_id, root.lft, root.rght]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*span, *span, limit])
+        found = [(pk, int(gap)) for pk, gap in cursor.fetchall()]
+    named = Organization.objects.in_bulk([pk for pk, _ in found])
+    return [(named[pk], gap) for pk, gap in found]
 
 
 # ---------------------------------------------------------------- beside the review form
@@ -570,20 +585,12 @@ def review_counts_by_org(*, period: Period, within: Organization) -> dict[int, R
 
     if period.kind == QUARTER:
         owed, done = _member_counts(in_tree, period)
-        exempt = (
-            Membership.objects.on(period.end)
-            .filter(in_tree)
-            .exclude(member_id=F("org__secretary_id"))
-            .filter(Exists(_exempted_member(period, "member_id")))
-            .values("org_id")
-            .annotate(n=Count("member_id", distinct=True))
-            .values_list("org_id", "n")
-        )
+        exempt = _member_exempt_counts(in_tree, period)
         for org_id, n in owed.items():
             of(org_id).owed = n
         for org_id, n in done.items():
             of(org_id).signed = n
-        for org_id, n in exempt:
+        for org_id, n in exempt.items():
             of(org_id).exempt = n
         items = ReviewRectification.objects.filter(review__subject_kind=SubjectKind.MEMBER)
     elif period.kind == HALF:
@@ -600,9 +607,7 @@ def review_counts_by_org(*, period: Period, within: Organization) -> dict[int, R
             .exclude(subject_kind=SubjectKind.MEMBER).values_list("subject_org_id", "subject_kind")
         )  # fmt: skip
         met = set(
-            LeaderReview.objects.signed().in_period(period).filter(in_tree)
-            .exclude(subject_kind=SubjectKind.MEMBER)
-            .filter(reviewer_org_id=F("subject_org__parent_id"))  # the parent's: the obligation
+            parent_reviews(period).filter(in_tree)
             .values_list("subject_org_id", "subject_kind").distinct()
         )  # fmt: skip
         for org_id, kind in subjects:

@@ -10,7 +10,7 @@ import secrets
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from orgs import access
+from orgs import access, figures
 from orgs.access import grants_for
 from orgs.events import record_event
 from orgs.locks import refuse_if_locked
@@ -143,6 +143,12 @@ def review_create(
     return review
 
 
+def _touch(review: LeaderReview) -> None:
+    """The kept figures a signed review changes: the organisation it counts for (the member's
+    branch, or the organisation reviewed) and the reviewer's (its 书记作点评)."""
+    figures.touch_period([review.org_id, review.reviewer_org_id], review.period_obj)
+
+
 def _locked(review: LeaderReview) -> LeaderReview:
     return (
         LeaderReview.objects.select_for_update(of=("self",))
@@ -189,6 +195,7 @@ def review_sign(*, by, review: LeaderReview) -> LeaderReview:
     if review.previous_id:
         LeaderReview.objects.filter(pk=review.previous_id).update(status=ReviewStatus.SUPERSEDED)
     record_event(ReviewEvent, by=by, action="sign", review=review)
+    _touch(review)
     return review
 
 
@@ -241,6 +248,7 @@ def rectification_issue(
         ReviewEvent, by=by, action="rectify", review=review,
         comment=f"{requirement}（期限 {deadline:%Y-%m-%d}）",
     )  # fmt: skip
+    figures.touch_period(item.org_id, review.period_obj)
     return item
 
 
@@ -256,7 +264,8 @@ def _locked_item(rectification: ReviewRectification) -> ReviewRectification:
 def rectification_report(
     *, by, rectification: ReviewRectification, response: str
 ) -> ReviewRectification:
-    """Report what was done on an item: the member or organisation reviewed."""
+    """Report what was done on an item: the member or organisation reviewed. A reported item
+    is still open (the reviewer has not closed it): no figure changes."""
     item = _locked_item(rectification)
     if not can_report_rectification(by, item):
         refuse("整改情况由被点评的党员或党组织报告。")
@@ -278,6 +287,7 @@ def rectification_close(
         ReviewEvent, by=by, action="rectify_reopen" if reopen else "rectify_close",
         review=item.review, comment=item.requirement,
     )  # fmt: skip
+    figures.touch_period(item.org_id, item.review.period_obj)
     return item
 
 
@@ -321,12 +331,18 @@ def exemption_grant(
     )
     if reviewed.exists():
         refuse("该对象本期已有点评，不再免予点评。")
-    return Exemption.objects.create(
+    exemption = Exemption.objects.create(
         year=period.year, period_kind=period.kind, period=period.number, subject_kind=subject_kind,
         subject_member=subject_member if subject_kind != SubjectKind.ORG else None,
         subject_org=subject_org if subject_kind != SubjectKind.MEMBER else None,
         org=org, reason=reason, by=by,
     )  # fmt: skip
+    # a member is exempted at the branch that owes the review; an organisation or its secretary
+    # at the organisation, and its parent no longer owes that review
+    figures.touch_period(
+        [org.pk] if subject_kind == SubjectKind.MEMBER else [org.pk, org.parent_id], period
+    )
+    return exemption
 
 
 # ---------------------------------------------------------------- random review

@@ -8,16 +8,20 @@ import datetime
 import io
 import random
 
+import pytest
 from django.core.management import call_command
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from ledgers import demo as ledgers_demo
 from ledgers import sections as S
-from ledgers.assembly import READY, SIGNED
+from ledgers.assembly import MISSING, PARTLY, READY, SIGNED, member_ledgers, org_ledgers
 from ledgers.demo import WITHDRAW_REASON
 from ledgers.demo import seed as demo_seed
-from ledgers.models import Ledger, LedgerEvent, LedgerKind, LedgerNote, NoteKind, Signature
-from ledgers.selectors import branch_grid, children_grid, kept_members
-from orgs.models import Organization
+from ledgers.models import Ledger, LedgerEvent, LedgerKind, LedgerNote, Lock, NoteKind, Signature
+from ledgers.selectors import branch_grid, children_grid, kept_members, kept_orgs
+from orgs.models import Member, Organization
+from reviews.models import LeaderReview
 
 
 def _branch(username: str) -> Organization:
@@ -108,14 +112,108 @@ def test_every_demo_ledger_passes_ledger_verify(demo):
     assert f"检查写实簿{total}本，签字{signatures}次，不一致0本" in out.getvalue()
 
 
-def test_at_province_scale_the_demo_only_opens_the_branchs_ledgers(demo):
-    """The bench seed stays fast: no signatures, no notes; the ledgers of the demo branch are
-    opened (here for the next year, the demo's own being open already)."""
+def test_at_province_scale_nothing_is_signed_before_anything_is_due(demo, monkeypatch):
+    """Early in a year (the pledge window still open) the province seed opens the demo branch's
+    ledgers and those of its share of townships, and signs nothing."""
+    monkeypatch.setattr(ledgers_demo, "SHARE", 1.0)
     today = timezone.localdate()
     next_year = datetime.date(today.year + 1, 2, 1)
     before = (Signature.objects.count(), LedgerNote.objects.count())
     made = demo_seed(scale="province", rng=random.Random(7), today=next_year, log=lambda t: None)
     kept = kept_members(org=_branch("zhibu_shuji"), year=next_year.year, today=next_year)
-    assert made == {"ledgers": len(kept)} and kept
+    opened = Ledger.objects.filter(year=next_year.year)
+    assert made["ledgers"] == opened.count() > len(kept) > 0
+    assert made["ledger_signatures"] == 0
     assert (Signature.objects.count(), LedgerNote.objects.count()) == before
-    assert Ledger.objects.filter(year=next_year.year).count() == len(kept)
+    assert opened.filter(member__in=kept).count() == len(kept)
+
+
+def _province_share(monkeypatch, today):
+    monkeypatch.setattr(ledgers_demo, "SHARE", 1.0)
+    before = set(Ledger.objects.values_list("pk", flat=True))
+    made = ledgers_demo.seed_province(rng=random.Random(3), today=today, log=lambda t: None)
+    return made, Ledger.objects.exclude(pk__in=before)
+
+
+def _member_views(opened, today) -> list:
+    """The member ledgers among `opened`, assembled a branch at a time (as its grid does)."""
+    views = []
+    for keeper in opened.filter(kind=LedgerKind.MEMBER).values_list("keeper", flat=True).distinct():
+        members = Member.objects.filter(pk__in=opened.filter(keeper=keeper).values("member"))
+        views += member_ledgers(year=today.year, members=list(members), today=today)
+    return views
+
+
+def test_at_province_scale_a_share_of_townships_is_opened_whole(demo, monkeypatch):
+    today = timezone.localdate()
+    made, opened = _province_share(monkeypatch, today)
+    assert made["ledgers"] == opened.count() > 0
+    # every member on a branch's roll and every basic-level organisation below the townships,
+    # each with the first line of its history; nothing in the demo logins' county
+    county = _town().parent
+    assert not opened.filter(county.subtree_q("keeper__")).exists()
+    for keeper in Organization.objects.filter(pk__in=opened.values("keeper")):
+        if keeper.kind == "branch":
+            members = kept_members(org=keeper, year=today.year, today=today)
+            assert set(opened.filter(keeper=keeper, kind=LedgerKind.MEMBER).values_list(
+                "member", flat=True
+            )) == {m.pk for m in members}  # fmt: skip
+        assert set(opened.filter(keeper=keeper, kind=LedgerKind.ORG).values_list(
+            "subject_org", flat=True
+        )) == {o.pk for o in kept_orgs(org=keeper)}  # fmt: skip
+    assert LedgerEvent.objects.filter(ledger__in=opened, action="open").count() == opened.count()
+
+
+def test_at_province_scale_signatures_are_what_the_service_would_write(demo, monkeypatch):
+    today = timezone.localdate()
+    made, opened = _province_share(monkeypatch, today)
+    signatures = Signature.objects.filter(ledger__in=opened)
+    assert made["ledger_signatures"] == signatures.count()
+    if today <= datetime.date(today.year, 4, 1):
+        return  # nothing due yet this year: the test above covers it
+    assert signatures.filter(on_paper=True).exists()
+    assert signatures.filter(ledger__kind=LedgerKind.ORG, slot=S.UPPER).exists()
+    out = io.StringIO()
+    call_command("ledger_verify", stdout=out)
+    assert "不一致0本" in out.getvalue()
+    # each signed section shows its snapshot, which is still what the records say, and the
+    # lower slots were signed first; the history has a line for each signature
+    views = _member_views(opened, today) + org_ledgers(
+        year=today.year,
+        orgs=list(
+            Organization.objects.filter(pk__in=opened.values("subject_org")).select_related(
+                "parent", "secretary"
+            )
+        ),
+        today=today,
+    )
+    signed = [s for v in views for s in v.sections if s.signatures]
+    assert sum(len(s.signatures) for s in signed) == signatures.count()
+    for section in signed:
+        assert section.content == section.live
+        slots = section.spec.slots
+        assert list(section.signatures) == list(slots[: len(section.signatures)])
+        assert section.state in (SIGNED, PARTLY)
+    assert LedgerEvent.objects.filter(ledger__in=opened, action__in=["sign", "paper"]).count() == (
+        signatures.count()
+    )
+    # the records under a signature are held: a change is refused on every path
+    lock = Lock.objects.filter(signature__in=signatures, source="review").first()
+    assert lock is not None
+    with pytest.raises(DatabaseError), transaction.atomic():
+        LeaderReview.objects.filter(pk=lock.object_id).update(achievements="改过的成绩")
+
+
+def test_at_province_scale_sections_the_service_would_refuse_stay_unsigned(demo, monkeypatch):
+    """A section with a missing record (no 缺记录说明 is written) and the branch slot of a
+    secretary's own ledger are left for people to complete."""
+    today = timezone.localdate()
+    made, opened = _province_share(monkeypatch, today)
+    views = _member_views(opened, today)
+    signed = [(v, s) for v in views for s in v.sections if s.signatures]
+    assert signed or today <= datetime.date(today.year, 4, 1)
+    assert any(s.state == MISSING for v in views for s in v.sections)
+    for view, section in signed:
+        assert section.is_due and not section.missing and not section.notes
+        if section.owner.secretary_id == view.member.pk:
+            assert S.BRANCH not in section.signatures

@@ -231,7 +231,7 @@ def test_counts_are_for_quarters_and_half_years_only(world):
 
 
 def test_coverage_rates_are_numbers_the_page_formats(world, client):
-    total = selectors.coverage(root=world.orgs["T1"], quarter=Q3, half=H1)["total"]
+    total = selectors.coverage(root=world.orgs["T1"], quarter=Q3)["total"]
     assert total.member_rate == pytest.approx(1 / 3)
     assert total.reviewer_rate == 0.0 and total.org_rate == 0.0
     assert selectors.Coverage(world.orgs["B3"]).member_rate is None

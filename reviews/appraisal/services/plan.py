@@ -16,6 +16,7 @@ from orgs.refusals import refuse
 from orgs.selectors import members_on
 from reviews.appraisal import codes
 from reviews.appraisal.access import can_plan_appraisal, can_write_statement
+from reviews.appraisal.figures import touch_session
 from reviews.appraisal.models import (
     Appraisal,
     AppraisalEvent,
@@ -135,6 +136,7 @@ def appraisal_create(
     except IntegrityError:
         refuse(f"{org.name}{year}年的{appraisal.get_kind_display()}已经有方案了。", "year")
     count = _sync_subjects(appraisal)
+    touch_session(appraisal)
     record_event(
         AppraisalEvent, appraisal=appraisal, by=by, action="create", comment=f"评议对象 {count} 个"
     )
@@ -194,6 +196,7 @@ def appraisal_advance(*, by, appraisal: Appraisal, today: datetime.date | None =
             refuse("没有评议对象，不能开始评议。")
         appraisal.state = AppraisalState.VOTING
     appraisal.save(update_fields=["state", "subject_count", "updated_at"])
+    touch_session(appraisal)
     record_event(AppraisalEvent, appraisal=appraisal, by=by, action=appraisal.state)
     return appraisal
 

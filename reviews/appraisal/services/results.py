@@ -13,6 +13,7 @@ from orgs.events import record_event
 from orgs.models import OfficeSetting, Organization
 from orgs.refusals import refuse
 from reviews.appraisal import rules, tally
+from reviews.appraisal.figures import touch_session
 from reviews.appraisal.models import (
     Appraisal,
     AppraisalEvent,
@@ -81,6 +82,7 @@ def appraisal_close(*, by, appraisal: Appraisal) -> Appraisal:
         if appraisal.appraises_members:
             subject.suggested_grade = rules.suggest(row["total"], thresholds)
     AppraisalSubject.objects.bulk_update(subjects, ["counts", "suggested_grade"], batch_size=1000)
+    touch_session(appraisal)
     record_event(
         AppraisalEvent,
         appraisal=appraisal,
@@ -137,6 +139,7 @@ def results_decide(*, by, appraisal: Appraisal, decisions: dict[int, tuple[str, 
         changed, ["final_grade", "override_reason", "decided_by", "decided_at"]
     )
     if changed:
+        touch_session(appraisal)
         record_event(
             AppraisalEvent,
             appraisal=appraisal,
@@ -178,6 +181,7 @@ def results_adopt_suggested(*, by, appraisal: Appraisal) -> int:
         )
     )
     if adopted:
+        touch_session(appraisal)
         record_event(
             AppraisalEvent,
             appraisal=appraisal,
@@ -209,6 +213,7 @@ def appraisal_publish(
     appraisal.published_at = timezone.now()
     appraisal.low_turnout = bool(warning)
     appraisal.save(update_fields=["state", "published_at", "low_turnout", "updated_at"])
+    touch_session(appraisal, subjects=True)
     record_event(
         AppraisalEvent,
         appraisal=appraisal,
