@@ -252,7 +252,9 @@ def index(request, org_pk):
 # ---------------------------------------------------------------- the names behind a number
 
 
-def _own_row(spec: TableSpec, org: Organization, period: Period) -> tuple[dict, object]:
+def _own_row(
+    spec: TableSpec, org: Organization, period: Period
+) -> tuple[dict[str, int], datetime.datetime | None]:
     """The organisation's own kept figures for the period and their time: one query."""
     src = figures.source(spec.source)
     row = (

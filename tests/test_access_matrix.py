@@ -506,8 +506,9 @@ def test_outside_scope_is_never_forbidden():
 
 CRAWL_BOUND = 400  # pages per persona; the world has fewer (the test says if it is reached)
 # Period navigation (previous / next year, quarter, page) never ends: of the pages that differ
-# only in their period, the crawl opens the nearest few, breadth-first.
-PERIOD_PARAMS = {"year", "period", "quarter", "half", "page"}
+# only in their period, the crawl opens the nearest few, breadth-first. The statistics' four tables
+# and the names behind each number are variants of one page in the same way.
+PERIOD_PARAMS = {"year", "period", "quarter", "half", "page", "table", "drill"}
 PERIODS_PER_PAGE = 3
 # route → why it redirects on a plain GET
 DOCUMENTED_REDIRECTS = {

@@ -334,6 +334,8 @@ def test_the_period_picker_lists_the_years_begun_periods_and_the_years_beside(sc
     assert picker["after"] is None  # 2027 has not begun
     html = page.content.decode()
     assert f'href="{table_url("reviews", scene.orgs["T1"], Period.parse("2026Q1"))}"' in html
+    xlsx = reverse("reports:xlsx", args=["reviews", scene.orgs["T1"].pk, Q3.slug])
+    assert f'href="{xlsx}">下载 Excel</a>' in html
 
 
 def test_last_years_table_offers_this_years_latest_period(scene):
@@ -377,6 +379,7 @@ def test_the_index_shows_each_table_for_its_current_period(scene):
     for key, card in cards.items():
         assert f'href="{table_url(key, scene.orgs["T1"], card.period)}"' in html
     assert "2026年8月20日 07:05" in html
+    assert f'action="{reverse("reports:xlsx_all", args=[scene.orgs["T1"].pk])}"' in html
 
 
 def test_a_table_without_figures_says_there_is_no_data(scene):
