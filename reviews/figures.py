@@ -292,21 +292,20 @@ def _items_named(org: Organization, period: Period, half: Period, column: str) -
 def names(period: Period, org: Organization, column: str) -> list[Named]:
     """What `org`'s own figure `column` counts in `period` (a quarter), or for "owed-done" (e.g.
     "members_owed-members_reviewed") those owed and not met: as many as the kept figure says, read
-    through the pages' own selectors. At most eight queries."""
+    through the pages' own selectors. At most seven queries."""
     _check_quarter(period)
     half = half_of(period)
     if not org.is_active:
         return []
-    if column in ("members_owed", "members_reviewed", "exempt_members") or column == (
-        "members_owed-members_reviewed"
-    ):
+    member_columns = {
+        "members_owed": lambda r: not r.is_exempt,
+        "members_reviewed": lambda r: r.is_signed,
+        "exempt_members": lambda r: r.is_exempt,
+        "members_owed-members_reviewed": lambda r: r.awaits_review,
+    }
+    if column in member_columns:
+        keep = member_columns[column]
         rows = selectors.branch_quarter(branch=org, period=period)
-        keep = {
-            "members_owed": lambda r: not r.is_exempt,
-            "members_reviewed": lambda r: r.is_signed,
-            "exempt_members": lambda r: r.is_exempt,
-            "members_owed-members_reviewed": lambda r: r.awaits_review,
-        }[column]
         return [_member_named(r) for r in rows if keep(r)]
     subject_columns = {
         "orgs_owed": (SubjectKind.ORG, lambda r: not r.is_exempt),

@@ -30,9 +30,9 @@ from ledgers.models import LedgerFigure, Signature
 from ledgers.services import SignItem
 from orgs import figures
 from orgs import services as org_services
-from orgs.models import OrgKind, Role
+from orgs.models import Member, Membership, Organization, OrgKind, Role, Sector
 from orgs.periods import Period
-from tests.personas import make_member, make_org, make_user
+from tests.personas import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -154,26 +154,42 @@ def _sign_member(county: County, name: str, own=(), branch=()) -> None:
         )  # fmt: skip
 
 
+def _org(code: str, kind: str, parent=None, name: str = "") -> Organization:
+    return Organization.objects.create(
+        code=code, name=name or code, kind=kind, sector=Sector.RURAL, parent=parent
+    )
+
+
+def _member(org: Organization, name: str, since: datetime.date) -> Member:
+    member = Member.objects.create(
+        org=org, name=name, gender="男", birth_date=datetime.date(1970, 5, 1),
+        joined_on=datetime.date(1995, 7, 1), education="高中",
+    )  # fmt: skip
+    Membership.objects.create(member=member, org=org, start=since)
+    return member
+
+
 @pytest.fixture
 def county() -> County:
+    """The tree and the roll are written directly and counted by a rebuild, as the nightly one
+    would (through the services each would refresh every period since its date); from there
+    on, the ledger services' touches keep the figures."""
     c = County()
-    c.orgs["P"] = make_org("XP", OrgKind.PROVINCE, name="某省委")
-    c.orgs["K"] = make_org("XK", OrgKind.COUNTY, c.orgs["P"], name="某县委")
+    c.orgs["P"] = _org("XP", OrgKind.PROVINCE, name="某省委")
+    c.orgs["K"] = _org("XK", OrgKind.COUNTY, c.orgs["P"], name="某县委")
     for code, parent in (("T1", "K"), ("T2", "K")):
-        c.orgs[code] = make_org(code, OrgKind.COMMITTEE, c.orgs[parent], name=f"{code}党委")
+        c.orgs[code] = _org(code, OrgKind.COMMITTEE, c.orgs[parent], name=f"{code}党委")
     for code, parent in (("B11", "T1"), ("B12", "T1"), ("B21", "T2")):
-        c.orgs[code] = make_org(code, OrgKind.BRANCH, c.orgs[parent], name=f"{code}党支部")
-    for code in ("T1", "T2", "B11", "B12", "B21"):
-        c.secretary(code)
-    since = datetime.date(YEAR, 1, 1)  # a roll from 2020 would refresh six years of figures
-    for name, code in (("甲", "B11"), ("乙", "B11"), ("丙", "B11"), ("丁", "B12"), ("戊", "B12")):
-        c.members[name] = make_member(c.orgs[code], f"党员{name}", since=since)
-    c.members["己"] = make_member(c.orgs["B21"], "党员己", since=since)
-    c.members["庚"] = make_member(c.orgs["B21"], "党员庚", since=datetime.date(YEAR, 5, 10))
+        c.orgs[code] = _org(code, OrgKind.BRANCH, c.orgs[parent], name=f"{code}党支部")
     for org in c.orgs.values():
         org.refresh_from_db()
-    # the tree and the roll were made today, so their touches reached today's figures: the
-    # nightly rebuild is what counts them into 2025's; from here on the services' touches do
+    for code in ("T1", "T2", "B11", "B12", "B21"):
+        c.secretary(code)
+    since = datetime.date(YEAR, 1, 1)
+    for name, code in (("甲", "B11"), ("乙", "B11"), ("丙", "B11"), ("丁", "B12"), ("戊", "B12")):
+        c.members[name] = _member(c.orgs[code], f"党员{name}", since)
+    c.members["己"] = _member(c.orgs["B21"], "党员己", since)
+    c.members["庚"] = _member(c.orgs["B21"], "党员庚", datetime.date(YEAR, 5, 10))
     figures.rebuild([H1, H2], keys=["ledgers"])
 
     services.ledgers_open(by=c.secretaries["B11"], org=c.orgs["B11"], year=YEAR, today=TODAY)
