@@ -22,8 +22,12 @@ def org_links(user, org: Organization) -> list[dict]:
 
 
 def register() -> None:
+    from reports.submissions import submission_links
+
     extensions.org_link_providers.append(org_links)
+    extensions.org_link_providers.append(submission_links)
     extensions.page_rules["reports:index"] = may_read
+    extensions.page_rules["reports:submissions"] = may_read
     extensions.page_rules["reports:table"] = lambda user, table, org, period: may_read(user, org)
     extensions.page_rules["reports:names"] = lambda user, table, org, period, drill: may_read(
         user, org
