@@ -210,13 +210,30 @@ def touch(
     ids = {org_ids} if isinstance(org_ids, int) else {i for i in org_ids if i}
     if not ids or not _sources:
         return
-    end = end or start
+    first, last = kept_span()
+    start, end = max(start, first), min(end or start, last)
+    if start > end:
+        return  # figures of years nobody keeps current (a rebuild of that year recomputes them)
     spans = {(i, start, end) for i in ids}
     if getattr(settings, "FIGURES_IMMEDIATE", False):
         refresh_span(spans)
         return
     _pending().update(spans)
     transaction.on_commit(_dispatch)
+
+
+def kept_span(today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
+    """The days whose periods the touches keep current: the previous year (whose reports are
+    still coming in), the current one and the next (pledges made ahead). Older years change only
+    by an explicit stats_rebuild."""
+    today = today or timezone.localdate()
+    return datetime.date(today.year - 1, 1, 1), datetime.date(today.year + 1, 12, 31)
+
+
+def touch_all_kept(org_ids) -> None:
+    """A change that alters every period's figures of `org_ids` (the tree itself changed)."""
+    first, last = kept_span()
+    touch(org_ids, first, last)
 
 
 def touch_period(org_ids, period: Period) -> None:

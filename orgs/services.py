@@ -139,7 +139,7 @@ def organization_create(
     )
     org.full_clean(exclude=["parent", "secretary"])
     org.save()
-    figures.touch([org.pk, org.parent_id], timezone.localdate())
+    figures.touch_all_kept([org.pk, org.parent_id])
     audit(by=by, action="org_create", org=org, summary=f"新建党组织“{name}”（{code}）")
     return org
 
@@ -167,7 +167,7 @@ def organization_update(*, by, org: Organization, **fields) -> Organization:
     org.full_clean(exclude=["parent", "secretary"])
     org.save(update_fields=[*fields, "updated_at"])
     if not diff.keys().isdisjoint({"is_active", "kind", "secretary"}):
-        figures.touch([org.pk, org.parent_id], timezone.localdate())
+        figures.touch_all_kept([org.pk, org.parent_id])
     audit(by=by, action="org_update", org=org, summary=f"修改党组织“{org.name}”", changes=diff)
     return org
 
@@ -206,7 +206,7 @@ def organization_move(*, by, org: Organization, new_parent: Organization) -> Org
     old_parent = org.parent
     org.move_to(new_parent, "last-child")
     org.refresh_from_db()
-    figures.touch([org.pk, old_parent.pk, new_parent.pk], timezone.localdate())
+    figures.touch_all_kept([org.pk, old_parent.pk, new_parent.pk])
     audit(
         by=by,
         action="org_move",
@@ -383,7 +383,8 @@ def member_transfer(
     left = set(selectors.secretary_posts(member_org=from_org.pk, parent=from_org.parent_id))
     left -= set(selectors.secretary_posts(member_org=to_org.pk, parent=to_org.parent_id))
     Organization.objects.filter(pk__in=left, secretary=member).update(secretary=None)
-    figures.touch([from_org.pk, to_org.pk, *left], on, timezone.localdate())
+    parents = Organization.objects.filter(pk__in=left).values_list("parent_id", flat=True)
+    figures.touch([from_org.pk, to_org.pk, *left, *parents], on, timezone.localdate())
     _roles_follow_transfer(by=by, member=member, from_org=from_org, to_org=to_org)
     # what later apps move with the member (open pledges…), in this transaction
     extensions.member_transferred(member=member, from_org=from_org, to_org=to_org, on=on, by=by)
