@@ -173,13 +173,16 @@ def _replace(
     return len(rows)
 
 
-def refresh_span(spans: Iterable[tuple[int, datetime.date, datetime.date]]) -> int:
-    """Refresh every source for the organisations and date spans given: for each source, each
-    period of its kind overlapping a span is recomputed once for all the organisations that
-    touched it."""
+Span = tuple[int, datetime.date, datetime.date, str | None]  # org, start, end, source (None: all)
+
+
+def refresh_span(spans: Iterable[Span]) -> int:
+    """Refresh the sources named (every source where None) for the organisations and date spans
+    given: for each source, each period of its kind overlapping a span is recomputed once for
+    all the organisations that touched it."""
     wanted: dict[tuple[str, Period], set[int]] = defaultdict(set)
-    for org_id, start, end in spans:
-        for src in _sources.values():
+    for org_id, start, end, key in spans:
+        for src in _sources.values() if key is None else [_sources[key]]:
             for period in periods_overlapping(src.period_kind, start, end):
                 wanted[(src.key, period)].add(org_id)
     written = 0
@@ -191,7 +194,7 @@ def refresh_span(spans: Iterable[tuple[int, datetime.date, datetime.date]]) -> i
 _local = threading.local()
 
 
-def _pending() -> set[tuple[int, datetime.date, datetime.date]]:
+def _pending() -> set[Span]:
     if not hasattr(_local, "spans"):
         _local.spans = set()
     return _local.spans
@@ -201,9 +204,12 @@ def touch(
     org_ids: int | Iterable[int | None],
     start: datetime.date,
     end: datetime.date | None = None,
+    *,
+    keys: Iterable[str] | None = None,
 ) -> None:
     """The figures of `org_ids` for every period overlapping [start, end] (default: the day
-    `start`) are no longer current: refresh them when the transaction commits. The touches of
+    `start`) are no longer current — those of the sources `keys` only, when a write changes
+    nothing the others count —: refresh them when the transaction commits. The touches of
     one transaction are coalesced into one task: the first callback to run takes every span
     waiting in this thread, the others find nothing left. Spans of a transaction that rolled
     back stay and are refreshed with the next ones (a refresh is idempotent)."""
@@ -214,7 +220,8 @@ def touch(
     start, end = max(start, first), min(end or start, last)
     if start > end:
         return  # figures of years nobody keeps current (a rebuild of that year recomputes them)
-    spans = {(i, start, end) for i in ids}
+    chosen = [None] if keys is None else [k for k in keys if k in _sources]
+    spans = {(i, start, end, k) for i in ids for k in chosen}
     if getattr(settings, "FIGURES_IMMEDIATE", False):
         refresh_span(spans)
         return
@@ -236,15 +243,18 @@ def touch_all_kept(org_ids) -> None:
     touch(org_ids, first, last)
 
 
-def touch_period(org_ids, period: Period) -> None:
-    touch(org_ids, period.start, period.end)
+def touch_period(org_ids, period: Period, *, keys: Iterable[str] | None = None) -> None:
+    touch(org_ids, period.start, period.end, keys=keys)
 
 
 def _dispatch() -> None:
     spans = _pending()
     if not spans:
         return
-    payload = [[i, s.isoformat(), e.isoformat()] for i, s, e in sorted(spans)]
+    payload = [
+        [i, s.isoformat(), e.isoformat(), k]
+        for i, s, e, k in sorted(spans, key=lambda span: (*span[:3], span[3] or ""))
+    ]
     spans.clear()
     from orgs.tasks import refresh_figures
 

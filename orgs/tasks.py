@@ -54,12 +54,17 @@ def expire_jobs() -> int:
 @shared_task(name="orgs.refresh_figures")
 def refresh_figures(spans: list[list]) -> int:
     """Refresh the kept figures of the organisations and date spans a transaction touched
-    ([org_id, "YYYY-MM-DD", "YYYY-MM-DD"], ...); idempotent."""
+    ([org_id, "YYYY-MM-DD", "YYYY-MM-DD", source or None], ...); idempotent."""
     from orgs import figures
 
     return figures.refresh_span(
-        (int(org_id), datetime.date.fromisoformat(start), datetime.date.fromisoformat(end))
-        for org_id, start, end in spans
+        (
+            int(org_id),
+            datetime.date.fromisoformat(start),
+            datetime.date.fromisoformat(end),
+            key if key in {s.key for s in figures.sources()} else None,
+        )
+        for org_id, start, end, key, *_ in (list(span) + [None] for span in spans)
     )
 
 

@@ -358,7 +358,7 @@ def touch_pledges(pledges: Iterable[Pledge], *, rectification: Rectification | N
         rolls = Membership.objects.on(_year_end(year)).filter(member_id__in=sorted(member_ids))
         by_year[year].update(rolls.values_list("org_id", flat=True))
     for year, ids in by_year.items():
-        figures.touch_period(ids, Period.whole_year(year))
+        figures.touch_period(ids, Period.whole_year(year), keys=("pledges",))
 
 
 def register() -> None:

@@ -404,7 +404,7 @@ def pledge_follow_transfer(
             comment=f"随组织关系转接至“{to_org.name}”（原“{from_org.name}”），由转入组织审核",
         )
     for year in sorted({pledge.year for pledge in moving}):
-        figures.touch_period([from_org.pk, to_org.pk], Period.whole_year(year))
+        figures.touch_period([from_org.pk, to_org.pk], Period.whole_year(year), keys=("pledges",))
     return len(moving)
 
 

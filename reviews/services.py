@@ -146,7 +146,9 @@ def review_create(
 def _touch(review: LeaderReview) -> None:
     """The kept figures a signed review changes: the organisation it counts for (the member's
     branch, or the organisation reviewed) and the reviewer's (its 书记作点评)."""
-    figures.touch_period([review.org_id, review.reviewer_org_id], review.period_obj)
+    figures.touch_period(
+        [review.org_id, review.reviewer_org_id], review.period_obj, keys=("reviews",)
+    )
 
 
 def _locked(review: LeaderReview) -> LeaderReview:
@@ -248,7 +250,7 @@ def rectification_issue(
         ReviewEvent, by=by, action="rectify", review=review,
         comment=f"{requirement}（期限 {deadline:%Y-%m-%d}）",
     )  # fmt: skip
-    figures.touch_period(item.org_id, review.period_obj)
+    figures.touch_period(item.org_id, review.period_obj, keys=("reviews",))
     return item
 
 
@@ -287,7 +289,7 @@ def rectification_close(
         ReviewEvent, by=by, action="rectify_reopen" if reopen else "rectify_close",
         review=item.review, comment=item.requirement,
     )  # fmt: skip
-    figures.touch_period(item.org_id, item.review.period_obj)
+    figures.touch_period(item.org_id, item.review.period_obj, keys=("reviews",))
     return item
 
 

@@ -105,7 +105,9 @@ def test_touch_refreshes_once_on_commit_for_every_touch_of_the_transaction(
             figures.touch(b1.pk, DAY)
             figures.touch([b1.pk, b2.pk], DAY)
             assert calls == []  # nothing before the commit
-    assert calls == [[[b1.pk, "2026-08-01", "2026-08-01"], [b2.pk, "2026-08-01", "2026-08-01"]]]
+    assert calls == [
+        [[b1.pk, "2026-08-01", "2026-08-01", None], [b2.pk, "2026-08-01", "2026-08-01", None]]
+    ]
 
 
 def test_the_queued_task_writes_the_figures(fake, tree):
