@@ -37,6 +37,7 @@ ORGS_FOUNDATION = {
     "orgs.periods": "the one Period and the campaign year bound",
     "orgs.figures": "the kept per-organisation statistics: registry, refresh, roll-up",
     "orgs.spreadsheets": "the one rule for text that looks like a formula in a workbook",
+    "orgs.demo": "the demo seed's bulk writing helpers (COPY, loading mode, sequences)",
     "orgs.calendar": "office settings per subtree and year (deadlines, windows)",
     "orgs.extensions": "the registry through which an app offers links, to-dos and locks",
     "orgs.events": "the one history-row helper, for the app's own event models",
