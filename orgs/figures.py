@@ -374,12 +374,14 @@ def rollup(key: str, root: Organization, period: Period) -> Rollup:
         f"JOIN {org} o ON o.id = f.org_id "
         f"JOIN {org} c ON c.parent_id = %s AND c.tree_id = o.tree_id "
         f"AND o.lft BETWEEN c.lft AND c.rght "
-        f"WHERE f.period = %s AND c.is_active GROUP BY c.id"
+        f"WHERE f.period = %s AND c.is_active "
+        # the root's range, so that a county's table reads its own subtree's rows only
+        f"AND o.tree_id = %s AND o.lft > %s AND o.lft < %s GROUP BY c.id"
     )
     by_child: dict[int, dict[str, int]] = {}
     stamps = []
     with connection.cursor() as cursor:
-        cursor.execute(sql, [root.pk, period.slug])
+        cursor.execute(sql, [root.pk, period.slug, root.tree_id, root.lft, root.rght])
         for row in cursor.fetchall():
             by_child[row[0]] = {c: int(v or 0) for c, v in zip(cols, row[1:-1], strict=True)}
             stamps.append(row[-1])
