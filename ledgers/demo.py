@@ -339,7 +339,7 @@ def seed(*, scale: str, rng, today: datetime.date, log) -> dict:
 
 # ---------------------------------------------------------------- province scale, in bulk
 
-SHARE = 0.05  # of the townships: every ledger of this year in their subtree opened
+SHARE = 0.02  # of the townships: every ledger of this year in their subtree opened
 # how far each keeper has got with the signatures: every section due, the 承诺写实 and the first
 # period only, none yet
 DILIGENCE = (("full", 45), ("part", 30), ("none", 25))

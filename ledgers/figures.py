@@ -32,6 +32,7 @@ from orgs.figures import FigureSource, Named, columns, register_figures
 from orgs.models import Organization
 from orgs.periods import HALF, Period
 
+KEY = "ledgers"
 PREFIX = {LedgerKind.MEMBER: "m", LedgerKind.ORG: "o"}  # the columns' m_… and o_…
 _MARK = 987654321  # an id no member or organisation has, replaced in the one reversed address
 
@@ -233,9 +234,9 @@ def touch_ledgers(
     halves: Collection[Period] | None = None,
 ) -> None:
     """After a change to the year's ledgers of `members` or of the organisations `orgs`: the
-    figures of the half-years given (default both) are refreshed on commit where they count —
-    each member's place for the half-year, each organisation's parent. A query per half-year
-    for the members, one for the organisations."""
+    写实簿 figures of the half-years given (default both) are refreshed on commit where they
+    count — each member's place for the half-year, each organisation's parent; nothing else
+    counts a ledger. A query per half-year for the members, one for the organisations."""
     keepers = set()
     if orgs:
         keepers = set(
@@ -248,14 +249,13 @@ def touch_ledgers(
         if members:
             places = half_places(half).filter(member_id__in=list(members))
             ids |= set(places.values_list("org_id", flat=True))
-        # one day of the half-year: its figures, and one period of each other kind
-        figures.touch(ids, half.start)
+        figures.touch_period(ids, half, keys=[KEY])
 
 
 def register() -> None:
     register_figures(
         FigureSource(
-            key="ledgers",
+            key=KEY,
             model=LedgerFigure,
             period_kind=HALF,
             compute=compute,

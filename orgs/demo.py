@@ -455,6 +455,10 @@ def rebuild_figures(*, year: int, log=lambda text: None) -> int:
             cursor.execute("ANALYZE")
     log("统计数重算中…")
     written = figures.rebuild(figures.periods_of_year(year), log=log)
+    if connection.vendor == "postgresql":  # the tables read them next
+        with connection.cursor() as cursor:
+            for src in figures.sources():
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(src.model._meta.db_table)}")
     return sum(written.values())
 
 

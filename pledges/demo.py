@@ -190,23 +190,21 @@ RECTIFICATION_COLUMNS = [
 ]  # fmt: skip
 
 
-def _reported_periods(pledge, periods, today: datetime.date, rate: float, rng) -> list[int]:
+def _reported_periods(pledge, spans, today: datetime.date, rate: float, rng) -> list[int]:
     """The numbers of the periods a pledge's fulfilment is reported for: those begun by today
-    that the pledge reports in (not after its due date; an immediate pledge from the period it
-    was made in), a share of them; never none when its progress has moved (only a report
-    moves it)."""
+    (`spans`: number, start, end) that the pledge reports in (not after its due date; an
+    immediate pledge from the period it was made in), a share of them; never none when its
+    progress has moved (only a report moves it)."""
     _pid, _member, _org, kind, due, progress, created = pledge
-    made_on = timezone.localdate(created)
+    made_on = timezone.localdate(created) if kind == PledgeKind.IMMEDIATE else None
     eligible = [
-        p
-        for p in periods
-        if p.has_begun(today)
-        and due >= p.start
-        and (kind != PledgeKind.IMMEDIATE or made_on <= p.end)
+        (number, end)
+        for number, start, end in spans
+        if due >= start and (made_on is None or made_on <= end)
     ]
-    chosen = [p.number for p in eligible if rng.random() < (rate if p.end < today else rate / 3)]
+    chosen = [n for n, end in eligible if rng.random() < (rate if end < today else rate / 3)]
     if not chosen and eligible and progress != Progress.NOT_STARTED:
-        chosen = [eligible[-1].number]
+        chosen = [eligible[-1][0]]
     return chosen
 
 
@@ -218,7 +216,10 @@ def seed_activity(*, rng, today: datetime.date, log) -> dict:
     done). Read and written a chunk of pledge ids at a time."""
     year = today.year
     now = timezone.now()
-    periods = {kind: Period.all_of(year, kind) for kind in (QUARTER, HALF)}
+    spans = {
+        kind: [(p.number, p.start, p.end) for p in Period.all_of(year, kind) if p.has_begun(today)]
+        for kind in (QUARTER, HALF)
+    }
     orgs = list(Organization.objects.order_by("id").values_list("id", flat=True))
     diligence = {org_id: rng.choice(DILIGENCE) for org_id in orgs}
     evaluating = sorted(org_id for org_id in orgs if rng.random() < EVALUATED)
@@ -244,7 +245,7 @@ def seed_activity(*, rng, today: datetime.date, log) -> dict:
                 if pid in reported:
                     continue
                 kind = QUARTER if member_id else HALF
-                chosen = _reported_periods(pledge, periods[kind], today, diligence[org_id], rng)
+                chosen = _reported_periods(pledge, spans[kind], today, diligence[org_id], rng)
                 for number in chosen:
                     status = progress if number == chosen[-1] else (
                         Progress.NOT_STARTED

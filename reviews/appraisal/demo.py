@@ -156,7 +156,7 @@ def seed(*, scale: str, rng, today: datetime.date, log) -> dict:
 
 # ---------------------------------------------------------------- province scale, in bulk
 
-SHARE = 0.35  # of the branches (their members) and of the committees and 党总支 (their branches)
+SHARE = 0.25  # of the branches (their members) and of the committees and 党总支 (their branches)
 # of those sessions: published, counted but not yet decided, still being planned
 STATES = ((AppraisalState.PUBLISHED, 0.8), (AppraisalState.CLOSED, 0.1), (AppraisalState.PLAN, 0.1))
 DEFERRED = 0.02  # members left out of a session (暂缓评议)

@@ -55,6 +55,7 @@ from reviews.appraisal.models import (
     ResultGrade,
 )
 
+KEY = "appraisal"
 HELD = (AppraisalState.VOTING, AppraisalState.CLOSED, AppraisalState.PUBLISHED)
 # satisfaction bands: the lowest share (per cent) of each, best first
 BANDS = (90, 80, 60, 0)
@@ -333,21 +334,21 @@ def names(period: Period, org: Organization, column: str) -> list[Named]:
 
 
 def touch_session(appraisal: Appraisal, *, subjects: bool = False) -> None:
-    """After a change to a session: its organisation's figures of the year are refreshed on
-    commit, and with `subjects` (publication) the appraised organisations' too."""
+    """After a change to a session: its organisation's 民主评议 figures of the year are
+    refreshed on commit, and with `subjects` (publication) the appraised organisations' too;
+    no other figures count a session."""
     ids = [appraisal.org_id]
     if subjects and appraisal.appraises_orgs:
         ids += AppraisalSubject.objects.filter(
             appraisal=appraisal, subject_org__isnull=False
         ).values_list("subject_org_id", flat=True)
-    # one day of the year: the year's figures, and no more than one period of the other kinds
-    figures.touch(ids, Period.whole_year(appraisal.year).start)
+    figures.touch_period(ids, Period.whole_year(appraisal.year), keys=[KEY])
 
 
 def register() -> None:
     register_figures(
         FigureSource(
-            key="appraisal",
+            key=KEY,
             model=AppraisalFigure,
             period_kind=YEAR,
             compute=compute,
