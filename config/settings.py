@@ -206,6 +206,9 @@ REMINDERS_SWEEP_ON_LOGIN = env_bool("REMINDERS_SWEEP_ON_LOGIN", not REDIS_URL)
 # The kept statistics (orgs/figures.py) are refreshed by a task queued when a write commits; set
 # to refresh at once, inside the writing transaction (the test suite does).
 FIGURES_IMMEDIATE = env_bool("FIGURES_IMMEDIATE", False)
+# The queue those refreshes go to (the default queue when unset): a deployment may give them a
+# worker of their own, so that long jobs never hold them up.
+FIGURES_QUEUE = os.environ.get("FIGURES_QUEUE") or None
 
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
 # SMTP when EMAIL_HOST is set, else printed to the console; EMAIL_BACKEND names another backend

@@ -431,9 +431,9 @@ class _Tree:
         return found
 
     def county_of(self, pk: int | None) -> int | None:
-        while pk is not None and self.kind(pk) != OrgKind.COUNTY:
+        while pk in self.rows and self.kind(pk) != OrgKind.COUNTY:
             pk = self.rows[pk][0]
-        return pk
+        return pk if pk in self.rows else None
 
     def townships(self, *, spared: set[int]) -> list[int]:
         return [
@@ -457,7 +457,7 @@ def _spared_counties(tree: _Tree) -> set[int]:
     for org_id, n in (
         Member.objects.values("org_id").annotate(n=Count("pk")).values_list("org_id", "n")
     ):
-        county = tree.county_of(org_id) if org_id in tree.rows else None
+        county = tree.county_of(org_id)
         if county is not None:
             sizes[county] = sizes.get(county, 0) + n
     if sizes:

@@ -259,7 +259,7 @@ def _dispatch() -> None:
     from orgs.tasks import refresh_figures
 
     try:
-        refresh_figures.delay(payload)
+        refresh_figures.apply_async((payload,), queue=settings.FIGURES_QUEUE)
     except Exception:  # the broker is down: the nightly rebuild catches up
         log.exception("figures refresh could not be queued (%d spans)", len(payload))
 

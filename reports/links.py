@@ -28,6 +28,9 @@ def register() -> None:
     extensions.org_link_providers.append(submission_links)
     extensions.page_rules["reports:index"] = may_read
     extensions.page_rules["reports:submissions"] = may_read
+    extensions.page_rules["reports:submission_detail"] = lambda user, submission: may_read(
+        user, submission.org
+    )
     extensions.page_rules["reports:table"] = lambda user, table, org, period: may_read(user, org)
     extensions.page_rules["reports:names"] = lambda user, table, org, period, drill: may_read(
         user, org

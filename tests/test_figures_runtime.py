@@ -4,6 +4,7 @@ touch queues one refresh on Redis, and the worker process writes the figures a r
 from __future__ import annotations
 
 import pytest
+import redis
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,13 +35,13 @@ def procs(tmp_path, settings):
 
 
 def test_a_committed_write_is_refreshed_by_the_worker(procs, settings):
-    from config.celery import app
-
+    # a queue of this test's own, which only its worker reads (no key prefix: the publisher here
+    # is the suite's own app, whose connections other tests share)
+    queue = procs.keyprefix.rstrip(":")
     settings.FIGURES_IMMEDIATE = False
-    app.conf.broker_transport_options = {"global_keyprefix": procs.keyprefix}
-    app.pool.force_close_all()  # the next publish connects with the key prefix
+    settings.FIGURES_QUEUE = queue
     try:
-        procs.start("worker", WORKER)
+        procs.start("worker", [*WORKER, "-Q", queue], REMINDERS_TEST_KEYPREFIX="")
         people = build_personas()  # committed: the worker reads these rows
         branch = people.orgs["B1"]
         today = timezone.localdate()
@@ -58,5 +59,4 @@ def test_a_committed_write_is_refreshed_by_the_worker(procs, settings):
         assert [d for d in figures.check([quarter]) if d.org_id == branch.pk] == []
         assert "orgs.refresh_figures" in procs.log("worker")
     finally:
-        app.conf.broker_transport_options = {}
-        app.pool.force_close_all()
+        redis.Redis.from_url(settings.REDIS_URL).delete(queue)

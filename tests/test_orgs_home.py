@@ -41,8 +41,9 @@ def test_org_page_query_count_is_bounded_for_a_committee_with_children_and_membe
     # session, user, organisation, grants, children with their subtree member counts (the
     # subtree count is their sum plus the organisation's own members), own members (count and
     # page), appraisal record (subjects, sessions that left it out), figures, breadcrumbs,
-    # history; the link providers read the children already loaded
-    with django_assert_max_num_queries(12):
+    # history, whether it or a child reports its statistics upward (the 统计报送 link); the other
+    # link providers read the children already loaded
+    with django_assert_max_num_queries(13):
         response = client.get(reverse("orgs:detail", args=[t1.pk]))
     assert response.status_code == 200
 
@@ -52,7 +53,7 @@ def test_org_page_query_count_is_bounded_for_a_county_office(
 ):
     client.force_login(world.user("office_inside"))
     # as above, without own members (their count is zero, so no page of rows)
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(12):
         response = client.get(reverse("orgs:detail", args=[world.orgs["K1"].pk]))
     assert response.status_code == 200
 
@@ -219,8 +220,8 @@ def test_branch_page_with_a_published_appraisal_of_it_stays_within_the_bound(
     appraisal_services.appraisal_publish(by=parent, appraisal=appraisal, low_turnout_confirmed=True)
     client.force_login(world.user("own_branch_secretary"))
     # session, user, organisation, grants, member count, the appraisal entries (subjects,
-    # sessions that left it out), breadcrumbs, figures, members page, history (B1 has no
-    # children; a branch with party groups reads them too: 12)
-    with django_assert_max_num_queries(11):
+    # sessions that left it out), breadcrumbs, figures, members page, history, the 统计报送
+    # link's question (B1 has no children; a branch with party groups reads them too: 13)
+    with django_assert_max_num_queries(12):
         response = client.get(reverse("orgs:detail", args=[world.orgs["B1"].pk]))
     assert "民主评议满意率" in response.content.decode()

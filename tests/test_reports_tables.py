@@ -489,8 +489,11 @@ def _widen(personas, extra: int) -> None:
     t1 = personas.orgs["T1"]
     for n in range(extra):
         branch = make_org(f"X{n}", OrgKind.BRANCH, t1)
-        ReviewFigure.objects.create(
-            org=branch, period=Q3.slug, computed_at=AS_OF, members_owed=3, members_reviewed=n % 4
+        # the service refreshed the new branch's (empty) figures; these replace them
+        ReviewFigure.objects.update_or_create(
+            org=branch,
+            period=Q3.slug,
+            defaults={"computed_at": AS_OF, "members_owed": 3, "members_reviewed": n % 4},
         )
 
 
