@@ -20,8 +20,10 @@ period). A nightly `rebuild` recomputes everything of the current and previous y
 compares the kept figures with a recompute. Tables roll the rows up by nested-set range in one
 grouped query (`rollup`): no loop over organisations in Python.
 
-With settings.FIGURES_IMMEDIATE (the test suite) a touch refreshes at once, inside the
-transaction, instead of on commit.
+With settings.FIGURES_IMMEDIATE (the test suite) nothing waits for a commit: the touches are
+refreshed inside the transaction, just before the next read of any kept figures (`settle`, which
+the rows' manager and the raw-SQL readers call), so the figures read are always current and a
+write nobody reads costs nothing.
 """
 
 from __future__ import annotations
@@ -45,6 +47,15 @@ log = logging.getLogger(__name__)
 CHUNK = 2000  # organisations per compute call in a rebuild or check: bounded memory and SQL
 
 
+class FigureManager(models.Manager):
+    """Every query of the kept figures first settles the touches waiting to be refreshed
+    (nothing outside FIGURES_IMMEDIATE)."""
+
+    def get_queryset(self):
+        settle()
+        return super().get_queryset()
+
+
 class FigureRow(models.Model):
     """One organisation's own figures for one period. Subclasses add PositiveIntegerFields (the
     indicators) and a UniqueConstraint on (period, org)."""
@@ -54,6 +65,8 @@ class FigureRow(models.Model):
     )
     period = models.CharField("期间", max_length=8)
     computed_at = models.DateTimeField("数据截至")
+
+    objects = FigureManager()
 
     class Meta:
         abstract = True
@@ -221,12 +234,27 @@ def touch(
     if start > end:
         return  # figures of years nobody keeps current (a rebuild of that year recomputes them)
     chosen = [None] if keys is None else [k for k in keys if k in _sources]
-    spans = {(i, start, end, k) for i in ids for k in chosen}
-    if getattr(settings, "FIGURES_IMMEDIATE", False):
-        refresh_span(spans)
+    _pending().update((i, start, end, k) for i in ids for k in chosen)
+    if not getattr(settings, "FIGURES_IMMEDIATE", False):
+        transaction.on_commit(_dispatch)
+
+
+def settle() -> None:
+    """With FIGURES_IMMEDIATE, refresh now what this thread's touches left stale, so that the
+    read that follows sees current figures; otherwise nothing (the refresh is the worker's, on
+    commit). The spans are taken before the refresh, so its own reads find nothing to do."""
+    if not getattr(settings, "FIGURES_IMMEDIATE", False):
         return
-    _pending().update(spans)
-    transaction.on_commit(_dispatch)
+    spans = _pending()
+    if spans:
+        taken = set(spans)
+        spans.clear()
+        refresh_span(taken)
+
+
+def forget_touches() -> None:
+    """Drop the touches waiting in this thread (a rolled-back test's, say)."""
+    _pending().clear()
 
 
 def kept_span(today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
@@ -363,6 +391,7 @@ def _zero(cols: list[str]) -> dict[str, int]:
 def rollup(key: str, root: Organization, period: Period) -> Rollup:
     """`root`'s figures for `period` by child (each child's whole subtree), its own, and the
     total: three queries whatever the size of the subtree."""
+    settle()
     src = source(key)
     cols = src.columns
     children = list(root.get_children().filter(is_active=True).order_by("lft"))

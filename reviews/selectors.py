@@ -315,6 +315,7 @@ def reviewer_gaps(
     each: one grouped query on the kept figures — a reviewer's own members not reviewed, and its
     children and their secretaries not reviewed, kept at each child's row (the root's own review
     is its parent's to write, outside the subtree) — and one for their names."""
+    figures.settle()
     fig = connection.ops.quote_name(ReviewFigure._meta.db_table)
     org = connection.ops.quote_name(Organization._meta.db_table)
     sql = (

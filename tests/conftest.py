@@ -66,10 +66,18 @@ def pytest_sessionstart(session):
 
 @pytest.fixture(autouse=True, scope="session")
 def _figures_immediate():
-    """The kept figures refresh inside the writing transaction, which a test never commits
-    (tests/test_figures.py checks the on-commit path)."""
+    """The kept figures refresh inside the writing transaction, which a test never commits,
+    before the next read of them (tests/test_figures.py checks the on-commit path)."""
     settings.FIGURES_IMMEDIATE = True
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_touches_of_other_tests():
+    """Each test starts with no touches waiting (an earlier test's rolled back with it)."""
+    from orgs import figures
+
+    figures.forget_touches()
 
 
 # ---------------------------------------------------------------- scenes

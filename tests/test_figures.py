@@ -98,7 +98,10 @@ def test_touch_refreshes_once_on_commit_for_every_touch_of_the_transaction(
 ):
     settings.FIGURES_IMMEDIATE = False
     calls = []
-    monkeypatch.setattr("orgs.tasks.refresh_figures.delay", lambda payload: calls.append(payload))
+    monkeypatch.setattr(
+        "orgs.tasks.refresh_figures.apply_async",
+        lambda args, queue=None: calls.append(args[0]),
+    )
     b1, b2 = tree["支部一"], tree["支部二"]
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():
