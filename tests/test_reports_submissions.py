@@ -24,6 +24,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -194,6 +195,36 @@ def test_a_submission_and_its_rows_never_change(county):
         SubmissionReturn.objects.all().update(reason="x")
     fresh = Submission.objects.get(pk=submission.pk)
     assert fresh.report_text == "" and fresh.return_row.reason == "数字有误"
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE reports_submission SET report_text = 'x'",
+        "UPDATE reports_submission SET figures = '{}', digest = ''",
+        "UPDATE reports_submissionattachment SET name = 'b.png'",
+        "UPDATE reports_submissionreturn SET reason = 'x'",
+    ],
+)
+def test_the_database_refuses_a_change_to_a_submission_on_every_path(county, sql):
+    """Raw SQL, past the models: the triggers of migration reports 0002 refuse it."""
+    submission = _submit(county, files=[SimpleUploadedFile("a.png", PNG)])
+    submissions.submission_return(by=county.user("office-k"), submission=submission, reason="有误")
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql)
+    assert Submission.objects.get(pk=submission.pk).digest == submission.digest
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite's flush deletes rows")
+@pytest.mark.parametrize(
+    "table", ["reports_submission", "reports_submissionattachment", "reports_submissionreturn"]
+)
+def test_postgresql_refuses_deleting_a_submission_by_sql(county, table):
+    submission = _submit(county, files=[SimpleUploadedFile("a.png", PNG)])
+    submissions.submission_return(by=county.user("office-k"), submission=submission, reason="有误")
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table}")
+    assert Submission.objects.filter(pk=submission.pk).exists()
 
 
 def test_the_admin_reads_submissions_and_changes_nothing(county, client):
