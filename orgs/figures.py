@@ -394,26 +394,16 @@ def rollup(key: str, root: Organization, period: Period) -> Rollup:
     settle()
     src = source(key)
     cols = src.columns
-    children = list(root.get_children().filter(is_active=True).order_by("lft"))
-    fig = src.model._meta.db_table
-    org = Organization._meta.db_table
-    sums = ", ".join(f"SUM(f.{connection.ops.quote_name(c)})" for c in cols)
-    sql = (
-        f"SELECT c.id, {sums}, MAX(f.computed_at) FROM {fig} f "
-        f"JOIN {org} o ON o.id = f.org_id "
-        f"JOIN {org} c ON c.parent_id = %s AND c.tree_id = o.tree_id "
-        f"AND o.lft BETWEEN c.lft AND c.rght "
-        f"WHERE f.period = %s AND c.is_active "
-        # the root's range, so that a county's table reads its own subtree's rows only
-        f"AND o.tree_id = %s AND o.lft > %s AND o.lft < %s GROUP BY c.id"
-    )
+    every_child = list(root.get_children().order_by("lft"))
+    children = [c for c in every_child if c.is_active]
     by_child: dict[int, dict[str, int]] = {}
     stamps = []
     with connection.cursor() as cursor:
-        cursor.execute(sql, [root.pk, period.slug, root.tree_id, root.lft, root.rght])
+        cursor.execute(*_by_child_sql(src, root, period, every_child))
         for row in cursor.fetchall():
-            by_child[row[0]] = {c: int(v or 0) for c, v in zip(cols, row[1:-1], strict=True)}
-            stamps.append(row[-1])
+            if row[0] is not None:
+                by_child[row[0]] = {c: int(v or 0) for c, v in zip(cols, row[1:-1], strict=True)}
+                stamps.append(row[-1])
     own_row = src.model.objects.filter(period=period.slug, org_id=root.pk).values(
         *cols, "computed_at"
     )
@@ -434,6 +424,39 @@ def rollup(key: str, root: Organization, period: Period) -> Rollup:
         total=total,
         as_of=max(stamps) if stamps else None,
     )
+
+
+def _by_child_sql(
+    src: FigureSource, root: Organization, period: Period, every_child: list[Organization]
+) -> tuple[str, list]:
+    """The query summing the figures of `root`'s subtree (its own row left out) by child: rows
+    (child id, the sums, the latest computed_at), a child of no rows left out; on PostgreSQL a
+    row of id None gathers the subtrees of inactive children, which the table leaves out.
+
+    Every row is the root's range, so that a county's table reads its own subtree's rows only.
+    On PostgreSQL a row finds its child by a binary search of the children's left bounds
+    (width_bucket), with no join on ranges; elsewhere by the range join."""
+    fig = src.model._meta.db_table
+    org = Organization._meta.db_table
+    sums = ", ".join(f"SUM(f.{connection.ops.quote_name(c)})" for c in src.columns)
+    inside = "o.tree_id = %s AND o.lft > %s AND o.lft < %s"
+    if connection.vendor == "postgresql":
+        ids = [c.pk if c.is_active else None for c in every_child]
+        sql = (
+            f"SELECT (%s::int[])[width_bucket(o.lft, %s::int[])], {sums}, MAX(f.computed_at) "
+            f"FROM {fig} f JOIN {org} o ON o.id = f.org_id "
+            f"WHERE f.period = %s AND {inside} GROUP BY 1"
+        )
+        lefts = [c.lft for c in every_child]
+        return sql, [ids, lefts, period.slug, root.tree_id, root.lft, root.rght]
+    sql = (
+        f"SELECT c.id, {sums}, MAX(f.computed_at) FROM {fig} f "
+        f"JOIN {org} o ON o.id = f.org_id "
+        f"JOIN {org} c ON c.parent_id = %s AND c.tree_id = o.tree_id "
+        f"AND o.lft BETWEEN c.lft AND c.rght "
+        f"WHERE f.period = %s AND c.is_active AND {inside} GROUP BY c.id"
+    )
+    return sql, [root.pk, period.slug, root.tree_id, root.lft, root.rght]
 
 
 def _aware(value) -> datetime.datetime:
