@@ -252,9 +252,10 @@ def settle() -> None:
         refresh_span(taken)
 
 
-def forget_touches() -> None:
-    """Drop the touches waiting in this thread (a rolled-back test's, say)."""
-    _pending().clear()
+def waiting() -> set[Span]:
+    """The touches waiting in this thread, the live set (a test puts back the ones of its start
+    when its writes roll back)."""
+    return _pending()
 
 
 def kept_span(today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:

@@ -17,6 +17,7 @@ on-commit callbacks never run, as in the transaction a test used to build them i
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from config.settings import env_bool
+from orgs import figures
 from tests.personas import Personas, build_personas
 
 
@@ -73,11 +75,37 @@ def _figures_immediate():
 
 
 @pytest.fixture(autouse=True)
-def _no_touches_of_other_tests():
-    """Each test starts with no touches waiting (an earlier test's rolled back with it)."""
-    from orgs import figures
+def _touches_roll_back_with_the_test():
+    """The touches waiting when a test ends are those of its start: its writes, and the figures
+    refreshed for them, rolled back with it."""
+    spans = figures.waiting()
+    before = set(spans)
+    yield
+    spans.clear()
+    spans.update(before)
 
-    figures.forget_touches()
+
+def _settled(assertion):
+    """A query-count assertion that first refreshes the figures the test's writes left waiting
+    (orgs.figures.settle), so it counts the reads it wraps, not that refresh."""
+
+    @contextlib.contextmanager
+    def counting(*args, **kwargs):
+        figures.settle()
+        with assertion(*args, **kwargs) as context:
+            yield context
+
+    return counting
+
+
+@pytest.fixture
+def django_assert_num_queries(django_assert_num_queries):
+    return _settled(django_assert_num_queries)
+
+
+@pytest.fixture
+def django_assert_max_num_queries(django_assert_max_num_queries):
+    return _settled(django_assert_max_num_queries)
 
 
 # ---------------------------------------------------------------- scenes
@@ -169,6 +197,9 @@ class Scenes:
         atomic.__enter__()
         try:
             built = BUILDERS[name](below)
+            # the scene's figures, kept with its rows (its touches would otherwise roll back
+            # with the first test that reads it)
+            figures.settle()
             pickled = pickle.dumps(built, protocol=pickle.HIGHEST_PROTOCOL)
         except BaseException:
             transaction.set_rollback(True)
