@@ -76,6 +76,7 @@ EXPECTED = {
         "members_excellent": 1,
         "members_pass": 1,
         "members_deferred": 1,
+        "members_commended": 1,  # the 优秀 of a session not below the turnout share
     },
     "B2": {
         "sessions_owed": 1,
@@ -244,6 +245,7 @@ def test_results_count_only_once_published(personas):
         "sessions_published": 1,
         "voters_member": 5,
         "members_excellent": 2,
+        "members_commended": 2,
     }
 
 

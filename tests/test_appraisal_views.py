@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from orgs import figures
 from orgs.models import Role
 from reviews.appraisal import services
 from reviews.appraisal.models import (
@@ -366,6 +367,7 @@ def test_admin_shows_sessions_read_only(world, client):
 
 
 def _queries(client, url, data=None) -> int:
+    figures.settle()  # the figures the test's writes left waiting: not the page's queries
     with CaptureQueriesContext(connection) as queries:
         response = client.post(url, data) if data else client.get(url)
         assert response.status_code == 200
@@ -405,6 +407,10 @@ def test_commendation_candidates_across_the_subtree(world, client):
     assert excellent.exists()
     for subject in excellent:
         assert subject.name in body
+    # the heading's count is the statistics' figure, and it counts the names listed
+    page = client.get(url)
+    assert page.context["commended"] == page.context["page"].paginator.count == excellent.count()
+    assert f"优秀共产党员推荐人选（{excellent.count()}）" in body
     assert "2025年还没有达到推荐条件的党组织" in body
     assert "还没有公开的党员评议结果" in client.get(url.replace("2025", "2024")).content.decode()
 
@@ -475,9 +481,9 @@ def test_lists_have_a_fixed_number_of_queries(personas, own, client):
         counts.append((_queries(client, list_url), _queries(client, candidates_url)))
     # the list: 1 session, 2 user, 3 the organisation, 4 the user's grants, 5 the years with
     # sessions, 6 the count for the pager, 7 the page of sessions; 评先评优: 1–4 as the list,
-    # 5 the grade rule, 6 the organisations appraised, 7 the count of members suggested, 8 the
-    # page of them
-    assert counts[0] == counts[1] == (7, 8)
+    # 5 the grade rule, 6 the organisations appraised, 7 the kept figures' count of the members
+    # suggested, 8 the pager's count, 9 the page of them
+    assert counts[0] == counts[1] == (7, 9)
     assert "王二" in client.get(candidates_url).content.decode()  # B2's member joined the list
 
 

@@ -13,7 +13,9 @@
   bands) and its four grade totals, counted at the appraised organisation's own row.
 - `members_excellent` … `members_fail`: the committee's grades, and `members_deferred` the
   members left out (暂缓评议), counted at the organisation that ran the session (the member's
-  branch on the day of the meeting).
+  branch on the day of the meeting); `members_commended` those 优秀 of sessions not published
+  below the turnout share, the members `selectors.commendation_candidates` suggests for 评先评优
+  (its page counts them from these figures).
 
 Only published results are counted, and a session of fewer than SMALL_GROUP ballots gives no
 grade counts and no satisfaction (as `selectors.published_entries`); nothing is ever counted by
@@ -208,7 +210,13 @@ def compute(period: Period, org_ids: list[int]) -> dict[int, dict[str, int]]:
         )
         .order_by()
         .values("appraisal__org_id")
-        .annotate(**{name: Count("pk", filter=Q(final_grade=g)) for name, g in GRADES.items()})
+        .annotate(
+            **{name: Count("pk", filter=Q(final_grade=g)) for name, g in GRADES.items()},
+            members_commended=Count(
+                "pk",
+                filter=Q(final_grade=ResultGrade.EXCELLENT, appraisal__low_turnout=False),
+            ),
+        )
     )
     for row in grades:
         put(row.pop("appraisal__org_id"), **row)
@@ -302,7 +310,9 @@ def _member_items(period: Period, org: Organization, column: str) -> Items:
                         (key, Named(left_out["name"], results(session.pk), left_out["reason"]))
                     )
         return items
-    grade = GRADES[column]
+    if column == "members_commended":
+        sessions = sessions.filter(low_turnout=False)
+    grade = GRADES.get(column, ResultGrade.EXCELLENT)
     subjects = AppraisalSubject.objects.filter(
         appraisal__in=sessions.values("pk"), member__isnull=False, final_grade=grade
     ).order_by("appraisal_id", "position")

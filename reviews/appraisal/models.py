@@ -477,6 +477,8 @@ class AppraisalFigure(FigureRow):
     members_basic = models.PositiveIntegerField("基本合格", default=0)
     members_fail = models.PositiveIntegerField("不合格", default=0)
     members_deferred = models.PositiveIntegerField("暂缓评议", default=0)
+    # 优秀 from sessions published at or above the turnout share: the 评先评优 suggestions
+    members_commended = models.PositiveIntegerField("评先评优推荐党员", default=0)
 
     class Meta:
         verbose_name = "民主评议统计数"

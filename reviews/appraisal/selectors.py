@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from orgs import figures
 from orgs.models import MEMBER_HOLDING_KINDS, Member, Organization
 from orgs.numbers import share
+from orgs.periods import Period
 from pledges.models import Pledge
 from reviews.appraisal import rules
 from reviews.appraisal.access import can_run_appraisal
@@ -378,6 +380,7 @@ class Candidates:
     """评先评优 suggestions: members (a queryset, paged by the caller) and organisations."""
 
     members: QuerySet[AppraisalSubject]
+    members_counted: int  # the kept figures' count of `members` (the statistics' number)
     orgs: list[CommendedOrg]
     thresholds: rules.Thresholds
 
@@ -386,7 +389,8 @@ def commendation_candidates(*, root: Organization, year: int) -> Candidates:
     """评先评优 suggestions across `root`'s subtree from the year's published results: members
     decided 优秀, and organisations whose satisfaction reaches the rule's threshold (with at least
     SMALL_GROUP ballots) — none from a session published below the turnout share. Two queries
-    for the lists (members are paged by the caller)."""
+    for the lists (members are paged by the caller) and one for the members' count, read from
+    the kept figures (reviews/appraisal/figures.py) as the statistics read it."""
     sessions = Appraisal.objects.published().filter(
         low_turnout=False,
         year=year,
@@ -416,7 +420,13 @@ def commendation_candidates(*, root: Organization, year: int) -> Candidates:
             orgs.append(
                 CommendedOrg(subject=subject, satisfaction=share(counts[0] + counts[1], graded))
             )
-    return Candidates(members=members, orgs=orgs, thresholds=thresholds)
+    counted = figures.subtree_total("appraisal", root, Period.whole_year(year))
+    return Candidates(
+        members=members,
+        members_counted=counted["members_commended"],
+        orgs=orgs,
+        thresholds=thresholds,
+    )
 
 
 @dataclass(frozen=True)
