@@ -204,7 +204,8 @@ CACHES = {
 # (orgs/embedded.py). Never with a broker, whatever this says: there beat runs it.
 REMINDERS_SWEEP_ON_LOGIN = env_bool("REMINDERS_SWEEP_ON_LOGIN", not REDIS_URL)
 # The kept statistics (orgs/figures.py) are refreshed by a task queued when a write commits; set
-# to refresh at once, inside the writing transaction (the test suite does).
+# to refresh in the writing process instead, before the next read of figures or at the commit
+# (the test suite does).
 FIGURES_IMMEDIATE = env_bool("FIGURES_IMMEDIATE", False)
 # The queue those refreshes go to (the default queue when unset): a deployment may give them a
 # worker of their own, so that long jobs never hold them up.

@@ -882,9 +882,9 @@ def test_turnout_below_the_share_asks_to_confirm_and_suggests_nobody(personas, o
     found = selectors.commendation_candidates(root=personas.orgs["K1"], year=2026)
     assert found.members.count() == 0 and list(found.members) == []
     # the statistics count the 优秀 grades, but not as suggestions
-    assert found.members_counted == 0
     kept = kept_figures.own_figures("appraisal", Period.whole_year(2026), [appraisal.org_id])
     assert kept[appraisal.org_id]["members_excellent"] > 0
+    assert kept[appraisal.org_id]["members_commended"] == 0
     # a rule set later does not change what was frozen at publication
     office = personas.user("office_inside")
     services.rule_set(
@@ -904,7 +904,9 @@ def test_turnout_at_two_thirds_publishes_without_asking(personas, own):
     assert not appraisal.low_turnout
     found = selectors.commendation_candidates(root=personas.orgs["K1"], year=2026)
     assert [s.name for s in found.members] == ["李一", "李二"]
-    assert found.members_counted == 2  # the kept figure counts the names listed
+    # the 民主评议 statistics count the members listed
+    kept = kept_figures.subtree_total("appraisal", personas.orgs["K1"], Period.whole_year(2026))
+    assert kept["members_commended"] == 2
 
 
 def test_the_turnout_share_is_set_with_the_grade_rule(personas, own):

@@ -27,6 +27,17 @@ def test_a_crumb_links_a_page_the_user_may_open(personas):
     assert html == f'<a href="{reverse("orgs:detail", args=[personas.orgs["B1"].pk])}">组织B1</a>'
 
 
+def test_a_crumb_carries_a_query_string(personas):
+    html = render_crumb(
+        personas.user("own_branch_secretary"),
+        '{% crumb "orgs:detail" org year=year tab="a&b" %}{{ org.name }}{% endcrumb %}',
+        org=personas.orgs["B1"],
+        year=2026,
+    )
+    url = reverse("orgs:detail", args=[personas.orgs["B1"].pk])
+    assert html == f'<a href="{url}?tab=a%26b&amp;year=2026">组织B1</a>'
+
+
 def test_a_crumb_is_plain_text_where_the_page_would_be_404(personas):
     html = render_crumb(
         personas.user("own_branch_secretary"),

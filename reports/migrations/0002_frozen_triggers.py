@@ -1,7 +1,10 @@
 """A submitted snapshot never changes, on every path: triggers refuse an UPDATE of a submission,
 its attachments or its return (the models refuse one already; these hold against a bulk update,
 the admin's SQL or a console). On PostgreSQL they refuse a DELETE too; SQLite's flush deletes
-table by table, so there a deletion is refused by the models only."""
+table by table, so there a deletion is refused by the models only.
+
+On PostgreSQL the refusal is a raise_exception (P0001), never an integrity error, which the
+services read as a second submission or return of the same version."""
 
 from django.db import migrations
 
@@ -14,7 +17,7 @@ TABLES = {
 PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION reports_frozen_refuse() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION USING ERRCODE = 'integrity_constraint_violation', MESSAGE = TG_ARGV[0];
+    RAISE EXCEPTION USING MESSAGE = TG_ARGV[0];
 END;
 $$ LANGUAGE plpgsql
 """

@@ -15,7 +15,7 @@
   members left out (暂缓评议), counted at the organisation that ran the session (the member's
   branch on the day of the meeting); `members_commended` those 优秀 of sessions not published
   below the turnout share, the members `selectors.commendation_candidates` suggests for 评先评优
-  (its page counts them from these figures).
+  (by the same rule: a test holds the two equal).
 
 Only published results are counted, and a session of fewer than SMALL_GROUP ballots gives no
 grade counts and no satisfaction (as `selectors.published_entries`); nothing is ever counted by
@@ -311,8 +311,9 @@ def _member_items(period: Period, org: Organization, column: str) -> Items:
                     )
         return items
     if column == "members_commended":
-        sessions = sessions.filter(low_turnout=False)
-    grade = GRADES.get(column, ResultGrade.EXCELLENT)
+        sessions, grade = sessions.filter(low_turnout=False), ResultGrade.EXCELLENT
+    else:
+        grade = GRADES[column]
     subjects = AppraisalSubject.objects.filter(
         appraisal__in=sessions.values("pk"), member__isnull=False, final_grade=grade
     ).order_by("appraisal_id", "position")

@@ -10,10 +10,8 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from orgs import figures
 from orgs.models import MEMBER_HOLDING_KINDS, Member, Organization
 from orgs.numbers import share
-from orgs.periods import Period
 from pledges.models import Pledge
 from reviews.appraisal import rules
 from reviews.appraisal.access import can_run_appraisal
@@ -380,7 +378,6 @@ class Candidates:
     """评先评优 suggestions: members (a queryset, paged by the caller) and organisations."""
 
     members: QuerySet[AppraisalSubject]
-    members_counted: int  # the kept figures' count of `members` (the statistics' number)
     orgs: list[CommendedOrg]
     thresholds: rules.Thresholds
 
@@ -388,12 +385,14 @@ class Candidates:
 def commendation_candidates(*, root: Organization, year: int) -> Candidates:
     """评先评优 suggestions across `root`'s subtree from the year's published results: members
     decided 优秀, and organisations whose satisfaction reaches the rule's threshold (with at least
-    SMALL_GROUP ballots) — none from a session published below the turnout share. Two queries
-    for the lists (members are paged by the caller) and one for the members' count, read from
-    the kept figures (reviews/appraisal/figures.py) as the statistics read it."""
+    SMALL_GROUP ballots) — none from a session published below the turnout share, nor of an
+    organisation no longer active. Two queries for the lists (members are paged by the caller).
+    The members are those the kept 民主评议 figures count as `members_commended`
+    (reviews/appraisal/figures.py), by the same rule."""
     sessions = Appraisal.objects.published().filter(
         low_turnout=False,
         year=year,
+        org__is_active=True,
         org__tree_id=root.tree_id,
         org__lft__gte=root.lft,
         org__lft__lte=root.rght,
@@ -401,7 +400,10 @@ def commendation_candidates(*, root: Organization, year: int) -> Candidates:
     in_subtree = {"appraisal__in": sessions.values("pk")}
     members = (
         AppraisalSubject.objects.filter(
-            final_grade=ResultGrade.EXCELLENT, member__isnull=False, **in_subtree
+            final_grade=ResultGrade.EXCELLENT,
+            member__isnull=False,
+            appraisal__kind=AppraisalKind.MEMBER,
+            **in_subtree,
         )
         .select_related("appraisal", "appraisal__org")
         .order_by("appraisal__org__tree_id", "appraisal__org__lft", "position")
@@ -420,13 +422,7 @@ def commendation_candidates(*, root: Organization, year: int) -> Candidates:
             orgs.append(
                 CommendedOrg(subject=subject, satisfaction=share(counts[0] + counts[1], graded))
             )
-    counted = figures.subtree_total("appraisal", root, Period.whole_year(year))
-    return Candidates(
-        members=members,
-        members_counted=counted["members_commended"],
-        orgs=orgs,
-        thresholds=thresholds,
-    )
+    return Candidates(members=members, orgs=orgs, thresholds=thresholds)
 
 
 @dataclass(frozen=True)

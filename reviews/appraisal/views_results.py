@@ -133,7 +133,6 @@ def candidates(request, org_pk):
             "year_min": YEAR_MIN,
             "year_max": YEAR_MAX,
             "page": page_of(request, found.members),
-            "commended": found.members_counted,
             "orgs": found.orgs,
             "thresholds": found.thresholds,
         },
