@@ -84,6 +84,7 @@ def rebuild(results: dict, *, year: int) -> None:
         "memory_flat": growth < FLAT_MB,
         "rss_samples_mb": [round(s) for s in samples],
     }
+    print("stats_rebuild_province", results["stats_rebuild_province"], flush=True)
 
 
 def _analyze_figures() -> None:
@@ -122,13 +123,14 @@ def _floor(timed) -> float:
 
 
 def _explain(name: str, queries: list[dict], out: list[str]) -> str:
-    """EXPLAIN ANALYZE of the slowest of `queries` (SQL with its parameters inlined) into
-    `out`; its first line (the total)."""
+    """EXPLAIN ANALYZE of the slowest read among `queries` (SQL with its parameters inlined)
+    into `out`; its first line (the total)."""
     from django.db import connection
 
-    if connection.vendor != "postgresql" or not queries:
+    reads = [q for q in queries if q["sql"].lstrip().upper().startswith(("SELECT", "WITH"))]
+    if connection.vendor != "postgresql" or not reads:
         return ""
-    slowest = max(queries, key=lambda q: float(q["time"]))
+    slowest = max(reads, key=lambda q: float(q["time"]))
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + slowest["sql"])
         plan = [row[0] for row in cursor.fetchall()]
