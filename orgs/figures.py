@@ -208,7 +208,9 @@ def refresh_span(spans: Iterable[Span]) -> int:
 _local = threading.local()
 
 
-def _pending() -> set[Span]:
+def waiting() -> set[Span]:
+    """The touches waiting in this thread, the live set (a test puts back the ones of its start
+    when its writes roll back)."""
     if not hasattr(_local, "spans"):
         _local.spans = set()
     return _local.spans
@@ -235,7 +237,7 @@ def touch(
     if start > end:
         return  # figures of years nobody keeps current (a rebuild of that year recomputes them)
     chosen = [None] if keys is None else [k for k in keys if k in _sources]
-    _pending().update((i, start, end, k) for i in ids for k in chosen)
+    waiting().update((i, start, end, k) for i in ids for k in chosen)
     if getattr(settings, "FIGURES_IMMEDIATE", False):
         transaction.on_commit(settle)  # a commit (a live server's request) reads nothing after
     else:
@@ -248,17 +250,11 @@ def settle() -> None:
     commit). The spans are taken before the refresh, so its own reads find nothing to do."""
     if not getattr(settings, "FIGURES_IMMEDIATE", False):
         return
-    spans = _pending()
+    spans = waiting()
     if spans:
         taken = set(spans)
         spans.clear()
         refresh_span(taken)
-
-
-def waiting() -> set[Span]:
-    """The touches waiting in this thread, the live set (a test puts back the ones of its start
-    when its writes roll back)."""
-    return _pending()
 
 
 def kept_span(today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
@@ -285,7 +281,7 @@ def touch_period(org_ids, period: Period, *, keys: Iterable[str] | None = None) 
 
 
 def _dispatch() -> None:
-    spans = _pending()
+    spans = waiting()
     if not spans:
         return
     payload = [
